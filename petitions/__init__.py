@@ -1,0 +1,90 @@
+"""The petition platform: create_app builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application; settings from the defaults, instance folder, environment, then test_config."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    config.load(app, test_config)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_hooks(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    """Log at INFO to stderr unless the host set up logging already."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions to this app."""
+    from . import models  # noqa: F401  (tables on the metadata before Migrate looks)
+    from .extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "campaign.login"
+    login_manager.login_message = "Please sign in to continue."
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.User | None:
+        try:
+            return db.session.get(models.User, int(user_id))
+        except ValueError:
+            return None
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per audience."""
+    from .api import bp as api_bp
+    from .campaign import bp as campaign_bp
+    from .extensions import csrf
+    from .public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(campaign_bp)
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+
+
+def register_hooks(app: Flask) -> None:
+    """Error pages, security headers, template helpers and CLI commands."""
+    from . import cli, errors, security
+    from .countries import country_names
+    from .extensions import csrf
+    from .campaign.forms import LogoutForm
+
+    errors.init_app(app)
+    security.init_app(app)
+    cli.init_app(app)
+    _ = csrf
+
+    @app.context_processor
+    def template_helpers() -> dict[str, Any]:
+        return {"country_names": country_names(), "logout_form": LogoutForm}
+
+    @app.template_filter("thousands")
+    def thousands(value: int) -> str:
+        return f"{value:,}"

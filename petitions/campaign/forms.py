@@ -1,0 +1,114 @@
+"""Forms of accounts and petitions."""
+
+from datetime import UTC, date, datetime, time
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, IntegerField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
+
+from ..clock import utcnow
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+_EMAIL = [
+    DataRequired("Please enter your email address."),
+    Length(max=254, message="That email address is too long."),
+    Email("Please enter a valid email address, like name@example.org."),
+]
+
+
+class RegisterForm(FlaskForm):
+    """name, email, password."""
+
+    name = StringField(
+        "Your name",
+        filters=[_strip],
+        validators=[DataRequired("Please enter your name."), Length(max=100, message="Please keep your name under 100 characters.")],
+        render_kw={"autocomplete": "name"},
+    )
+    email = EmailField("Email address", filters=[_strip], validators=_EMAIL, render_kw={"autocomplete": "email"})
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Please choose a password."),
+            Length(min=10, max=200, message="Please choose a password of at least 10 characters."),
+        ],
+        description="At least 10 characters.",
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class LoginForm(FlaskForm):
+    """email, password."""
+
+    email = EmailField(
+        "Email address",
+        filters=[_strip],
+        validators=[DataRequired("Please enter your email address."), Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Please enter your password."), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class LogoutForm(FlaskForm):
+    """Only the CSRF token: signing out is a POST."""
+
+
+class PetitionForm(FlaskForm):
+    """title, target, summary, body (Markdown), goal, closes_at."""
+
+    title = StringField(
+        "Title",
+        filters=[_strip],
+        validators=[DataRequired("Please give the petition a title."), Length(min=5, max=150, message="The title must be 5 to 150 characters.")],
+        description='What you ask for, in a few words: "Stop selling face recognition to governments".',
+    )
+    target = StringField(
+        "Addressed to",
+        filters=[_strip],
+        validators=[DataRequired("Please say to whom the petition is addressed."), Length(max=150, message="Please keep this under 150 characters.")],
+        description='Who can make the change: "Amazon\'s board of directors".',
+    )
+    summary = TextAreaField(
+        "Summary",
+        filters=[_strip],
+        validators=[DataRequired("Please write a short summary."), Length(max=500, message="Please keep the summary under 500 characters.")],
+        description="One or two sentences shown in lists and when the petition is shared.",
+    )
+    body = TextAreaField(
+        "The petition",
+        validators=[DataRequired("Please write the petition's text."), Length(max=20000, message="Please keep the text under 20,000 characters.")],
+        description="Markdown: **bold**, *italic*, [links](https://example.org), lists.",
+    )
+    goal = IntegerField(
+        "Signature goal",
+        default=1000,
+        validators=[
+            DataRequired("Please set a goal, a whole number of signatures."),
+            NumberRange(min=1, max=100_000_000, message="The goal must be between 1 and 100,000,000."),
+        ],
+    )
+    closes_at = DateField(
+        "Closing date (optional)",
+        validators=[Optional()],
+        description="The petition closes at the end of this day (UTC). Leave empty to keep it open.",
+    )
+
+    def validate_closes_at(self, field: DateField) -> None:
+        """A closing date must be in the future."""
+        if field.data is not None and field.data < utcnow().date():
+            raise ValidationError("The closing date must be today or later.")
+
+    def closes_at_utc(self) -> datetime | None:
+        """The end of the chosen day, in UTC."""
+        day: date | None = self.closes_at.data
+        if day is None:
+            return None
+        return datetime.combine(day, time.max, tzinfo=UTC).replace(microsecond=0)

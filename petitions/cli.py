@@ -1,0 +1,114 @@
+"""Commands for operators: flask --app app <command>."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from datetime import timedelta
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import delete, select
+
+from . import counts, mail
+from .accounts import account_email
+from .clock import utcnow
+from .extensions import db
+from .models import Petition, Signature, User
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--name", default="Administrator", help="Display name of a new account.")
+def create_admin(email: str, name: str) -> None:
+    """Make or promote an administrator; the password is read from standard input."""
+    try:
+        address = account_email(email)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from None
+    user = db.session.scalar(select(User).where(User.email == address))
+    password = click.prompt("Password", hide_input=True, default="", show_default=False) if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    now = utcnow()
+    if user is None:
+        if len(password) < 10:
+            raise click.UsageError("A new administrator needs a password of at least 10 characters on standard input.")
+        user = User(name=name, email=address, created_at=now, email_confirmed_at=now, is_admin=True)
+        user.set_password(password)
+        db.session.add(user)
+        action = "Created"
+    else:
+        user.is_admin = True
+        user.email_confirmed_at = user.email_confirmed_at or now
+        if password:
+            if len(password) < 10:
+                raise click.UsageError("The password must have at least 10 characters.")
+            user.set_password(password)
+        action = "Promoted"
+    db.session.commit()
+    click.echo(f"{action} administrator {address}.")
+
+
+@click.command("mail-worker")
+@click.option("--once", is_flag=True, help="Send everything due, then exit.")
+def mail_worker(once: bool) -> None:
+    """Send the queued email, with retries; several workers may run at once."""
+    if once:
+        sent, failed = mail.drain()
+        click.echo(f"Sent {sent}, failed {failed}.")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo("Mail worker running; stop with Ctrl-C or SIGTERM.")
+    mail.run_forever(current_app._get_current_object(), stop)  # type: ignore[attr-defined]
+
+
+@click.command("recount")
+@click.argument("slug", required=False)
+def recount(slug: str | None) -> None:
+    """Recompute counts from the signature rows; report and correct differences (exit 1 if any)."""
+    stmt = select(Petition).order_by(Petition.id)
+    if slug:
+        stmt = stmt.where(Petition.slug == slug)
+    petitions = db.session.scalars(stmt).all()
+    if slug and not petitions:
+        raise click.UsageError(f"No petition has the slug {slug!r}.")
+    found = []
+    for petition in petitions:
+        diffs = counts.recount(petition, now=utcnow())
+        db.session.commit()
+        found.extend(diffs)
+    for d in found:
+        click.echo(f"{d.slug}: {d.what} was {d.kept}, rows say {d.actual} (corrected)")
+    click.echo(f"Checked {len(petitions)} petition(s): {len(found)} difference(s).")
+    if found:
+        sys.exit(1)
+
+
+@click.command("purge-unverified")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, help="Age in days.")
+def purge_unverified(days: int) -> None:
+    """Delete signatures never confirmed that are older than DAYS days."""
+    cutoff = utcnow() - timedelta(days=days)
+    result = db.session.execute(
+        delete(Signature).where(Signature.confirmed_at.is_(None), Signature.created_at < cutoff)
+    )
+    db.session.commit()
+    click.echo(f"Deleted {result.rowcount} unconfirmed signature(s) older than {days} day(s).")
+
+
+@click.command("dev")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def dev(host: str, port: int) -> None:
+    """Development server with the mail worker running in the same process."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    mail.start_background_worker(app)
+    app.run(host=host, port=port, debug=True, use_reloader=False, threaded=True)
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    for command in (create_admin, mail_worker, recount, purge_unverified, dev):
+        app.cli.add_command(command)

@@ -1,0 +1,151 @@
+"""Settings: defaults here, then the instance folder, then the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+class ConfigError(RuntimeError):
+    """Raised when the application cannot start with the settings it was given."""
+
+
+class Defaults:
+    """Defaults for every setting; the environment overrides them (names in CONTRACT.md)."""
+
+    BASE_URL = "http://127.0.0.1:5000"
+    MODERATION = "post"
+    RATELIMIT_ENABLED = True
+    REDIS_URL: str | None = None
+
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+
+    # Mail. With no MAIL_SERVER, messages are written to the log and to instance/mail/.
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_DEFAULT_SENDER = "Petitions <no-reply@localhost>"
+    MAIL_TIMEOUT = 10
+    MAIL_BATCH_SIZE = 50
+    MAIL_RETRY_BASE_DELAY = 5  # seconds; doubled after each failure ...
+    MAIL_RETRY_MAX_DELAY = 60  # ... up to this cap, so a recovered server is used within a minute
+    MAIL_GIVE_UP_AFTER = 3 * 24 * 3600  # a message failing this long is marked failed, kept
+    MAIL_CLAIM_TIMEOUT = 300  # a claim older than this is taken as a dead worker's
+    MAIL_POLL_INTERVAL = 1.0
+
+    # Signing.
+    SIGNATURE_TOKEN_MAX_AGE = 30 * 24 * 3600
+    SIGNATURE_MAX_RESENDS = 3  # confirmation emails re-sent to a repeated signing, at most
+    ACCOUNT_TOKEN_MAX_AGE = 7 * 24 * 3600
+    COUNT_MAX_AGE = 2
+
+    # Forms: a signing form left open on a phone for hours must still work.
+    WTF_CSRF_TIME_LIMIT = 24 * 3600
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    API_PAGE_SIZE = 20
+
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+# Environment variables read by create_app, and how to read them.
+_ENV: dict[str, type] = {
+    "DATABASE_URL": str,
+    "SECRET_KEY": str,
+    "BASE_URL": str,
+    "MAIL_SERVER": str,
+    "MAIL_PORT": int,
+    "MAIL_USERNAME": str,
+    "MAIL_PASSWORD": str,
+    "MAIL_USE_TLS": bool,
+    "MAIL_USE_SSL": bool,
+    "MAIL_DEFAULT_SENDER": str,
+    "REDIS_URL": str,
+    "MODERATION": str,
+    "RATELIMIT_ENABLED": bool,
+    "COUNT_MAX_AGE": int,
+    "SESSION_COOKIE_SECURE": bool,
+}
+
+
+def _parse(name: str, kind: type, raw: str) -> Any:
+    """Turn one environment value into its setting, or say clearly why it cannot be."""
+    if kind is bool:
+        try:
+            return _BOOL[raw.strip().lower()]
+        except KeyError:
+            raise ConfigError(f"{name} must be true or false, not {raw!r}") from None
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    return raw
+
+
+def is_production() -> bool:
+    """True when FLASK_ENV or APP_ENV says production."""
+    return "production" in {os.environ.get("FLASK_ENV", ""), os.environ.get("APP_ENV", "")}
+
+
+def load(app: Flask, overrides: dict[str, Any] | None) -> None:
+    """Fill app.config from the defaults, instance/config.py, the environment, then overrides."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    for name, kind in _ENV.items():
+        raw = os.environ.get(name)
+        if raw is not None and raw != "":
+            app.config[name] = _parse(name, kind, raw)
+    if overrides:
+        app.config.update(overrides)
+
+    url = app.config.get("DATABASE_URL") or app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not url:
+        url = "sqlite:///" + str(Path(app.instance_path) / "petitions.sqlite")
+    if url.startswith("postgres://"):  # the form some hosts hand out
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith("sqlite"):
+        # SQLite lets one writer in at a time; wait for the lock rather than fail.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+    if app.config["MODERATION"] not in {"post", "pre"}:
+        raise ConfigError(f"MODERATION must be 'post' or 'pre', not {app.config['MODERATION']!r}")
+    app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+
+    if not app.config.get("SECRET_KEY"):
+        if is_production():
+            raise ConfigError(
+                "SECRET_KEY must be set in production (FLASK_ENV/APP_ENV=production); "
+                'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        app.config["SECRET_KEY"] = development_secret(Path(app.instance_path))
+
+
+def development_secret(instance: Path) -> str:
+    """Read the development secret from the instance folder, creating it the first time."""
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        instance.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key

@@ -1,0 +1,71 @@
+"""Error pages: HTML for people, JSON for the API."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def handle_http(exc: HTTPException):
+    """Render an HTTP error as a page, or as {"error": ...} under /api/."""
+    code = exc.code or 500
+    if _wants_json():
+        return jsonify(error=exc.description or exc.name), code
+    return render_template("errors/error.html", code=code, name=exc.name, description=exc.description), code
+
+
+def handle_csrf(exc: CSRFError):
+    """A form sent without a valid CSRF token: the signing form comes back filled in, with the reason."""
+    db.session.rollback()
+    if request.endpoint == "public.sign" and request.view_args:
+        from .public.forms import SignForm
+        from .public.routes import render_petition
+        from .queries import visible_petition_or_404
+
+        petition = visible_petition_or_404(request.view_args["slug"])
+        form = SignForm(meta={"csrf": False})
+        form.form_errors.append(
+            "This form expired or did not come from this site. Nothing was saved; please press Sign again."
+        )
+        return render_petition(petition, form, 400)
+    return render_template(
+        "errors/error.html",
+        code=400,
+        name="The form has expired",
+        description="The form expired or did not come from this site, so nothing was saved. "
+        "Please go back, reload the page and try again.",
+    ), 400
+
+
+def handle_unexpected(exc: Exception):
+    """Anything unforeseen: log it, roll back, answer 500 (or 503 when the database is down)."""
+    from sqlalchemy.exc import OperationalError
+
+    db.session.rollback()
+    if isinstance(exc, OperationalError):
+        log.error("Database unavailable: %s", exc)
+        code, name, text = 503, "Service unavailable", "The site is busy or under maintenance. Please try again in a moment."
+    else:
+        log.exception("Unhandled error")
+        code, name, text = 500, InternalServerError.name, "Something went wrong on our side. Nothing was saved."
+    if _wants_json():
+        return jsonify(error=text), code
+    return render_template("errors/error.html", code=code, name=name, description=text), code
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Exception, handle_unexpected)

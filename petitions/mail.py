@@ -1,0 +1,303 @@
+"""The outbox: queue email in the caller's transaction; a worker sends it with retries."""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import socket
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, render_template
+from sqlalchemy import or_, select, update
+
+from .clock import utcnow
+from .extensions import db
+from .models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL on BASE_URL, built without needing a request (the worker and CLI have none)."""
+    adapter = current_app.url_map.bind("localhost")
+    return current_app.config["BASE_URL"] + adapter.build(endpoint, values)
+
+
+def queue_email(
+    to: str,
+    subject: str,
+    template: str,
+    *,
+    now: datetime,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> OutboxMessage:
+    """Add a message to the outbox in the current transaction; it exists exactly when the cause does.
+
+    The body comes from templates/email/<template>.txt and, when present, .html.
+    """
+    context.setdefault("site_url", current_app.config["BASE_URL"])
+    text = render_template(f"email/{template}.txt", **context)
+    try:
+        html: str | None = render_template(f"email/{template}.html", **context)
+    except Exception as exc:  # a message may be plain text only
+        if type(exc).__name__ != "TemplateNotFound":
+            raise
+        html = None
+    message = OutboxMessage(
+        to_addr=to,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        headers=headers or {},
+        created_at=now,
+        next_attempt_at=now,
+        attempts=0,
+    )
+    db.session.add(message)
+    return message
+
+
+# --- the worker ----------------------------------------------------------------------------
+
+
+class PermanentFailure(Exception):
+    """The server refused the message for good (a 5xx answer): retrying will not help."""
+
+
+def claim(worker_id: str, *, now: datetime, limit: int) -> list[int]:
+    """Claim up to `limit` due messages for this worker and commit the claim.
+
+    On PostgreSQL the rows are chosen with FOR UPDATE SKIP LOCKED, so workers running at once
+    never claim the same row; SQLite lets one writer in at a time, which gives the same.
+    A claim older than MAIL_CLAIM_TIMEOUT is a dead worker's and is taken over.
+    """
+    stale = now - timedelta(seconds=current_app.config["MAIL_CLAIM_TIMEOUT"])
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < stale),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due.scalar_subquery()))
+        .values(claimed_by=worker_id, claimed_at=now)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = sorted(db.session.execute(stmt).scalars())
+    db.session.commit()
+    return ids
+
+
+def build_message(row: OutboxMessage, sender: str, domain: str) -> EmailMessage:
+    """The MIME message for an outbox row. Its Message-ID is stable across retries."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = row.to_addr
+    msg["Subject"] = row.subject
+    msg["Message-ID"] = f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{domain}>"
+    for name, value in (row.headers or {}).items():
+        msg[name] = value
+    msg.set_content(row.body_text)
+    if row.body_html:
+        msg.add_alternative(row.body_html, subtype="html")
+    return msg
+
+
+class SMTPTransport:
+    """Sends over one SMTP connection, opened on first use and closed at the end of a batch."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        """Keep the settings; connect lazily."""
+        self.config = config
+        self.conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        cls = smtplib.SMTP_SSL if cfg["MAIL_USE_SSL"] else smtplib.SMTP
+        conn = cls(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT"])
+        if cfg["MAIL_USE_TLS"] and not cfg["MAIL_USE_SSL"]:
+            conn.starttls()
+        if cfg["MAIL_USERNAME"]:
+            conn.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"] or "")
+        return conn
+
+    def send(self, msg: EmailMessage) -> None:
+        """Send one message; raise PermanentFailure for a 5xx refusal, anything else is transient."""
+        if self.conn is None:
+            self.conn = self._connect()
+        try:
+            self.conn.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            if all(code >= 500 for code in codes):
+                raise PermanentFailure(f"recipient refused: {exc.recipients}") from exc
+            raise
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code >= 500 and not isinstance(exc, smtplib.SMTPServerDisconnected):
+                self.reset()
+                raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            self.close()
+            raise
+        except (OSError, smtplib.SMTPException):
+            self.close()
+            raise
+
+    def reset(self) -> None:
+        """Leave the connection ready for the next message after a refused one."""
+        if self.conn is not None:
+            try:
+                self.conn.rset()
+            except (OSError, smtplib.SMTPException):
+                self.close()
+
+    def close(self) -> None:
+        """Close the connection, ignoring a server that is already gone."""
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.conn = None
+
+
+class FileTransport:
+    """Development delivery: write each message to instance/mail/ and to the log."""
+
+    def __init__(self, folder: Path) -> None:
+        """Deliver into this folder."""
+        self.folder = folder
+
+    def send(self, msg: EmailMessage) -> None:
+        """Write the message as an .eml file and log its text."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = msg["Message-ID"].strip("<>").split("@")[0] + ".eml"
+        (self.folder / name).write_bytes(bytes(msg))
+        body = msg.get_body(("plain",))
+        log.info(
+            "Mail to %s: %s (%s)\n%s", msg["To"], msg["Subject"], self.folder / name, body.get_content() if body else ""
+        )
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _transport(app: Flask) -> SMTPTransport | FileTransport:
+    if app.config["MAIL_SERVER"]:
+        return SMTPTransport(app.config)
+    return FileTransport(Path(app.instance_path) / "mail")
+
+
+def retry_delay(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff after the given number of failed attempts, capped."""
+    return float(min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def send_claimed(ids: Sequence[int], *, clock: Any = utcnow) -> tuple[int, int]:
+    """Send the claimed messages; record each outcome at once. Returns (sent, failed)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cfg = app.config
+    sender = cfg["MAIL_DEFAULT_SENDER"]
+    domain = sender.rpartition("@")[2].strip(">") or "localhost"
+    transport = _transport(app)
+    sent = failed = 0
+    broken: str | None = None  # once the server is unreachable, the rest of the batch waits too
+    try:
+        for row in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)):
+            now = clock()
+            error: str | None = broken
+            permanent = False
+            if error is None:
+                try:
+                    transport.send(build_message(row, sender, domain))
+                except PermanentFailure as exc:
+                    error, permanent = str(exc), True
+                except (OSError, smtplib.SMTPException) as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                    if isinstance(exc, OSError | smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+                        broken = error
+            row.claimed_by = None
+            row.claimed_at = None
+            if error is None:
+                row.sent_at = now
+                sent += 1
+            else:
+                row.attempts += 1
+                row.last_error = error[:2000]
+                gave_up = (now - row.created_at).total_seconds() > cfg["MAIL_GIVE_UP_AFTER"]
+                if permanent or gave_up:
+                    row.failed_at = now
+                    log.error("Mail %s to %s failed for good: %s", row.id, row.to_addr, error)
+                else:
+                    delay = retry_delay(row.attempts, cfg["MAIL_RETRY_BASE_DELAY"], cfg["MAIL_RETRY_MAX_DELAY"])
+                    row.next_attempt_at = now + timedelta(seconds=delay)
+                    log.warning("Mail %s to %s failed (attempt %s), retry in %ss: %s", row.id, row.to_addr, row.attempts, delay, error)
+                failed += 1
+            # One commit per message: a worker killed now re-sends at most the message in hand.
+            db.session.commit()
+    finally:
+        transport.close()
+    return sent, failed
+
+
+def worker_id() -> str:
+    """A name for this worker, unique across processes and machines."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:64]
+
+
+def run_once(*, clock: Any = utcnow) -> tuple[int, int]:
+    """Claim and send one batch. Returns (sent, failed)."""
+    ids = claim(worker_id(), now=clock(), limit=current_app.config["MAIL_BATCH_SIZE"])
+    if not ids:
+        return 0, 0
+    return send_claimed(ids, clock=clock)
+
+
+def drain(*, clock: Any = utcnow) -> tuple[int, int]:
+    """Send batches until nothing is due. Returns the totals (sent, failed)."""
+    total_sent = total_failed = 0
+    while True:
+        sent, failed = run_once(clock=clock)
+        total_sent += sent
+        total_failed += failed
+        if sent + failed == 0 or (sent == 0 and failed):
+            return total_sent, total_failed
+
+
+def run_forever(app: Flask, stop: threading.Event) -> None:
+    """Send mail until `stop` is set, polling when the queue is empty; survives database outages."""
+    interval = app.config["MAIL_POLL_INTERVAL"]
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                sent, failed = run_once()
+            except Exception:
+                log.exception("Mail worker: batch failed; retrying shortly")
+                db.session.rollback()
+                sent = failed = 0
+            finally:
+                db.session.remove()
+            if sent + failed == 0:
+                stop.wait(interval)
+
+
+def start_background_worker(app: Flask) -> threading.Event:
+    """Run the worker in a daemon thread of this process (development); set the event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=run_forever, args=(app, stop), name="mail-worker", daemon=True).start()
+    return stop
+

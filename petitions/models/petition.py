@@ -1,0 +1,83 @@
+"""Petitions and their counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime
+
+if TYPE_CHECKING:
+    from .user import User
+
+# Statuses a petition can be in. 'draft': waiting for its campaigner to confirm their email;
+# 'pending': waiting for a moderator (MODERATION=pre); 'open'; 'closed'; 'hidden' by a moderator.
+STATUSES = ("draft", "pending", "open", "closed", "hidden")
+
+
+class Petition(db.Model):
+    """A petition: what is asked, of whom, and how many have confirmed their signature."""
+
+    __tablename__ = "petitions"
+    __table_args__ = (
+        CheckConstraint("signature_count >= 0", name="count_not_negative"),
+        CheckConstraint("goal > 0", name="goal_positive"),
+        Index("ix_petitions_status_count", "status", "signature_count"),
+        Index("ix_petitions_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(150))
+    target: Mapped[str] = mapped_column(String(150))
+    summary: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    goal: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The number of confirmed, valid signatures, kept in step with the rows in the same
+    # transaction as each confirmation, so reading it costs one row whatever the size.
+    signature_count: Mapped[int] = mapped_column(default=0)
+    count_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    owner: Mapped[User] = relationship(back_populates="petitions")
+
+    def effective_status(self, now: datetime) -> str:
+        """The status as the public sees it: an open petition past its closing time is closed."""
+        if self.status == "open" and self.closes_at is not None and now >= self.closes_at:
+            return "closed"
+        return self.status
+
+    def is_open(self, now: datetime) -> bool:
+        """True while the petition takes signatures."""
+        return self.effective_status(now) == "open"
+
+    def is_public(self) -> bool:
+        """True when anyone may see the petition (open, or closed with its result)."""
+        return self.status in ("open", "closed")
+
+    @property
+    def progress_percent(self) -> int:
+        """How far the count is toward the goal, 0 to 100."""
+        return min(100, self.signature_count * 100 // self.goal) if self.goal else 0
+
+
+class CountryCount(db.Model):
+    """Confirmed, valid signatures of one petition from one country, kept like the total."""
+
+    __tablename__ = "petition_country_counts"
+    __table_args__ = (CheckConstraint("count >= 0", name="count_not_negative"),)
+
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,48 @@
+"""Signatures: pending until their signer confirms by email."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .petition import Petition
+from .types import UTCDateTime
+
+
+class Signature(db.Model):
+    """One person's signature on one petition; it counts once confirmed and while valid."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (
+        # One signature per mailbox per petition, held by the database itself.
+        UniqueConstraint("petition_id", "email_normalized"),
+        Index("ix_signatures_petition_confirmed", "petition_id", "confirmed_at"),
+        Index("ix_signatures_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    country: Mapped[str] = mapped_column(String(2))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(String(500))
+    show_name: Mapped[bool] = mapped_column(default=False)
+    updates: Mapped[bool] = mapped_column(default=False)
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invalidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Emails sent in answer to repeated signings, capped so the form cannot be used to spam.
+    resend_count: Mapped[int] = mapped_column(default=0)
+
+    petition: Mapped[Petition] = relationship()
+
+    @property
+    def counts(self) -> bool:
+        """True when this signature is part of the petition's count."""
+        return self.confirmed_at is not None and self.invalidated_at is None

@@ -1,0 +1,69 @@
+"""The signing form and the confirmation button."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+
+from ..countries import countries, is_country
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class SignForm(FlaskForm):
+    """Name, email, country, and the optional rest; the field names are in CONTRACT.md."""
+
+    name = StringField(
+        "Your name",
+        filters=[_strip],
+        validators=[DataRequired("Please enter your name."), Length(max=100, message="Please keep your name under 100 characters.")],
+        render_kw={"autocomplete": "name"},
+    )
+    email = EmailField(
+        "Email address",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter your email address."),
+            Length(max=254, message="That email address is too long."),
+            Email("Please enter a valid email address, like name@example.org."),
+        ],
+        description="We email you a link to confirm. It is never shown publicly.",
+        render_kw={"autocomplete": "email", "inputmode": "email"},
+    )
+    country = SelectField("Country", validate_choice=False, render_kw={"autocomplete": "country"})
+    postcode = StringField(
+        "Postcode (optional)",
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(max=16, message="Please keep the postcode under 16 characters."),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message="A postcode has only letters, digits, spaces and dashes."),
+        ],
+        render_kw={"autocomplete": "postal-code"},
+    )
+    comment = TextAreaField(
+        "Why are you signing? (optional)",
+        filters=[_strip],
+        validators=[Optional(), Length(max=500, message="Please keep your comment under 500 characters.")],
+    )
+    show_name = BooleanField("Show my name on the petition")
+    updates = BooleanField("Email me updates about this campaign")
+
+    def __init__(self, *args, **kwargs):
+        """Fill the country list."""
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", "Choose your country")] + countries()
+
+    def validate_country(self, field: SelectField) -> None:
+        """Only assigned ISO 3166-1 alpha-2 codes."""
+        code = (field.data or "").strip().upper()
+        if not code:
+            raise ValidationError("Please choose your country.")
+        if not is_country(code):
+            raise ValidationError("Please choose a country from the list.")
+        field.data = code
+
+
+class ConfirmForm(FlaskForm):
+    """The one button on the confirmation page; only its CSRF token is checked."""

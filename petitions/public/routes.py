@@ -1,0 +1,141 @@
+"""Views of the public pages."""
+
+from __future__ import annotations
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from .. import counts, signing
+from ..clock import utcnow
+from ..exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
+from ..extensions import db
+from ..models import Petition
+from ..queries import can_manage, public_petitions, visible_petition_or_404
+from . import bp
+from .forms import ConfirmForm, SignForm
+
+
+@bp.get("/")
+def index() -> str:
+    """Open petitions, most signed first (or newest), with search."""
+    q = (request.args.get("q") or "").strip()[:100]
+    sort = "new" if request.args.get("sort") == "new" else "popular"
+    page = db.paginate(public_petitions(q or None, sort), per_page=20, error_out=False)
+    return render_template("public/index.html", page=page, q=q, sort=sort)
+
+
+def render_petition(petition: Petition, form: SignForm, status: int = 200) -> tuple[str, int]:
+    """The petition page with the given form (blank, or with the errors of a failed submission)."""
+    now = utcnow()
+    return (
+        render_template(
+            "public/petition.html",
+            petition=petition,
+            form=form,
+            is_open=petition.is_open(now),
+            status=petition.effective_status(now),
+            by_country=counts.by_country(petition.id),
+            manage=can_manage(petition),
+        ),
+        status,
+    )
+
+
+@bp.get("/petitions/<slug>")
+def petition(slug: str) -> tuple[str, int]:
+    """The petition, its count and progress, and the signing form."""
+    return render_petition(visible_petition_or_404(slug), SignForm())
+
+
+@bp.post("/petitions/<slug>/sign")
+def sign(slug: str) -> Response | tuple[str, int]:
+    """Take a signature; whatever the address's history, the answer is the same redirect."""
+    petition = visible_petition_or_404(slug)
+    form = SignForm()
+    now = utcnow()
+    if not petition.is_open(now):
+        return render_petition(petition, form, 409)
+    if not form.validate_on_submit():
+        return render_petition(petition, form, 422)
+    data = signing.SignatureData(
+        name=form.name.data,
+        email=form.email.data,
+        country=form.country.data,
+        postcode=form.postcode.data,
+        comment=form.comment.data,
+        show_name=form.show_name.data,
+        updates=form.updates.data,
+    )
+    try:
+        signing.sign(petition, data, now=now, ip=request.remote_addr)
+    except PetitionClosed:
+        db.session.rollback()
+        return render_petition(petition, form, 409)
+    except ValueError:  # an address the form's check let through but the normaliser refuses
+        db.session.rollback()
+        form.email.errors = ["Please enter a valid email address, like name@example.org."]
+        return render_petition(petition, form, 422)
+    db.session.commit()
+    return redirect(url_for(".signed", slug=petition.slug), 303)
+
+
+@bp.get("/petitions/<slug>/signed")
+def signed(slug: str) -> str:
+    """'Check your email': shown after every signing, new or repeated."""
+    return render_template("public/signed.html", petition=visible_petition_or_404(slug))
+
+
+def _verify_error(exc: Exception) -> tuple[str, int]:
+    if isinstance(exc, TokenExpired):
+        return render_template("public/verify_error.html", reason="expired"), 410
+    if isinstance(exc, SignatureInvalidated):
+        return render_template("public/verify_error.html", reason="invalidated"), 409
+    if isinstance(exc, PetitionClosed):
+        return render_template("public/verify_error.html", reason="closed"), 409
+    return render_template("public/verify_error.html", reason="invalid"), 404
+
+
+@bp.get("/verify/<token>")
+def verify(token: str) -> tuple[str, int] | str:
+    """A page with one button; opening it changes nothing, so mail scanners cannot confirm."""
+    try:
+        signature = signing.signature_from_token(token, now=utcnow())
+    except (TokenInvalid, TokenExpired) as exc:
+        return _verify_error(exc)
+    if signature.invalidated_at is not None:
+        return _verify_error(SignatureInvalidated())
+    return render_template("public/verify.html", signature=signature, petition=signature.petition, form=ConfirmForm())
+
+
+@bp.post("/verify/<token>")
+def verify_post(token: str) -> Response | tuple[str, int]:
+    """Confirm the signature (idempotent) and show the petition with its fresh count."""
+    now = utcnow()
+    try:
+        signature = signing.signature_from_token(token, now=now)
+        newly = signing.confirm(signature, now=now)
+    except (TokenInvalid, TokenExpired, SignatureInvalidated, PetitionClosed) as exc:
+        db.session.rollback()
+        return _verify_error(exc)
+    db.session.commit()
+    if newly:
+        flash("Thank you: your signature is confirmed and counted.", "success")
+    else:
+        flash("Your signature was already confirmed. It is counted once.", "info")
+    petition = signature.petition
+    if not petition.is_public():
+        return redirect(url_for(".index"), 303)
+    return redirect(url_for(".petition", slug=petition.slug), 303)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """200 when the database answers, 503 otherwise."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="unavailable", database="down"), 503
+    return jsonify(status="ok"), 200

@@ -1,0 +1,44 @@
+"""Security headers on every response; views opt out of frame denial one by one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.wrappers import Response
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def frameable(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view whose pages other sites may put in an iframe (embeds)."""
+    view.frameable = True  # type: ignore[attr-defined]
+    return view
+
+
+def set_headers(response: Response) -> Response:
+    """Add the security headers a page needs unless it set its own."""
+    app_view = request.url_rule and request.endpoint
+    from flask import current_app
+
+    view = current_app.view_functions.get(app_view) if app_view else None
+    csp = CSP
+    if view is not None and getattr(view, "frameable", False):
+        csp = csp.replace("frame-ancestors 'none'", "frame-ancestors *")
+    else:
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", csp)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the header hook."""
+    app.after_request(set_headers)

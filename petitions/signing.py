@@ -1,0 +1,171 @@
+"""Signing and confirming: the rules that make a count credible."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import counts, tokens
+from .emails import canonical_email, normalize_email
+from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
+from .extensions import db
+from .mail import external_url, queue_email
+from .models import Petition, Signature
+
+
+@dataclass(frozen=True)
+class SignatureData:
+    """What a signer typed into the form, already validated for shape."""
+
+    name: str
+    email: str
+    country: str
+    postcode: str | None = None
+    comment: str | None = None
+    show_name: bool = False
+    updates: bool = False
+
+
+def _email_digest(normalized: str) -> str:
+    return hashlib.sha256(normalized.encode()).hexdigest()[:16]
+
+
+def confirmation_token(signature: Signature) -> str:
+    """The token in a signature's confirmation link, bound to its id and its mailbox."""
+    return tokens.make_token(tokens.CONFIRM_SIGNATURE, [signature.id, _email_digest(signature.email_normalized)])
+
+
+def sign(petition: Petition, data: SignatureData, *, now: datetime, ip: str | None) -> Signature:
+    """Record a pending signature and queue its confirmation email, in the caller's transaction.
+
+    A repeated signing by the same mailbox stores nothing new and, up to a few times, emails
+    that mailbox again (the link once more, or "you have already signed"). The caller answers
+    both cases the same way, so the response never tells who has signed.
+    """
+    if not petition.is_open(now):
+        raise PetitionClosed()
+    normalized = normalize_email(data.email)
+    existing = _find(petition.id, normalized)
+    if existing is not None:
+        _answer_repeat(existing, now=now)
+        return existing
+    signature = Signature(
+        petition_id=petition.id,
+        name=data.name.strip(),
+        email=canonical_email(data.email),
+        email_normalized=normalized,
+        country=data.country,
+        postcode=(data.postcode or "").strip().upper() or None,
+        comment=(data.comment or "").strip() or None,
+        show_name=data.show_name,
+        updates=data.updates,
+        ip_address=ip,
+        created_at=now,
+        resend_count=0,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(signature)
+    except IntegrityError:
+        # The same mailbox signed in a concurrent request: the unique constraint decided.
+        existing = _find(petition.id, normalized)
+        if existing is None:
+            raise
+        _answer_repeat(existing, now=now)
+        return existing
+    queue_email(
+        signature.email,
+        f"Please confirm your signature: {petition.title}"[:255],
+        "confirm_signature",
+        now=now,
+        petition=petition,
+        signature=signature,
+        confirm_url=external_url("public.verify", token=confirmation_token(signature)),
+    )
+    return signature
+
+
+def _find(petition_id: int, normalized: str) -> Signature | None:
+    return db.session.scalar(
+        select(Signature).where(Signature.petition_id == petition_id, Signature.email_normalized == normalized)
+    )
+
+
+def _answer_repeat(signature: Signature, *, now: datetime) -> None:
+    """Email the mailbox of a repeated signing, at most SIGNATURE_MAX_RESENDS times in all."""
+    limit = current_app.config["SIGNATURE_MAX_RESENDS"]
+    claimed = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature.id, Signature.resend_count < limit)
+        .values(resend_count=Signature.resend_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1 or signature.invalidated_at is not None:
+        return
+    petition = signature.petition
+    if signature.confirmed_at is not None:
+        queue_email(
+            signature.email,
+            f"You have already signed: {petition.title}"[:255],
+            "already_signed",
+            now=now,
+            petition=petition,
+            petition_url=external_url("public.petition", slug=petition.slug),
+        )
+    else:
+        queue_email(
+            signature.email,
+            f"Please confirm your signature: {petition.title}"[:255],
+            "confirm_signature",
+            now=now,
+            petition=petition,
+            signature=signature,
+            confirm_url=external_url("public.verify", token=confirmation_token(signature)),
+        )
+
+
+def signature_from_token(token: str, *, now: datetime) -> Signature:
+    """The signature a confirmation link names; raises TokenInvalid or TokenExpired."""
+    payload = tokens.read_token(
+        tokens.CONFIRM_SIGNATURE, token, max_age=current_app.config["SIGNATURE_TOKEN_MAX_AGE"], now=now
+    )
+    try:
+        signature_id, digest = int(payload[0]), str(payload[1])
+    except (TypeError, ValueError, IndexError, KeyError):
+        raise TokenInvalid() from None
+    signature = db.session.get(Signature, signature_id)
+    if signature is None or _email_digest(signature.email_normalized) != digest:
+        raise TokenInvalid()
+    return signature
+
+
+def confirm(signature: Signature, *, now: datetime) -> bool:
+    """Confirm a signature and count it. Returns False when it was already confirmed.
+
+    The UPDATE only matches an unconfirmed row, so of two concurrent presses exactly one
+    counts; the counter moves in the same transaction.
+    """
+    if signature.invalidated_at is not None:
+        raise SignatureInvalidated()
+    if signature.petition.status not in ("open", "closed", "hidden"):
+        raise PetitionClosed()
+    result = db.session.execute(
+        update(Signature)
+        .where(Signature.id == signature.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None))
+        .values(confirmed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.refresh(signature)
+        if signature.invalidated_at is not None:
+            raise SignatureInvalidated()
+        return False
+    counts.adjust(signature.petition_id, signature.country, +1, now=now)
+    db.session.flush()
+    db.session.refresh(signature)
+    return True
