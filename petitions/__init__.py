@@ -38,10 +38,11 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
-    from . import models  # noqa: F401  (tables on the metadata before Migrate looks)
+    from . import database, models  # models: tables on the metadata before Migrate looks
     from .extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -1,0 +1,51 @@
+# make run: the site on http://127.0.0.1:5000 (SQLite, mail to the log and instance/mail/).
+# make test: the whole suite, on SQLite and PostgreSQL, with a real SMTP server and Chromium.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+
+.PHONY: run worker test lint bench chromium clean
+
+$(VENV)/.run-installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium drives the browser tests (Playwright's own download is not reachable).
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing: run 'sudo apt-get install -y chromium' (the browser tests need it)"; exit 1; \
+	  fi; \
+	fi
+
+run: $(VENV)/.run-installed
+	$(FLASK) db upgrade
+	$(FLASK) dev
+
+worker: $(VENV)/.run-installed
+	$(FLASK) mail-worker
+
+test: $(VENV)/.dev-installed node_modules/axe-core/axe.min.js chromium
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check petitions tests bench app.py gunicorn.conf.py
+
+bench: $(VENV)/.dev-installed
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

@@ -1,0 +1,22 @@
+"""gunicorn settings for production: gunicorn app:app (this file is read from the working directory)."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", str(min(8, multiprocessing.cpu_count() * 2))))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = 5
+# Load the app once in the master, so a broken configuration (no SECRET_KEY) stops the start.
+preload_app = True
+# gunicorn 27 shares one control socket per user by default; several instances on a machine
+# (tests, benchmarks, two sites) would replace each other's. Off unless asked for.
+control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET") is None
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

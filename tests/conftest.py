@@ -1,0 +1,287 @@
+"""Fixtures: an app per test on SQLite and on PostgreSQL, a real SMTP server, test data factories."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from petitions import create_app, mail
+from petitions.campaigns import PetitionData, create_petition
+from petitions.clock import utcnow
+from petitions.extensions import db
+from petitions.models import Petition, User
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DATABASES = ["sqlite", "postgresql"]
+TABLES = ["outbox_messages", "signatures", "petition_country_counts", "petitions", "users"]
+
+
+# --- SMTP: a real server on 127.0.0.1 that keeps what it receives -------------------------
+
+
+@dataclass
+class Mailbox:
+    """Messages received by the test SMTP server."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    refuse: set[str] = field(default_factory=set)  # recipients answered with 550
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's name)
+        """Accept a recipient, or refuse it for good when told to."""
+        if address in self.refuse:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        """Keep the message."""
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        with self.lock:
+            self.messages.append(msg)  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+    def clear(self) -> None:
+        """Forget what was received."""
+        with self.lock:
+            self.messages.clear()
+        self.refuse.clear()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """Messages addressed to this address."""
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (aiosmtpd cannot bind port 0 itself)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class SMTPServer:
+    """Where the test SMTP server listens, and what it received."""
+
+    host: str
+    port: int
+    mailbox: Mailbox
+    controller: Controller
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SMTPServer]:
+    """One aiosmtpd server for the session."""
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SMTPServer("127.0.0.1", port, mailbox, controller)
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: SMTPServer) -> Iterator[Mailbox]:
+    """The SMTP server's mailbox, empty at the start of each test."""
+    smtp_server.mailbox.clear()
+    yield smtp_server.mailbox
+    smtp_server.mailbox.clear()
+
+
+def body_of(msg: EmailMessage) -> str:
+    """The plain-text body of a received message."""
+    part = msg.get_body(("plain",))
+    assert part is not None
+    return part.get_content()
+
+
+def link_in(msg: EmailMessage, path: str) -> str:
+    """The first link in a message's text whose path starts with `path`."""
+    match = re.search(r"https?://[^\s]+" + re.escape(path) + r"[^\s]*", body_of(msg))
+    assert match, f"no {path} link in:\n{body_of(msg)}"
+    return match.group(0)
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+def _migrate(url: str) -> None:
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "migrate", "TESTING": True})
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with the migrations applied, copied for each test."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, migrated; dropped at the end.
+
+    PostgreSQL must answer: a missing server fails the tests, it never skips them.
+    """
+    name = f"petitions_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not answering at {PG_ADMIN_URL}: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    url = f"{base}/{name}"
+    _migrate(url)
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A clean, migrated database: a copied SQLite file, or the run's PostgreSQL database emptied after."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.sqlite"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    yield url
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+
+
+def make_app(database_url: str, smtp: SMTPServer | None, tmp_path: Path, **overrides) -> Flask:
+    """An application for tests, its mail going to the test SMTP server."""
+    settings = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "BASE_URL": "http://localhost",
+        "MAIL_SERVER": smtp.host if smtp else None,
+        "MAIL_PORT": smtp.port if smtp else 25,
+        "MAIL_RETRY_BASE_DELAY": 1,
+        "MAIL_RETRY_MAX_DELAY": 60,
+    }
+    settings.update(overrides)
+    app = create_app(settings)
+    app.instance_path = str(tmp_path / "instance")
+    return app
+
+
+@pytest.fixture
+def app(database_url: str, smtp_server: SMTPServer, mailbox: Mailbox, tmp_path: Path) -> Iterator[Flask]:
+    """The application on a clean database, mail to the test SMTP server."""
+    app = make_app(database_url, smtp_server, tmp_path)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A browser-like test client (cookies kept, CSRF enforced)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    """Runs the CLI commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[Flask]:
+    """An application context for calling business functions directly."""
+    with app.app_context():
+        yield app
+        db.session.rollback()
+
+
+def is_postgres(app: Flask) -> bool:
+    """True when the app runs on PostgreSQL."""
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+# --- test data ------------------------------------------------------------------------------
+
+
+def make_user(
+    email: str = "campaigner@example.org", *, name: str = "Casey Campaigner", password: str = "correct horse battery",
+    confirmed: bool = True, admin: bool = False,
+) -> User:
+    """An account, committed."""
+    now = utcnow()
+    user = User(name=name, email=email, created_at=now, email_confirmed_at=now if confirmed else None, is_admin=admin)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def make_petition(owner: User | None = None, *, title: str = "Stop selling Rekognition to governments", goal: int = 100, **kw) -> Petition:
+    """An open petition, committed."""
+    owner = owner or make_user(f"owner-{uuid.uuid4().hex[:8]}@example.org")
+    data = PetitionData(
+        title=title,
+        target=kw.pop("target", "Amazon's board of directors"),
+        summary=kw.pop("summary", "Face recognition in the hands of governments threatens civil liberties."),
+        body=kw.pop("body", "We ask Amazon to **stop selling** Rekognition to government agencies."),
+        goal=goal,
+        closes_at=kw.pop("closes_at", None),
+    )
+    petition = create_petition(owner, data, now=kw.pop("now", utcnow()), moderation="post")
+    db.session.commit()
+    return petition
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token in a page's form."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def sign_form(client: FlaskClient, slug: str, **fields):
+    """Open the petition page, then submit the signing form with its CSRF token."""
+    page = client.get(f"/petitions/{slug}")
+    data = {"name": "Sam Signer", "email": "sam@example.org", "country": "GB", "csrf_token": csrf_from(page.text)}
+    data.update(fields)
+    data = {k: v for k, v in data.items() if v is not None}
+    return client.post(f"/petitions/{slug}/sign", data=data)
+
+
+def deliver(app: Flask) -> tuple[int, int]:
+    """Run the mail worker until the queue is empty."""
+    with app.app_context():
+        return mail.drain()
+
+
+ONE_DAY = timedelta(days=1)
