@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import delete, select
 
 from . import counts, mail
@@ -19,6 +20,7 @@ from .models import Petition, Signature, User
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", default="Administrator", help="Display name of a new account.")
 def create_admin(email: str, name: str) -> None:
@@ -50,6 +52,7 @@ def create_admin(email: str, name: str) -> None:
 
 
 @click.command("mail-worker")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Send everything due, then exit.")
 def mail_worker(once: bool) -> None:
     """Send the queued email, with retries; several workers may run at once."""
@@ -65,6 +68,7 @@ def mail_worker(once: bool) -> None:
 
 
 @click.command("recount")
+@with_appcontext
 @click.argument("slug", required=False)
 def recount(slug: str | None) -> None:
     """Recompute counts from the signature rows; report and correct differences (exit 1 if any)."""
@@ -87,6 +91,7 @@ def recount(slug: str | None) -> None:
 
 
 @click.command("purge-unverified")
+@with_appcontext
 @click.option("--older-than", "days", type=click.IntRange(min=0), required=True, help="Age in days.")
 def purge_unverified(days: int) -> None:
     """Delete signatures never confirmed that are older than DAYS days."""
@@ -99,6 +104,7 @@ def purge_unverified(days: int) -> None:
 
 
 @click.command("dev")
+@with_appcontext
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def dev(host: str, port: int) -> None:

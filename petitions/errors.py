@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from .extensions import db
 
@@ -28,12 +28,18 @@ def handle_http(exc: HTTPException):
 def handle_csrf(exc: CSRFError):
     """A form sent without a valid CSRF token: the signing form comes back filled in, with the reason."""
     db.session.rollback()
+    petition = None
     if request.endpoint == "public.sign" and request.view_args:
-        from .public.forms import SignForm
-        from .public.routes import render_petition
         from .queries import visible_petition_or_404
 
-        petition = visible_petition_or_404(request.view_args["slug"])
+        try:
+            petition = visible_petition_or_404(request.view_args["slug"])
+        except NotFound:
+            petition = None
+    if petition is not None:
+        from .public.forms import SignForm
+        from .public.routes import render_petition
+
         form = SignForm(meta={"csrf": False})
         form.form_errors.append(
             "This form expired or did not come from this site. Nothing was saved; please press Sign again."

@@ -197,6 +197,7 @@ def make_app(database_url: str, smtp: SMTPServer | None, tmp_path: Path, **overr
 def app(database_url: str, smtp_server: SMTPServer, mailbox: Mailbox, tmp_path: Path) -> Iterator[Flask]:
     """The application on a clean database, mail to the test SMTP server."""
     app = make_app(database_url, smtp_server, tmp_path)
+    app.extensions["test_smtp_port"] = smtp_server.port
     yield app
     with app.app_context():
         db.session.remove()

@@ -49,6 +49,11 @@ def petition(slug: str) -> tuple[str, int]:
     return render_petition(visible_petition_or_404(slug), SignForm())
 
 
+def _closed(petition: Petition, form: SignForm) -> tuple[str, int]:
+    form.form_errors.append("This petition is not taking signatures. Nothing was saved.")
+    return render_petition(petition, form, 409)
+
+
 @bp.post("/petitions/<slug>/sign")
 def sign(slug: str) -> Response | tuple[str, int]:
     """Take a signature; whatever the address's history, the answer is the same redirect."""
@@ -56,7 +61,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
     form = SignForm()
     now = utcnow()
     if not petition.is_open(now):
-        return render_petition(petition, form, 409)
+        return _closed(petition, form)
     if not form.validate_on_submit():
         return render_petition(petition, form, 422)
     data = signing.SignatureData(
@@ -72,7 +77,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
         signing.sign(petition, data, now=now, ip=request.remote_addr)
     except PetitionClosed:
         db.session.rollback()
-        return render_petition(petition, form, 409)
+        return _closed(petition, form)
     except ValueError:  # an address the form's check let through but the normaliser refuses
         db.session.rollback()
         form.email.errors = ["Please enter a valid email address, like name@example.org."]
