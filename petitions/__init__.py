@@ -34,6 +34,7 @@ def register_logging(app: Flask) -> None:
     """Log at INFO to stderr unless the host set up logging already."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def register_extensions(app: Flask) -> None:
@@ -73,9 +74,9 @@ def register_blueprints(app: Flask) -> None:
 def register_hooks(app: Flask) -> None:
     """Error pages, security headers, template helpers and CLI commands."""
     from . import cli, errors, security
+    from .campaign.forms import LogoutForm
     from .countries import country_names
     from .extensions import csrf
-    from .campaign.forms import LogoutForm
 
     errors.init_app(app)
     security.init_app(app)

@@ -10,6 +10,7 @@ from datetime import timedelta
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 from sqlalchemy import delete, select
 
 from . import counts, mail
@@ -111,7 +112,9 @@ def dev(host: str, port: int) -> None:
     """Development server with the mail worker running in the same process."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     mail.start_background_worker(app)
-    app.run(host=host, port=port, debug=True, use_reloader=False, threaded=True)
+    click.echo(f"Serving on http://{host}:{port}/ (mail worker running in this process)")
+    # run_simple, not app.run(): Flask ignores app.run() inside a `flask` command.
+    run_simple(host, port, app, use_debugger=True, use_reloader=False, threaded=True)
 
 
 def init_app(app: Flask) -> None:

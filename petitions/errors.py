@@ -67,7 +67,8 @@ def handle_unexpected(exc: Exception):
         code, name, text = 500, InternalServerError.name, "Something went wrong on our side. Nothing was saved."
     if _wants_json():
         return jsonify(error=text), code
-    return render_template("errors/error.html", code=code, name=name, description=text), code
+    # A page that needs nothing from the database, which may be what failed.
+    return render_template("errors/unavailable.html", name=name, description=text), code
 
 
 def init_app(app: Flask) -> None:

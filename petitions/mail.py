@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import smtplib
@@ -168,10 +169,8 @@ class SMTPTransport:
     def close(self) -> None:
         """Close the connection, ignoring a server that is already gone."""
         if self.conn is not None:
-            try:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
                 self.conn.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
             self.conn = None
 
 

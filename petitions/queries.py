@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, not_, or_, select
 
+from .clock import utcnow
 from .extensions import db
 from .models import Petition
 
@@ -25,13 +28,18 @@ def visible_petition_or_404(slug: str) -> Petition:
     return petition
 
 
-def public_petitions(q: str | None = None, sort: str = "popular", status: str | None = "open") -> Select:
-    """A query for the petitions the public may list, optionally searched and sorted."""
-    stmt = select(Petition)
-    if status:
-        stmt = stmt.where(Petition.status == status)
+def public_petitions(
+    q: str | None = None, sort: str = "popular", status: str | None = "open", *, now: datetime | None = None
+) -> Select:
+    """A query for the petitions the public may list (by status as the public sees it), searched and sorted."""
+    now = now or utcnow()
+    still_open = and_(Petition.status == "open", or_(Petition.closes_at.is_(None), Petition.closes_at > now))
+    if status == "open":
+        stmt = select(Petition).where(still_open)
+    elif status == "closed":
+        stmt = select(Petition).where(or_(Petition.status == "closed", and_(Petition.status == "open", not_(still_open))))
     else:
-        stmt = stmt.where(Petition.status.in_(("open", "closed")))
+        stmt = select(Petition).where(Petition.status.in_(("open", "closed")))
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(

@@ -188,3 +188,34 @@ def test_healthz(client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": ["a", "b"], "email": ["a@example.org", "b@example.org"], "country": ["GB", "FR"]},
+        {"name": "\x00\x01", "email": "a@example.org\x00", "country": "GB\x00"},
+        {"name": "A" * 100_000, "email": "@" * 1000, "country": "G" * 1000, "postcode": "1" * 1000},
+        {"name": "Zoë 😀", "email": "zoë@exämple.org", "country": "gb", "show_name": "maybe", "updates": "0"},
+        {},
+    ],
+)
+def test_garbage_never_gives_a_500(app, client, petition, data) -> None:
+    page = client.get(f"/petitions/{petition}")
+    response = client.post(f"/petitions/{petition}/sign", data={**data, "csrf_token": csrf_from(page.text)})
+    assert response.status_code in (303, 400, 422)
+    if response.status_code != 303:
+        assert rows(app) == 0
+
+
+def test_healthz_says_503_when_the_database_is_down(tmp_path, smtp_server) -> None:
+    from .conftest import free_port, make_app
+
+    app = make_app(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none", smtp_server, tmp_path)
+    client = app.test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json["status"] != "ok"
+    page = client.get("/")
+    assert page.status_code == 503
+    assert "try again" in page.text.lower()
