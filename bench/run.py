@@ -1,0 +1,130 @@
+"""Benchmarks, printed as ratios measured side by side in one run.
+
+count_o1: the count JSON, the petition JSON and the petition page of a petition with
+BIG confirmed signatures against one with 10, on PostgreSQL: reading a count must cost
+the same whatever the number of signatures (ratio near 1).
+
+signing: signing (CSRF, validation, insert, outbox row, commit) against a bare Flask view
+returning the same redirect, in the same process, on the same database.
+
+Run with `make bench` (needs PostgreSQL on 127.0.0.1:5432, like the tests).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask import Flask, redirect  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+
+from petitions import create_app  # noqa: E402
+from petitions.campaigns import PetitionData, create_petition  # noqa: E402
+from petitions.clock import utcnow  # noqa: E402
+from petitions.counts import recount  # noqa: E402
+from petitions.extensions import db  # noqa: E402
+from petitions.models import User  # noqa: E402
+
+ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BIG = int(os.environ.get("BENCH_BIG", "200000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "400"))
+
+
+def timed(fn, n: int) -> float:
+    """Median seconds per call over n calls, after a warm-up."""
+    for _ in range(20):
+        fn()
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def setup(url: str) -> tuple[Flask, str, str]:
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
+    app.logger.setLevel("WARNING")
+    with app.app_context():
+        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+        now = utcnow()
+        owner = User(name="B", email="bench@example.org", created_at=now, email_confirmed_at=now, password_hash="x")
+        db.session.add(owner)
+        db.session.flush()
+        data = PetitionData("Big petition", "Target", "Summary", "Body", 1_000_000)
+        big = create_petition(owner, data, now=now, moderation="post")
+        small = create_petition(owner, PetitionData("Small petition", "Target", "Summary", "Body", 100), now=now, moderation="post")
+        db.session.commit()
+        countries = "ARRAY['GB','FR','DE','US','ES','IT','NL','SE']"
+        for petition, n in ((big, BIG), (small, 10)):
+            db.session.execute(
+                db.text(
+                    "INSERT INTO signatures (petition_id, name, email, email_normalized, country, show_name, updates,"
+                    " created_at, confirmed_at, resend_count) "
+                    f"SELECT :pid, 'Signer', 's' || g || '@example.org', 's' || g || '@example.org', ({countries})[1 + g % 8],"
+                    " false, false, now() at time zone 'utc', now() at time zone 'utc', 0 FROM generate_series(1, :n) g"
+                ),
+                {"pid": petition.id, "n": n},
+            )
+            recount(petition, now=utcnow())
+        db.session.commit()
+        db.session.execute(db.text("ANALYZE"))
+        db.session.commit()
+        return app, big.slug, small.slug
+
+
+def main() -> None:
+    name = f"petitions_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+    try:
+        app, big, small = setup(url)
+        client = app.test_client()
+        print(f"count_o1: PostgreSQL, {BIG:,} confirmed signatures vs 10, median of {ROUNDS} requests (in-process)")
+        print(f"{'request':<34}{'10 sigs (ms)':>14}{'big (ms)':>12}{'ratio':>8}")
+        for label, path in [
+            ("GET /api/v1/petitions/<slug>/count", "/api/v1/petitions/{}/count"),
+            ("GET /api/v1/petitions/<slug>", "/api/v1/petitions/{}"),
+            ("GET /petitions/<slug>", "/petitions/{}"),
+        ]:
+            t_small = timed(lambda p=path: client.get(p.format(small)), ROUNDS)
+            t_big = timed(lambda p=path: client.get(p.format(big)), ROUNDS)
+            print(f"{label:<34}{t_small * 1000:>14.2f}{t_big * 1000:>12.2f}{t_big / t_small:>8.2f}")
+
+        bare = Flask("bare")
+        bare.add_url_rule("/sign", "sign", lambda: redirect("/petitions/x/signed", 303), methods=["POST"])
+        bare_client = bare.test_client()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get(f"/petitions/{small}").text).group(1)
+        counter = iter(range(10**9))
+
+        def sign() -> None:
+            i = next(counter)
+            r = client.post(f"/petitions/{small}/sign", data={
+                "csrf_token": token, "name": "Bench", "email": f"bench{i}@example.org", "country": "GB"})
+            assert r.status_code == 303, r.status_code
+
+        t_bare = timed(lambda: bare_client.post("/sign"), ROUNDS)
+        t_sign = timed(sign, ROUNDS)
+        print()
+        print("signing: full signing POST vs a bare Flask POST returning the same redirect (in-process)")
+        print(f"{'bare (ms)':>12}{'signing (ms)':>14}{'signing/s':>11}{'ratio to bare':>15}")
+        print(f"{t_bare * 1000:>12.3f}{t_sign * 1000:>14.2f}{1 / t_sign:>11.0f}{t_bare / t_sign:>15.3f}")
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
