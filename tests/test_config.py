@@ -33,3 +33,20 @@ def test_environment_names_are_read(monkeypatch, tmp_path) -> None:
     assert app.config["BASE_URL"] == "https://petitions.example.org"
     assert app.config["MAIL_USE_TLS"] is True
     assert app.config["SECRET_KEY"] == "from-env"
+
+
+def test_gunicorn_refuses_a_production_start_without_a_secret(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(APP_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite", GUNICORN_BIND="127.0.0.1:0")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set in production" in result.stderr
