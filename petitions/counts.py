@@ -1,7 +1,14 @@
-"""Counts: kept in step with the signature rows, read in O(1), and checkable against them."""
+"""Counts: kept in step with the signature rows, read in O(1), and checkable against them.
+
+Every counter (the total, by country, by supporter group, by hour) moves by relative updates
+in the same transaction as the change to the signature rows, so they commit or roll back
+together and concurrent changes never overwrite each other.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,30 +17,99 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .extensions import db
-from .models import CountryCount, Petition, Signature
+from .models import CountryCount, GroupDomain, HourlyCount, Petition, Signature, SupporterGroup
 
 
-def adjust(petition_id: int, country: str, delta: int, *, now: datetime) -> None:
-    """Add delta to a petition's total and to its country's count, atomically in the database.
+@dataclass(frozen=True)
+class Counted:
+    """What the counters need to know of a signature that starts or stops counting."""
 
-    Called in the same transaction as the change to the signature row, so the counters and
-    the rows commit or roll back together. The updates are relative (count = count + delta),
-    so concurrent confirmations never overwrite each other.
-    """
-    db.session.execute(
-        update(Petition)
-        .where(Petition.id == petition_id)
-        .values(signature_count=Petition.signature_count + delta, count_updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    petition_id: int
+    country: str
+    email_domain: str
+    confirmed_at: datetime
+
+    @classmethod
+    def of(cls, signature: Signature) -> Counted:
+        """The counted facts of a confirmed signature."""
+        assert signature.confirmed_at is not None
+        return cls(signature.petition_id, signature.country, signature.email_domain, signature.confirmed_at)
+
+
+def hour_of(moment: datetime) -> datetime:
+    """The start of the hour."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def domain_suffixes(domain: str) -> list[str]:
+    """The domain and every parent domain: a.b.example.org, b.example.org, example.org, org."""
+    parts = domain.split(".")
+    return [".".join(parts[i:]) for i in range(len(parts))]
+
+
+def _upsert(model, keys: dict, delta: int) -> None:
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = CountryCount.__table__
-    stmt = insert(table).values(petition_id=petition_id, country=country, count=delta)
+    table = model.__table__
+    stmt = insert(table).values(**keys, count=delta)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.petition_id, table.c.country],
-        set_={"count": table.c.count + stmt.excluded.count},
+        index_elements=[table.c[k] for k in keys], set_={"count": table.c.count + stmt.excluded.count}
     )
     db.session.execute(stmt)
+
+
+def apply(changes: Iterable[Counted], delta: int, *, now: datetime) -> int:
+    """Add delta (+1 or -1) to every counter of each signature in changes. Returns how many."""
+    totals: Counter[int] = Counter()
+    countries: Counter[tuple[int, str]] = Counter()
+    hours: Counter[tuple[int, datetime]] = Counter()
+    domains: Counter[tuple[int, str]] = Counter()
+    for c in changes:
+        totals[c.petition_id] += delta
+        countries[(c.petition_id, c.country)] += delta
+        hours[(c.petition_id, hour_of(c.confirmed_at))] += delta
+        domains[(c.petition_id, c.email_domain)] += delta
+    # A fixed order of updates: petitions, then the rest, so concurrent transactions never deadlock.
+    for petition_id, n in sorted(totals.items()):
+        db.session.execute(
+            update(Petition)
+            .where(Petition.id == petition_id)
+            .values(signature_count=Petition.signature_count + n, count_updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    for (petition_id, country), n in sorted(countries.items()):
+        _upsert(CountryCount, {"petition_id": petition_id, "country": country}, n)
+    for (petition_id, hour), n in sorted(hours.items()):
+        _upsert(HourlyCount, {"petition_id": petition_id, "hour": hour}, n)
+    _adjust_groups(domains)
+    return sum(abs(n) for n in totals.values())
+
+
+def _adjust_groups(domains: Counter[tuple[int, str]]) -> None:
+    petitions = sorted({pid for pid, _ in domains})
+    if not petitions:
+        return
+    rows = db.session.execute(
+        select(GroupDomain.petition_id, GroupDomain.domain, GroupDomain.group_id).where(
+            GroupDomain.petition_id.in_(petitions)
+        )
+    ).all()
+    if not rows:
+        return
+    group_of = {(pid, domain): gid for pid, domain, gid in rows}
+    by_group: Counter[int] = Counter()
+    for (pid, domain), n in domains.items():
+        for suffix in domain_suffixes(domain):
+            gid = group_of.get((pid, suffix))
+            if gid is not None:
+                by_group[gid] += n
+                break
+    for gid, n in sorted(by_group.items()):
+        db.session.execute(
+            update(SupporterGroup)
+            .where(SupporterGroup.id == gid)
+            .values(signature_count=SupporterGroup.signature_count + n)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def counted() -> list:
@@ -51,50 +127,97 @@ def by_country(petition_id: int) -> dict[str, int]:
     return {country: count for country, count in rows}
 
 
+def by_group(petition_id: int) -> list[tuple[str, int]]:
+    """(group name, count) of a petition's supporter groups."""
+    return [
+        (name, n)
+        for name, n in db.session.execute(
+            select(SupporterGroup.name, SupporterGroup.signature_count)
+            .where(SupporterGroup.petition_id == petition_id)
+            .order_by(SupporterGroup.id)
+        )
+    ]
+
+
+def group_actual(group: SupporterGroup) -> int:
+    """A group's count computed from the rows."""
+    domains = [d.domain for d in group.domains]
+    if not domains:
+        return 0
+    match = Signature.email_domain.in_(domains)
+    for d in domains:
+        match = match | Signature.email_domain.like("%." + d)
+    return db.session.scalar(
+        select(func.count()).select_from(Signature).where(Signature.petition_id == group.petition_id, *counted(), match)
+    )
+
+
 @dataclass(frozen=True)
 class Difference:
     """A kept count that did not match the rows, and what it was corrected to."""
 
     slug: str
-    what: str  # "total" or a country code
+    what: str  # "total", a country code, "hour <time>" or "group <name>"
     kept: int
     actual: int
 
 
-def recount(petition: Petition, *, now: datetime) -> list[Difference]:
-    """Recompute a petition's counts from its rows, correct any that differ, and report them.
-
-    The petition's row is locked first (on PostgreSQL), so a confirmation committing meanwhile
-    waits for us and then adds itself on top of the corrected number.
-    """
+def lock(petition: Petition) -> None:
+    """Lock the petition's row (PostgreSQL) so counters are recomputed without a confirmation slipping between."""
     db.session.execute(select(Petition.id).where(Petition.id == petition.id).with_for_update())
     db.session.refresh(petition)
-    actual_by_country = {
-        country: n
-        for country, n in db.session.execute(
+
+
+def recount(petition: Petition, *, now: datetime) -> list[Difference]:
+    """Recompute a petition's counters from its rows, correct any that differ, and report them.
+
+    The petition's row is locked first, so a confirmation committing meanwhile waits for us
+    and then adds itself on top of the corrected numbers.
+    """
+    lock(petition)
+    diffs: list[Difference] = []
+
+    actual_countries = dict(
+        db.session.execute(
             select(Signature.country, func.count())
             .where(Signature.petition_id == petition.id, *counted())
             .group_by(Signature.country)
-        )
-    }
-    actual_total = sum(actual_by_country.values())
-    kept_by_country = {
-        c.country: c for c in db.session.scalars(select(CountryCount).where(CountryCount.petition_id == petition.id))
-    }
-    diffs: list[Difference] = []
+        ).all()
+    )
+    actual_total = sum(actual_countries.values())
     if petition.signature_count != actual_total:
         diffs.append(Difference(petition.slug, "total", petition.signature_count, actual_total))
         petition.signature_count = actual_total
         petition.count_updated_at = now
-    for country in sorted(set(actual_by_country) | set(kept_by_country)):
-        actual = actual_by_country.get(country, 0)
-        row = kept_by_country.get(country)
-        kept = row.count if row else 0
-        if kept != actual:
-            diffs.append(Difference(petition.slug, country, kept, actual))
-            if row is None:
-                db.session.add(CountryCount(petition_id=petition.id, country=country, count=actual))
-            else:
-                row.count = actual
+    diffs += _fix(petition, CountryCount, "country", actual_countries, str)
+
+    actual_hours: Counter[datetime] = Counter()
+    for (confirmed_at,) in db.session.execute(
+        select(Signature.confirmed_at).where(Signature.petition_id == petition.id, *counted())
+    ).yield_per(10_000):
+        actual_hours[hour_of(confirmed_at)] += 1
+    diffs += _fix(petition, HourlyCount, "hour", dict(actual_hours), lambda h: f"hour {h:%Y-%m-%d %H:00}")
+
+    for group in petition.groups:
+        actual = group_actual(group)
+        if group.signature_count != actual:
+            diffs.append(Difference(petition.slug, f"group {group.name}", group.signature_count, actual))
+            group.signature_count = actual
     db.session.flush()
+    return diffs
+
+
+def _fix(petition: Petition, model, key: str, actual: dict, label) -> list[Difference]:
+    kept = {getattr(row, key): row for row in db.session.scalars(select(model).where(model.petition_id == petition.id))}
+    diffs = []
+    for k in sorted(set(actual) | set(kept)):
+        want = actual.get(k, 0)
+        row = kept.get(k)
+        have = row.count if row else 0
+        if have != want:
+            diffs.append(Difference(petition.slug, label(k), have, want))
+            if row is None:
+                db.session.add(model(petition_id=petition.id, **{key: k}, count=want))
+            else:
+                row.count = want
     return diffs

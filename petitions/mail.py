@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import logging
 import os
 import smtplib
@@ -104,9 +105,14 @@ def claim(worker_id: str, *, now: datetime, limit: int) -> list[int]:
     return ids
 
 
+# Headers up to RFC 5322's limit stay on one line: Python folds a long Subject right after
+# "Subject:", which some readers then show with a leading space.
+_POLICY = email.policy.default.clone(max_line_length=998)
+
+
 def build_message(row: OutboxMessage, sender: str, domain: str) -> EmailMessage:
     """The MIME message for an outbox row. Its Message-ID is stable across retries."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = sender
     msg["To"] = row.to_addr
     msg["Subject"] = row.subject

@@ -16,6 +16,7 @@ from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
 from .mail import external_url, queue_email
 from .models import Petition, Signature
+from .netaddr import ip_key
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,14 @@ def sign(petition: Petition, data: SignatureData, *, now: datetime, ip: str | No
         name=data.name.strip(),
         email=canonical_email(data.email),
         email_normalized=normalized,
+        email_domain=normalized.rpartition("@")[2],
         country=data.country,
         postcode=(data.postcode or "").strip().upper() or None,
         comment=(data.comment or "").strip() or None,
         show_name=data.show_name,
         updates=data.updates,
         ip_address=ip,
+        ip_key=ip_key(ip),
         created_at=now,
         resend_count=0,
     )
@@ -165,7 +168,7 @@ def confirm(signature: Signature, *, now: datetime) -> bool:
         if signature.invalidated_at is not None:
             raise SignatureInvalidated()
         return False
-    counts.adjust(signature.petition_id, signature.country, +1, now=now)
-    db.session.flush()
     db.session.refresh(signature)
+    counts.apply([counts.Counted.of(signature)], +1, now=now)
+    db.session.flush()
     return True

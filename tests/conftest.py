@@ -21,7 +21,6 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
 
 from petitions import create_app, mail
 from petitions.campaigns import PetitionData, create_petition

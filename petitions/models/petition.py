@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -32,7 +32,8 @@ class Petition(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # NULL once the owner's account is deleted; the petition and its count stay.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(150))
     target: Mapped[str] = mapped_column(String(150))
     summary: Mapped[str] = mapped_column(String(500))
@@ -45,12 +46,17 @@ class Petition(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why a moderator hid it, shown to the owner.
+    moderation_reason: Mapped[str | None] = mapped_column(String(500))
     # The number of confirmed, valid signatures, kept in step with the rows in the same
     # transaction as each confirmation, so reading it costs one row whatever the size.
     signature_count: Mapped[int] = mapped_column(default=0)
     count_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    owner: Mapped[User] = relationship(back_populates="petitions")
+    owner: Mapped[User | None] = relationship(back_populates="petitions")
+    groups: Mapped[list[SupporterGroup]] = relationship(
+        back_populates="petition", order_by="SupporterGroup.id", cascade="all, delete-orphan"
+    )
 
     def effective_status(self, now: datetime) -> str:
         """The status as the public sees it: an open petition past its closing time is closed."""
@@ -70,6 +76,52 @@ class Petition(db.Model):
     def progress_percent(self) -> int:
         """How far the count is toward the goal, 0 to 100."""
         return min(100, self.signature_count * 100 // self.goal) if self.goal else 0
+
+
+class SupporterGroup(db.Model):
+    """A named group of supporters recognised by their email domains ("Amazon employees": amazon.com).
+
+    Its count is kept like the total: confirmed, valid signatures from an address at one of
+    its domains or their subdomains. It never says who signed.
+    """
+
+    __tablename__ = "supporter_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    signature_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    petition: Mapped[Petition] = relationship(back_populates="groups")
+    domains: Mapped[list[GroupDomain]] = relationship(
+        back_populates="group", order_by="GroupDomain.domain", cascade="all, delete-orphan"
+    )
+
+
+class GroupDomain(db.Model):
+    """One email domain of a supporter group; a domain belongs to one group per petition."""
+
+    __tablename__ = "group_domains"
+    __table_args__ = (UniqueConstraint("petition_id", "domain"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("supporter_groups.id", ondelete="CASCADE"), index=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(253))
+
+    group: Mapped[SupporterGroup] = relationship(back_populates="domains")
+
+
+class HourlyCount(db.Model):
+    """Confirmed, valid signatures of a petition by the hour they were confirmed, for the charts."""
+
+    __tablename__ = "petition_hourly_counts"
+    __table_args__ = (CheckConstraint("count >= 0", name="count_not_negative"),)
+
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class CountryCount(db.Model):
