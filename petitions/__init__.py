@@ -60,6 +60,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per audience."""
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .campaign import bp as campaign_bp
     from .extensions import csrf
@@ -67,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(public_bp)
     app.register_blueprint(campaign_bp)
+    app.register_blueprint(admin_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
 

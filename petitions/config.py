@@ -54,6 +54,12 @@ class Defaults:
 
     API_PAGE_SIZE = 20
 
+    # Campaigns and operations.
+    PASSWORD_RESET_MAX_AGE = 3600  # a reset link works for an hour, once
+    EXPORT_INCLUDE_EMAIL = False  # may the owner's CSV export include signer emails?
+    IP_RETENTION_DAYS = 30  # signers' IP addresses are dropped after this many days
+    UPDATE_BATCH_SIZE = 500  # update emails queued per batch by the mail worker
+
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -74,6 +80,8 @@ _ENV: dict[str, type] = {
     "RATELIMIT_ENABLED": bool,
     "COUNT_MAX_AGE": int,
     "SESSION_COOKIE_SECURE": bool,
+    "EXPORT_INCLUDE_EMAIL": bool,
+    "IP_RETENTION_DAYS": int,
 }
 
 

@@ -31,7 +31,7 @@ from petitions.models import Petition, User
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASES = ["sqlite", "postgresql"]
-TABLES = ["outbox_messages", "signatures", "petition_country_counts", "petitions", "users"]
+TABLES = [t.name for t in db.metadata.sorted_tables]
 
 
 # --- SMTP: a real server on 127.0.0.1 that keeps what it receives -------------------------
@@ -276,6 +276,18 @@ def sign_form(client: FlaskClient, slug: str, **fields):
     data.update(fields)
     data = {k: v for k, v in data.items() if v is not None}
     return client.post(f"/petitions/{slug}/sign", data=data)
+
+
+def login(client: FlaskClient, email: str = "campaigner@example.org", password: str = "correct horse battery"):
+    """Sign in through the login form."""
+    page = client.get("/login")
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_from(page.text)})
+
+
+def post_form(client: FlaskClient, url: str, data: dict, *, page_url: str | None = None, **kw):
+    """GET a page for its CSRF token, then POST the form to url."""
+    page = client.get(page_url or url)
+    return client.post(url, data={**data, "csrf_token": csrf_from(page.text)}, **kw)
 
 
 def deliver(app: Flask) -> tuple[int, int]:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("campaign", __name__)
 
-from . import routes  # noqa: E402,F401  (registers the views on the blueprint)
+from . import dashboard, routes, settings  # noqa: E402,F401  (registers the views on the blueprint)

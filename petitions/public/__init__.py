@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from . import routes  # noqa: E402,F401  (registers the views on the blueprint)
+from . import reports, routes  # noqa: E402,F401  (registers the views on the blueprint)
