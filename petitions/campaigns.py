@@ -7,16 +7,30 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from slugify import slugify
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from .exceptions import DomainError
 from .extensions import db
-from .models import Petition, User
+from .models import Petition, Signature, User
 from .text import render_markdown
 
 # Slugs that would shadow a route under /petitions/.
 RESERVED_SLUGS = {"new"}
 SLUG_LENGTH = 60
+
+
+class FieldsLocked(DomainError):
+    """The title or target cannot change: people have signed them."""
+
+    def __init__(self, fields: list[str]) -> None:
+        """Name the locked fields that the edit tried to change."""
+        super().__init__(", ".join(fields))
+        self.fields = fields
+
+
+class CannotChangeStatus(DomainError):
+    """The petition cannot be closed or reopened now; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +104,60 @@ def _apply(petition: Petition, data: PetitionData) -> None:
     petition.closes_at = data.closes_at
 
 
+def has_signatures(petition: Petition) -> bool:
+    """True once anyone has signed, confirmed or not: they signed this title and target."""
+    return db.session.scalar(select(Signature.id).where(Signature.petition_id == petition.id).limit(1)) is not None
+
+
 def update_petition(petition: Petition, data: PetitionData, *, now: datetime) -> None:
-    """Change a petition's text, goal and closing date. The slug never changes: links to it live on."""
+    """Change a petition's text, goal and closing date. The slug never changes: links to it live on.
+
+    The title and the target are locked once the petition has signatures: people signed
+    that request to that target, and it must not change under their names.
+    """
+    changed = [
+        label
+        for label, old, new in (("title", petition.title, data.title.strip()), ("target", petition.target, data.target.strip()))
+        if old != new
+    ]
+    if changed and has_signatures(petition):
+        raise FieldsLocked(changed)
     _apply(petition, data)
     petition.updated_at = now
     db.session.flush()
+
+
+def close_petition(petition: Petition, *, now: datetime) -> None:
+    """Close an open petition early; its count is final from now on."""
+    if petition.effective_status(now) != "open":
+        raise CannotChangeStatus("Only an open petition can be closed.")
+    petition.status = "closed"
+    petition.closed_at = now
+    petition.updated_at = now
+    db.session.flush()
+
+
+def reopen_petition(petition: Petition, *, now: datetime) -> None:
+    """Reopen a petition closed early, as long as its closing date has not passed."""
+    if petition.status != "closed":
+        raise CannotChangeStatus("Only a closed petition can be reopened.")
+    if petition.closes_at is not None and petition.closes_at <= now:
+        raise CannotChangeStatus("Its closing date has passed; set a later closing date first.")
+    petition.status = "open"
+    petition.closed_at = None
+    petition.updated_at = now
+    db.session.flush()
+
+
+def close_expired(*, now: datetime) -> int:
+    """Give petitions past their closing date the status 'closed' (the public already sees them closed)."""
+    result = db.session.execute(
+        update(Petition)
+        .where(Petition.status == "open", Petition.closes_at.is_not(None), Petition.closes_at <= now)
+        .values(status="closed", closed_at=Petition.closes_at, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 def publish_drafts(owner: User, *, now: datetime, moderation: str) -> list[Petition]:

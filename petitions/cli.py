@@ -5,19 +5,18 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from datetime import timedelta
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 from werkzeug.serving import run_simple
-from sqlalchemy import delete, select
 
-from . import counts, mail
+from . import counts, retention, worker
 from .accounts import account_email
 from .clock import utcnow
 from .extensions import db
-from .models import Petition, Signature, User
+from .models import Petition, User
 
 
 @click.command("create-admin")
@@ -58,14 +57,14 @@ def create_admin(email: str, name: str) -> None:
 def mail_worker(once: bool) -> None:
     """Send the queued email, with retries; several workers may run at once."""
     if once:
-        sent, failed = mail.drain()
+        sent, failed = worker.drain()
         click.echo(f"Sent {sent}, failed {failed}.")
         return
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     click.echo("Mail worker running; stop with Ctrl-C or SIGTERM.")
-    mail.run_forever(current_app._get_current_object(), stop)  # type: ignore[attr-defined]
+    worker.run_forever(current_app._get_current_object(), stop)  # type: ignore[attr-defined]
 
 
 @click.command("recount")
@@ -96,12 +95,20 @@ def recount(slug: str | None) -> None:
 @click.option("--older-than", "days", type=click.IntRange(min=0), required=True, help="Age in days.")
 def purge_unverified(days: int) -> None:
     """Delete signatures never confirmed that are older than DAYS days."""
-    cutoff = utcnow() - timedelta(days=days)
-    result = db.session.execute(
-        delete(Signature).where(Signature.confirmed_at.is_(None), Signature.created_at < cutoff)
-    )
+    deleted = retention.purge_unverified(older_than_days=days, now=utcnow())
     db.session.commit()
-    click.echo(f"Deleted {result.rowcount} unconfirmed signature(s) older than {days} day(s).")
+    click.echo(f"Deleted {deleted} unconfirmed signature(s) older than {days} day(s).")
+
+
+@click.command("purge-ips")
+@with_appcontext
+@click.option("--older-than", "days", type=click.IntRange(min=0), default=None, help="Age in days (default: IP_RETENTION_DAYS).")
+def purge_ips(days: int | None) -> None:
+    """Drop signers' IP addresses older than DAYS days (the worker also does this by itself)."""
+    days = current_app.config["IP_RETENTION_DAYS"] if days is None else days
+    dropped = retention.drop_ip_addresses(older_than_days=days, now=utcnow())
+    db.session.commit()
+    click.echo(f"Dropped the IP address of {dropped} signature(s) older than {days} day(s).")
 
 
 @click.command("dev")
@@ -111,7 +118,7 @@ def purge_unverified(days: int) -> None:
 def dev(host: str, port: int) -> None:
     """Development server with the mail worker running in the same process."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    mail.start_background_worker(app)
+    worker.start_in_thread(app)
     click.echo(f"Serving on http://{host}:{port}/ (mail worker running in this process)")
     # run_simple, not app.run(): Flask ignores app.run() inside a `flask` command.
     run_simple(host, port, app, use_debugger=True, use_reloader=False, threaded=True)
@@ -119,5 +126,5 @@ def dev(host: str, port: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (create_admin, mail_worker, recount, purge_unverified, dev):
+    for command in (create_admin, mail_worker, recount, purge_unverified, purge_ips, dev):
         app.cli.add_command(command)

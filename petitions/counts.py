@@ -48,6 +48,14 @@ def domain_suffixes(domain: str) -> list[str]:
 
 
 def _upsert(model, keys: dict, delta: int) -> None:
+    if delta < 0:  # a counted signature's row exists; an INSERT of a negative count would break the CHECK
+        db.session.execute(
+            update(model)
+            .where(*[getattr(model, k) == v for k, v in keys.items()])
+            .values(count=model.count + delta)
+            .execution_options(synchronize_session=False)
+        )
+        return
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = model.__table__
     stmt = insert(table).values(**keys, count=delta)

@@ -279,30 +279,5 @@ def drain(*, clock: Any = utcnow) -> tuple[int, int]:
         sent, failed = run_once(clock=clock)
         total_sent += sent
         total_failed += failed
-        if sent + failed == 0 or (sent == 0 and failed):
+        if sent == 0:
             return total_sent, total_failed
-
-
-def run_forever(app: Flask, stop: threading.Event) -> None:
-    """Send mail until `stop` is set, polling when the queue is empty; survives database outages."""
-    interval = app.config["MAIL_POLL_INTERVAL"]
-    with app.app_context():
-        while not stop.is_set():
-            try:
-                sent, failed = run_once()
-            except Exception:
-                log.exception("Mail worker: batch failed; retrying shortly")
-                db.session.rollback()
-                sent = failed = 0
-            finally:
-                db.session.remove()
-            if sent + failed == 0:
-                stop.wait(interval)
-
-
-def start_background_worker(app: Flask) -> threading.Event:
-    """Run the worker in a daemon thread of this process (development); set the event to stop it."""
-    stop = threading.Event()
-    threading.Thread(target=run_forever, args=(app, stop), name="mail-worker", daemon=True).start()
-    return stop
-

@@ -36,9 +36,23 @@ def _email_digest(normalized: str) -> str:
     return hashlib.sha256(normalized.encode()).hexdigest()[:16]
 
 
+def signature_token(signature: Signature, purpose: str = tokens.CONFIRM_SIGNATURE) -> str:
+    """A token for a link about this signature, bound to its id, its mailbox and the purpose."""
+    return tokens.make_token(purpose, [signature.id, _email_digest(signature.email_normalized)])
+
+
 def confirmation_token(signature: Signature) -> str:
-    """The token in a signature's confirmation link, bound to its id and its mailbox."""
-    return tokens.make_token(tokens.CONFIRM_SIGNATURE, [signature.id, _email_digest(signature.email_normalized)])
+    """The token in a signature's confirmation link."""
+    return signature_token(signature, tokens.CONFIRM_SIGNATURE)
+
+
+def signer_links(signature: Signature) -> dict[str, str]:
+    """The links every email to a signer carries: confirm, withdraw, and stop updates."""
+    return {
+        "confirm_url": external_url("public.verify", token=confirmation_token(signature)),
+        "withdraw_url": external_url("public.withdraw", token=signature_token(signature, tokens.WITHDRAW_SIGNATURE)),
+        "unsubscribe_url": external_url("public.unsubscribe", token=signature_token(signature, tokens.UNSUBSCRIBE)),
+    }
 
 
 def sign(petition: Petition, data: SignatureData, *, now: datetime, ip: str | None) -> Signature:
@@ -88,7 +102,7 @@ def sign(petition: Petition, data: SignatureData, *, now: datetime, ip: str | No
         now=now,
         petition=petition,
         signature=signature,
-        confirm_url=external_url("public.verify", token=confirmation_token(signature)),
+        **signer_links(signature),
     )
     return signature
 
@@ -119,6 +133,7 @@ def _answer_repeat(signature: Signature, *, now: datetime) -> None:
             now=now,
             petition=petition,
             petition_url=external_url("public.petition", slug=petition.slug),
+            **signer_links(signature),
         )
     else:
         queue_email(
@@ -128,15 +143,17 @@ def _answer_repeat(signature: Signature, *, now: datetime) -> None:
             now=now,
             petition=petition,
             signature=signature,
-            confirm_url=external_url("public.verify", token=confirmation_token(signature)),
+            **signer_links(signature),
         )
 
 
-def signature_from_token(token: str, *, now: datetime) -> Signature:
-    """The signature a confirmation link names; raises TokenInvalid or TokenExpired."""
-    payload = tokens.read_token(
-        tokens.CONFIRM_SIGNATURE, token, max_age=current_app.config["SIGNATURE_TOKEN_MAX_AGE"], now=now
-    )
+def signature_from_token(
+    token: str, *, now: datetime, purpose: str = tokens.CONFIRM_SIGNATURE, max_age: int | None = None
+) -> Signature:
+    """The signature a link names; raises TokenInvalid or TokenExpired."""
+    if max_age is None:
+        max_age = current_app.config["SIGNATURE_TOKEN_MAX_AGE"]
+    payload = tokens.read_token(purpose, token, max_age=max_age, now=now)
     try:
         signature_id, digest = int(payload[0]), str(payload[1])
     except (TypeError, ValueError, IndexError, KeyError):
@@ -164,11 +181,36 @@ def confirm(signature: Signature, *, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        db.session.refresh(signature)
-        if signature.invalidated_at is not None:
+        db.session.expire(signature)
+        current = db.session.get(Signature, signature.id)
+        if current is None:  # withdrawn meanwhile
+            raise TokenInvalid()
+        if current.invalidated_at is not None:
             raise SignatureInvalidated()
         return False
     db.session.refresh(signature)
     counts.apply([counts.Counted.of(signature)], +1, now=now)
     db.session.flush()
     return True
+
+
+def withdraw(signature: Signature, *, now: datetime) -> None:
+    """Delete a signature at its signer's request; if it was counted, every count drops by one.
+
+    The row is locked first, so a confirmation pressed at the same moment either counts
+    before and is taken back here, or finds the row gone.
+    """
+    locked = db.session.scalar(select(Signature).where(Signature.id == signature.id).with_for_update())
+    if locked is None:
+        raise TokenInvalid()
+    db.session.refresh(locked)
+    if locked.counts:
+        counts.apply([counts.Counted.of(locked)], -1, now=now)
+    db.session.delete(locked)
+    db.session.flush()
+
+
+def unsubscribe(signature: Signature) -> None:
+    """Stop update emails to this signer."""
+    signature.updates = False
+    db.session.flush()

@@ -10,6 +10,10 @@ from .exceptions import TokenExpired, TokenInvalid
 
 CONFIRM_SIGNATURE = "confirm-signature"
 CONFIRM_ACCOUNT = "confirm-account"
+WITHDRAW_SIGNATURE = "withdraw-signature"
+UNSUBSCRIBE = "unsubscribe-updates"
+# Links to withdraw or unsubscribe work for as long as the signature exists.
+LONG_LIVED = 10 * 365 * 24 * 3600
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:

@@ -58,6 +58,7 @@ def petition_json(petition: Petition, now: datetime, *, with_countries: bool = T
     }
     if with_countries:
         doc["signatures_by_country"] = counts.by_country(petition.id)
+        doc["supporter_groups"] = [{"name": name, "signature_count": n} for name, n in counts.by_group(petition.id)]
     return doc
 
 

@@ -112,3 +112,38 @@ class PetitionForm(FlaskForm):
         if day is None:
             return None
         return datetime.combine(day, time.max, tzinfo=UTC).replace(microsecond=0)
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (close, reopen, delete): its CSRF token is all it carries."""
+
+
+class UpdateForm(FlaskForm):
+    """An email to the signers who asked for updates."""
+
+    subject = StringField(
+        "Subject",
+        filters=[_strip],
+        validators=[DataRequired("Please write a subject."), Length(max=150, message="Please keep the subject under 150 characters.")],
+    )
+    body = TextAreaField(
+        "Message",
+        validators=[DataRequired("Please write the message."), Length(max=20000, message="Please keep the message under 20,000 characters.")],
+        description="Markdown. Every email carries a link to stop updates; signer addresses are never shown to you.",
+    )
+
+
+class GroupForm(FlaskForm):
+    """A supporter group and its email domains."""
+
+    name = StringField(
+        "Group name",
+        filters=[_strip],
+        validators=[DataRequired("Please name the group."), Length(max=80, message="Please keep the name under 80 characters.")],
+        description='Shown beside the count: "Amazon employees".',
+    )
+    domains = TextAreaField(
+        "Email domains",
+        validators=[DataRequired("Please give at least one email domain."), Length(max=5000)],
+        description="Separated by commas or new lines, e.g. amazon.com, aws.com. Subdomains count too.",
+    )

@@ -9,14 +9,14 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from .. import accounts, campaigns
+from .. import accounts, campaigns, groups, updates
 from ..clock import utcnow
 from ..exceptions import EmailTaken, TokenExpired, TokenInvalid
 from ..extensions import db
-from ..models import Petition, Signature
+from ..models import Petition, PetitionUpdate, Signature, SupporterGroup
 from ..queries import can_manage, visible_petition_or_404
 from . import bp
-from .forms import LoginForm, LogoutForm, PetitionForm, RegisterForm
+from .forms import ButtonForm, GroupForm, LoginForm, LogoutForm, PetitionForm, RegisterForm, UpdateForm
 
 
 def safe_next(target: str | None) -> str | None:
@@ -157,15 +157,125 @@ def new_petition() -> Response | tuple[str, int] | str:
 @login_required
 def edit_petition(slug: str) -> Response | tuple[str, int] | str:
     """Edit a petition's text, goal and closing date."""
-    petition = visible_petition_or_404(slug)
-    if not can_manage(petition):
-        abort(403)
+    petition = _managed_or_403(slug)
     form = PetitionForm(obj=petition if request.method == "GET" else None)
     if request.method == "GET" and petition.closes_at is not None:
         form.closes_at.data = petition.closes_at.date()
     if not form.validate_on_submit():
-        return render_template("campaign/edit.html", form=form, petition=petition), (422 if request.method == "POST" else 200)
-    campaigns.update_petition(petition, _petition_data(form), now=utcnow())
+        return render_template(
+            "campaign/edit.html", form=form, petition=petition, locked=campaigns.has_signatures(petition)
+        ), (422 if request.method == "POST" else 200)
+    try:
+        campaigns.update_petition(petition, _petition_data(form), now=utcnow())
+    except campaigns.FieldsLocked as exc:
+        db.session.rollback()
+        for name in exc.fields:
+            getattr(form, name).errors = [LOCKED_MESSAGE]
+        return render_template("campaign/edit.html", form=form, petition=petition, locked=True), 422
     db.session.commit()
     flash("Your changes are saved.", "success")
     return redirect(url_for("public.petition", slug=petition.slug), 303)
+
+
+LOCKED_MESSAGE = "This cannot change any more: people have signed the petition as it is."
+
+
+def _managed_or_403(slug: str) -> Petition:
+    petition = visible_petition_or_404(slug)
+    if not can_manage(petition):
+        abort(403)
+    return petition
+
+
+@bp.post("/petitions/<slug>/close")
+@login_required
+def close_petition(slug: str) -> Response:
+    """Close a petition early."""
+    petition = _managed_or_403(slug)
+    if ButtonForm().validate_on_submit():
+        try:
+            campaigns.close_petition(petition, now=utcnow())
+            db.session.commit()
+            flash("The petition is closed. Its count is final.", "success")
+        except campaigns.CannotChangeStatus as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+    return redirect(url_for("public.petition", slug=petition.slug), 303)
+
+
+@bp.post("/petitions/<slug>/reopen")
+@login_required
+def reopen_petition(slug: str) -> Response:
+    """Reopen a petition closed early, before its closing date."""
+    petition = _managed_or_403(slug)
+    if ButtonForm().validate_on_submit():
+        try:
+            campaigns.reopen_petition(petition, now=utcnow())
+            db.session.commit()
+            flash("The petition is open again.", "success")
+        except campaigns.CannotChangeStatus as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+    return redirect(url_for("public.petition", slug=petition.slug), 303)
+
+
+@bp.route("/account/petitions/<slug>/updates", methods=["GET", "POST"])
+@login_required
+def petition_updates(slug: str) -> Response | tuple[str, int]:
+    """Email the signers who asked for updates; the list of updates sent."""
+    petition = _managed_or_403(slug)
+    form = UpdateForm()
+    if form.validate_on_submit():
+        if not petition.is_public():
+            flash("Updates can be sent once the petition is public.", "error")
+            return redirect(url_for(".petition_updates", slug=slug), 303)
+        update = updates.create_update(
+            petition, current_user, subject=form.subject.data, body=form.body.data, now=utcnow()
+        )
+        db.session.commit()
+        flash(f"Your update “{update.subject}” is being sent.", "success")
+        return redirect(url_for(".petition_updates", slug=slug), 303)
+    sent = db.session.scalars(
+        select(PetitionUpdate).where(PetitionUpdate.petition_id == petition.id).order_by(PetitionUpdate.id.desc())
+    ).all()
+    return render_template(
+        "campaign/updates.html", petition=petition, form=form, sent=sent,
+        recipients=updates.recipient_count(petition),
+    ), (422 if request.method == "POST" else 200)
+
+
+@bp.route("/account/petitions/<slug>/groups", methods=["GET", "POST"])
+@login_required
+def petition_groups(slug: str) -> Response | tuple[str, int]:
+    """Supporter groups of a petition: add one, see their counts."""
+    petition = _managed_or_403(slug)
+    form = GroupForm()
+    if form.validate_on_submit():
+        try:
+            domains = groups.parse_domains(form.domains.data)
+            group = groups.save_group(petition, name=form.name.data, domains=domains, now=utcnow())
+        except groups.GroupError as exc:
+            db.session.rollback()
+            form.domains.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(f"The group “{group.name}” counts {group.signature_count} confirmed signatures so far.", "success")
+            return redirect(url_for(".petition_groups", slug=slug), 303)
+    return render_template(
+        "campaign/groups.html", petition=petition, form=form, delete_form=ButtonForm()
+    ), (422 if request.method == "POST" else 200)
+
+
+@bp.post("/account/petitions/<slug>/groups/<int:group_id>/delete")
+@login_required
+def delete_group(slug: str, group_id: int) -> Response:
+    """Remove a supporter group."""
+    petition = _managed_or_403(slug)
+    group = db.session.get(SupporterGroup, group_id)
+    if group is None or group.petition_id != petition.id:
+        abort(404)
+    if ButtonForm().validate_on_submit():
+        groups.delete_group(group)
+        db.session.commit()
+        flash("The group is removed.", "success")
+    return redirect(url_for(".petition_groups", slug=slug), 303)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError
 
-from .. import counts, signing
+from .. import counts, signing, tokens
 from ..clock import utcnow
 from ..exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
-from ..extensions import db
+from ..extensions import csrf, db
 from ..models import Petition
 from ..queries import can_manage, public_petitions, visible_petition_or_404
 from . import bp
+from ..campaign.forms import ButtonForm
 from .forms import ConfirmForm, SignForm
 
 
@@ -37,7 +40,10 @@ def render_petition(petition: Petition, form: SignForm, status: int = 200) -> tu
             is_open=petition.is_open(now),
             status=petition.effective_status(now),
             by_country=counts.by_country(petition.id),
+            groups=counts.by_group(petition.id),
             manage=can_manage(petition),
+            button_form=ButtonForm(),
+            now=now,
         ),
         status,
     )
@@ -144,3 +150,53 @@ def healthz() -> tuple[Response, int]:
         db.session.rollback()
         return jsonify(status="unavailable", database="down"), 503
     return jsonify(status="ok"), 200
+
+
+def _signature_or_error(token: str, purpose: str):
+    try:
+        return signing.signature_from_token(token, now=utcnow(), purpose=purpose, max_age=tokens.LONG_LIVED), None
+    except (TokenInvalid, TokenExpired):
+        return None, (render_template("public/verify_error.html", reason="gone"), 404)
+
+
+@bp.route("/withdraw/<token>", methods=["GET", "POST"])
+def withdraw(token: str) -> tuple[str, int] | str:
+    """A signer withdraws (deletes) their signature from the link in their email; a GET only asks."""
+    signature, error = _signature_or_error(token, tokens.WITHDRAW_SIGNATURE)
+    if error:
+        return error
+    petition = signature.petition
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            signing.withdraw(signature, now=utcnow())
+        except TokenInvalid:
+            db.session.rollback()
+            return render_template("public/verify_error.html", reason="gone"), 404
+        db.session.commit()
+        return render_template("public/withdrawn.html", petition=petition)
+    return render_template("public/withdraw.html", petition=petition, form=form)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str) -> tuple[str, int] | str:
+    """Stop update emails: a button on the page, or a one-click POST from the mail client (RFC 8058)."""
+    signature, error = _signature_or_error(token, tokens.UNSUBSCRIBE)
+    if error:
+        return error
+    petition = signature.petition
+    if request.method == "POST":
+        # The signed token authenticates the request; a browser form also carries a CSRF token.
+        if request.form.get("List-Unsubscribe") != "One-Click":
+            try:
+                validate_csrf(request.form.get("csrf_token"))
+            except ValidationError:
+                return render_template(
+                    "errors/error.html", code=400, name="The form has expired",
+                    description="Please open the link from the email again.",
+                ), 400
+        signing.unsubscribe(signature)
+        db.session.commit()
+        return render_template("public/unsubscribed.html", petition=petition)
+    return render_template("public/unsubscribe.html", petition=petition, form=ConfirmForm())
