@@ -63,24 +63,27 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .campaign import bp as campaign_bp
+    from .embed import bp as embed_bp
     from .extensions import csrf
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(campaign_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(embed_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
 
 
 def register_hooks(app: Flask) -> None:
     """Error pages, security headers, template helpers and CLI commands."""
-    from . import cli, errors, security
+    from . import cli, errors, live, security
     from .campaign.forms import LogoutForm
     from .countries import country_names
     from .extensions import csrf
 
     errors.init_app(app)
+    live.init_app(app)
     security.init_app(app)
     cli.init_app(app)
     _ = csrf

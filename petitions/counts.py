@@ -89,6 +89,10 @@ def apply(changes: Iterable[Counted], delta: int, *, now: datetime) -> int:
     for (petition_id, hour), n in sorted(hours.items()):
         _upsert(HourlyCount, {"petition_id": petition_id, "hour": hour}, n)
     _adjust_groups(domains)
+    if totals:
+        from .live import mark_changed
+
+        mark_changed(set(totals))
     return sum(abs(n) for n in totals.values())
 
 

@@ -1,0 +1,155 @@
+"""The OpenAPI description of the JSON API, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_COUNT = {
+    "type": "object",
+    "required": ["slug", "signature_count", "goal", "status", "updated_at"],
+    "properties": {
+        "slug": {"type": "string"},
+        "signature_count": {"type": "integer", "minimum": 0, "description": "Confirmed, valid signatures only."},
+        "goal": {"type": "integer", "minimum": 1},
+        "status": {"type": "string", "enum": ["open", "closed"]},
+        "updated_at": {"type": "string", "format": "date-time", "description": "When the count last changed (UTC)."},
+    },
+}
+
+_SUMMARY = {
+    "type": "object",
+    "required": ["slug", "title", "target", "summary", "url", "status", "signature_count", "goal", "created_at",
+                 "closes_at", "updated_at"],
+    "properties": {
+        "slug": {"type": "string"},
+        "title": {"type": "string"},
+        "target": {"type": "string", "description": "To whom the petition is addressed."},
+        "summary": {"type": "string"},
+        "url": {"type": "string", "format": "uri"},
+        "status": {"type": "string", "enum": ["open", "closed"]},
+        "signature_count": {"type": "integer", "minimum": 0},
+        "goal": {"type": "integer", "minimum": 1},
+        "created_at": {"type": "string", "format": "date-time"},
+        "closes_at": {"type": ["string", "null"], "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+_PETITION = {
+    "allOf": [
+        {"$ref": "#/components/schemas/PetitionSummary"},
+        {
+            "type": "object",
+            "required": ["signatures_by_country", "supporter_groups"],
+            "properties": {
+                "signatures_by_country": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer"},
+                    "description": "Confirmed signatures by ISO 3166-1 alpha-2 country code.",
+                },
+                "supporter_groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "signature_count"],
+                        "properties": {"name": {"type": "string"}, "signature_count": {"type": "integer"}},
+                    },
+                    "description": "Confirmed signatures from the email domains of a group such as 'Amazon employees'.",
+                },
+            },
+        },
+    ]
+}
+
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _json(schema_ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
+
+
+_ERRORS = {
+    "304": {"description": "Not modified: the ETag in If-None-Match is still current."},
+    "404": {"description": "No public petition has that slug.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "429": {"description": "Too many requests; see Retry-After.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+}
+
+_SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def spec(base_url: str) -> dict[str, Any]:
+    """The OpenAPI document, with this site's address as its server."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Petitions API",
+            "version": "1",
+            "description": (
+                "Live signature counts and petition data. Counts are confirmed, valid signatures only. "
+                "Every response is public and CORS-open; counts may be cached for COUNT_MAX_AGE seconds "
+                "(2 by default) and carry an ETag: send If-None-Match to get 304 Not Modified. "
+                "Live updates: Server-Sent Events at /petitions/{slug}/events (event `count`). "
+                "Rate limits: reads are not limited per client beyond what the operator sets at the proxy; "
+                "signing and account forms are limited per address."
+            ),
+        },
+        "servers": [{"url": base_url + "/api/v1"}],
+        "paths": {
+            "/petitions": {
+                "get": {
+                    "summary": "List public petitions",
+                    "parameters": [
+                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed", "all"], "default": "open"}},
+                        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100}, "description": "Search in title, summary and target."},
+                        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["popular", "count", "new", "date"], "default": "popular"}},
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                    ],
+                    "responses": {
+                        "200": _json("PetitionList", "A page of petitions."),
+                        "400": {"description": "A bad parameter.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "304": _ERRORS["304"],
+                    },
+                }
+            },
+            "/petitions/{slug}": {
+                "get": {
+                    "summary": "One petition with its counts by country and by supporter group",
+                    "parameters": [_SLUG],
+                    "responses": {"200": _json("Petition", "The petition."), **_ERRORS},
+                }
+            },
+            "/petitions/{slug}/count": {
+                "get": {
+                    "summary": "The live count of one petition (cheap, cacheable)",
+                    "parameters": [_SLUG],
+                    "responses": {"200": _json("Count", "The count."), **_ERRORS},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Count": _COUNT,
+                "PetitionSummary": _SUMMARY,
+                "Petition": _PETITION,
+                "PetitionList": {
+                    "type": "object",
+                    "required": ["petitions", "page", "per_page", "total", "pages"],
+                    "properties": {
+                        "petitions": {"type": "array", "items": {"$ref": "#/components/schemas/PetitionSummary"}},
+                        "page": {"type": "integer"},
+                        "per_page": {"type": "integer"},
+                        "total": {"type": "integer"},
+                        "pages": {"type": "integer"},
+                    },
+                },
+                "Error": _ERROR,
+            }
+        },
+    }

@@ -1,0 +1,159 @@
+"""Views for the press. The widget may be framed by any site and sets no cookie."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, render_template, request, url_for
+from markupsafe import escape
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from .. import counts
+from ..clock import utcnow
+from ..extensions import db
+from ..http import cacheable, json_response
+from ..live import stream
+from ..mail import external_url
+from ..models import Petition
+from ..security import frameable
+from . import bp
+
+# Labels of the widget, by language (?lang=).
+LABELS = {
+    "en": {"signatures": "signatures", "goal": "Goal", "sign": "Sign the petition", "closed": "Closed",
+           "confirmed": "confirmed"},
+    "fr": {"signatures": "signatures", "goal": "Objectif", "sign": "Signer la pétition", "closed": "Close",
+           "confirmed": "confirmés"},
+    "de": {"signatures": "Unterschriften", "goal": "Ziel", "sign": "Petition unterschreiben", "closed": "Beendet",
+           "confirmed": "bestätigte"},
+    "es": {"signatures": "firmas", "goal": "Meta", "sign": "Firmar la petición", "closed": "Cerrada",
+           "confirmed": "confirmados"},
+}
+THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
+WIDGET_WIDTH, WIDGET_HEIGHT = 400, 200
+
+
+def _public_or_404(slug: str) -> Petition:
+    petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
+    if petition is None or not petition.is_public():
+        abort(404, description="No petition has that slug.")
+    return petition
+
+
+def grouped(n: int, lang: str) -> str:
+    """1234567 as 1,234,567 (or the language's separator)."""
+    return f"{n:,}".replace(",", THOUSANDS.get(lang, ","))
+
+
+@bp.get("/embed/<slug>")
+@frameable
+def widget(slug: str) -> Response:
+    """A small live counter card for an <iframe>: no cookies, no third-party requests."""
+    petition = _public_or_404(slug)
+    lang = request.args.get("lang", "en")
+    lang = lang if lang in LABELS else "en"
+    theme = "dark" if request.args.get("theme") == "dark" else "light"
+    html = render_template(
+        "embed/widget.html",
+        petition=petition,
+        status=petition.effective_status(utcnow()),
+        groups=counts.by_group(petition.id),
+        labels=LABELS[lang],
+        lang=lang,
+        theme=theme,
+        grouped=grouped,
+        petition_url=external_url("public.petition", slug=petition.slug),
+    )
+    response = current_app.response_class(html, mimetype="text/html")
+    return cacheable(response)
+
+
+BADGE = """<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{label}: {value}">
+<title>{label}: {value}</title>
+<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>
+<clipPath id="r"><rect width="{w}" height="20" rx="3" fill="#fff"/></clipPath>
+<g clip-path="url(#r)"><rect width="{lw}" height="20" fill="#1d3557"/><rect x="{lw}" width="{vw}" height="20" fill="#00703c"/><rect width="{w}" height="20" fill="url(#s)"/></g>
+<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11">
+<text x="{lx}" y="14">{label}</text><text x="{vx}" y="14">{value}</text></g>
+</svg>"""
+
+
+def _text_width(text: str) -> int:
+    return int(len(text) * 6.8) + 12
+
+
+@bp.get("/petitions/<slug>/badge.svg")
+def badge(slug: str) -> Response:
+    """An SVG badge with the count, cacheable like the JSON."""
+    row = db.session.execute(
+        select(Petition.signature_count, Petition.status).where(Petition.slug == slug, Petition.status.in_(("open", "closed")))
+    ).first()
+    if row is None:
+        abort(404, description="No petition has that slug.")
+    label = request.args.get("label", "signatures")[:30] or "signatures"
+    value = f"{row.signature_count:,}"
+    lw, vw = _text_width(label), _text_width(value)
+    svg = BADGE.format(
+        w=lw + vw, lw=lw, vw=vw, lx=lw / 2, vx=lw + vw / 2, label=escape(label), value=value
+    )
+    response = current_app.response_class(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return cacheable(response)
+
+
+@bp.get("/oembed")
+def oembed() -> Response:
+    """oEmbed (rich type) for a petition URL of this site: the widget's iframe."""
+    fmt = request.args.get("format", "json")
+    if fmt != "json":
+        return json_response({"error": "Only format=json is supported."}, 501)
+    url = request.args.get("url", "")
+    base = urlsplit(current_app.config["BASE_URL"])
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    if (parts.scheme, parts.netloc) != (base.scheme, base.netloc) or len(segments) != 2 or segments[0] not in ("petitions", "embed"):
+        return json_response({"error": "That URL is not a petition of this site."}, 404)
+    petition = db.session.scalar(select(Petition).where(Petition.slug == segments[1]))
+    if petition is None or not petition.is_public():
+        return json_response({"error": "No petition has that URL."}, 404)
+    try:
+        width = min(WIDGET_WIDTH, int(request.args.get("maxwidth", WIDGET_WIDTH)))
+        height = min(WIDGET_HEIGHT, int(request.args.get("maxheight", WIDGET_HEIGHT)))
+    except ValueError:
+        return json_response({"error": "maxwidth and maxheight must be whole numbers."}, 400)
+    width, height = max(200, width), max(120, height)
+    src = external_url("embed.widget", slug=petition.slug)
+    title = escape(petition.title)
+    doc = {
+        "version": "1.0",
+        "type": "rich",
+        "provider_name": "Petitions",
+        "provider_url": current_app.config["BASE_URL"],
+        "title": petition.title,
+        "html": f'<iframe src="{src}" width="{width}" height="{height}" title="{title}" '
+        f'style="border:0;max-width:100%" loading="lazy"></iframe>',
+        "width": width,
+        "height": height,
+        "cache_age": 3600,
+    }
+    return cacheable(json_response(doc), max_age=300)
+
+
+@bp.get("/petitions/<slug>/events")
+def events(slug: str) -> Response:
+    """Server-Sent Events: an event `count` with the count JSON whenever it changes."""
+    petition = _public_or_404(slug)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    db.session.remove()  # a stream holds no database connection
+    response = Response(stream(app, petition), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/api")
+def api_docs() -> str:
+    """The API's page for people."""
+    return render_template("api/index.html", openapi_url=url_for("api.openapi"), base=current_app.config["BASE_URL"])

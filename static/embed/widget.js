@@ -1,0 +1,43 @@
+// Live count for the embedded widget: Server-Sent Events, falling back to polling the count JSON.
+(function () {
+  "use strict";
+  var card = document.querySelector(".card");
+  if (!card) return;
+  var sep = { en: ",", fr: "\u202f", de: ".", es: "." }[card.dataset.lang] || ",";
+  var countEl = document.getElementById("count");
+  var bar = document.getElementById("bar");
+  var fill = document.getElementById("fill");
+  var goal = parseInt(bar.dataset.goal, 10) || 1;
+  var shown = null;
+
+  function grouped(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, sep); }
+
+  function show(doc) {
+    if (!doc || typeof doc.signature_count !== "number" || doc.signature_count === shown) return;
+    shown = doc.signature_count;
+    countEl.textContent = grouped(shown);
+    bar.setAttribute("aria-valuenow", String(shown));
+    var pct = Math.min(100, Math.floor((shown * 100) / goal / 5) * 5);
+    fill.className = "fill w" + pct;
+  }
+
+  function poll() {
+    fetch(card.dataset.countUrl, { credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(show)
+      .catch(function () {})
+      .then(function () { setTimeout(poll, 10000); });
+  }
+
+  if (!window.EventSource) { poll(); return; }
+  var failures = 0;
+  var source = new EventSource(card.dataset.events);
+  source.addEventListener("count", function (e) {
+    failures = 0;
+    try { show(JSON.parse(e.data)); } catch (err) { /* ignore a bad event */ }
+  });
+  source.onerror = function () {
+    failures += 1;
+    if (failures >= 3) { source.close(); poll(); }
+  };
+})();
