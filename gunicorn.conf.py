@@ -7,11 +7,14 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(min(8, multiprocessing.cpu_count() * 2))))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# gevent workers: one greenlet per connection; what the event-stream instance runs (see README).
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 # Load the app once in the master, so a broken configuration (no SECRET_KEY) stops the start.
-preload_app = True
+# Not under gevent: its monkey-patching must come before the app (and psycopg) are imported.
+preload_app = worker_class not in ("gevent", "eventlet")
 # gunicorn 27 shares one control socket per user by default; several instances on a machine
 # (tests, benchmarks, two sites) would replace each other's. Off unless asked for.
 control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET") is None

@@ -185,6 +185,9 @@ def make_app(database_url: str, smtp: SMTPServer | None, tmp_path: Path, **overr
         "MAIL_PORT": smtp.port if smtp else 25,
         "MAIL_RETRY_BASE_DELAY": 1,
         "MAIL_RETRY_MAX_DELAY": 60,
+        # Counts read fresh, so tests can check them right after a change; the press tests
+        # set their own COUNT_MAX_AGE to test the caching.
+        "COUNT_MAX_AGE": 0,
     }
     settings.update(overrides)
     app = create_app(settings)

@@ -13,7 +13,7 @@ from .. import counts
 from ..clock import utcnow
 from ..extensions import db
 from ..http import cacheable, json_response
-from ..live import stream
+from ..live import cached_count, stream
 from ..mail import external_url
 from ..models import Petition
 from ..security import frameable
@@ -86,13 +86,11 @@ def _text_width(text: str) -> int:
 @bp.get("/petitions/<slug>/badge.svg")
 def badge(slug: str) -> Response:
     """An SVG badge with the count, cacheable like the JSON."""
-    row = db.session.execute(
-        select(Petition.signature_count, Petition.status).where(Petition.slug == slug, Petition.status.in_(("open", "closed")))
-    ).first()
-    if row is None:
+    doc = cached_count(slug)
+    if doc is None:
         abort(404, description="No petition has that slug.")
     label = request.args.get("label", "signatures")[:30] or "signatures"
-    value = f"{row.signature_count:,}"
+    value = f"{doc['signature_count']:,}"
     lw, vw = _text_width(label), _text_width(value)
     svg = BADGE.format(
         w=lw + vw, lw=lw, vw=vw, lx=lw / 2, vx=lw + vw / 2, label=escape(label), value=value

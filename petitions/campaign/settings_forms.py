@@ -1,0 +1,102 @@
+"""Forms of the account settings page and of the forgotten-password pages.
+
+The settings page holds several forms at once; each has its own prefix, so field names and ids
+never clash (the name field is `profile-name`, the email form's password `email-password`, ...).
+"""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+DELETE_WORD = "DELETE"
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _email_field(label: str, *, autocomplete: str) -> EmailField:
+    return EmailField(
+        label,
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter an email address."),
+            Length(max=254, message="That email address is too long."),
+            Email("Please enter a valid email address, like name@example.org."),
+        ],
+        render_kw={"autocomplete": autocomplete},
+    )
+
+
+def _current_password(label: str = "Your current password") -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[DataRequired("Please enter your current password."), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+def _new_password(label: str = "New password") -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired("Please choose a new password."),
+            Length(min=10, max=200, message="Please choose a password of at least 10 characters."),
+        ],
+        description="At least 10 characters.",
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class NameForm(FlaskForm):
+    """name (prefix `profile`)."""
+
+    name = StringField(
+        "Your name",
+        filters=[_strip],
+        validators=[DataRequired("Please enter your name."), Length(max=100, message="Please keep your name under 100 characters.")],
+        render_kw={"autocomplete": "name"},
+    )
+
+
+class EmailChangeForm(FlaskForm):
+    """new_email, password (prefix `email`)."""
+
+    new_email = _email_field("New email address", autocomplete="email")
+    password = _current_password()
+
+
+class PasswordChangeForm(FlaskForm):
+    """current_password, new_password (prefix `password`)."""
+
+    current_password = _current_password()
+    new_password = _new_password()
+
+
+class DeleteAccountForm(FlaskForm):
+    """password, confirm: the word DELETE (prefix `delete`)."""
+
+    password = _current_password()
+    confirm = StringField(
+        f"Type {DELETE_WORD} to confirm",
+        filters=[_strip],
+        validators=[DataRequired(f"Please type {DELETE_WORD} to confirm.")],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+
+    def validate_confirm(self, field: StringField) -> None:
+        """Only the word itself, in capitals, confirms."""
+        if field.data != DELETE_WORD:
+            raise ValidationError(f"Please type {DELETE_WORD} in capital letters to confirm.")
+
+
+class ForgotPasswordForm(FlaskForm):
+    """email."""
+
+    email = _email_field("Email address", autocomplete="email")
+
+
+class ResetPasswordForm(FlaskForm):
+    """password."""
+
+    password = _new_password()
