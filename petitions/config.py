@@ -59,6 +59,18 @@ class Defaults:
 
     API_PAGE_SIZE = 20
 
+    # Abuse. Limits are per client address (see PROXY_COUNT for addresses behind a proxy).
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_SIGN_PER_PETITION = "5 per 10 minutes;20 per day"  # one address, one petition
+    RATELIMIT_SIGN_PER_ADDRESS = "30 per 10 minutes;200 per day"  # one address, all petitions
+    RATELIMIT_LOGIN = "10 per minute;50 per hour"
+    RATELIMIT_REGISTER = "5 per hour;20 per day"
+    RATELIMIT_PASSWORD_RESET = "5 per hour"
+    RATELIMIT_CREATE_PETITION = "10 per day"
+    RATELIMIT_REPORT = "10 per hour"
+    PROXY_COUNT = 0  # how many reverse proxies in front set X-Forwarded-For/-Proto; 0 trusts none
+    SIGN_MIN_SECONDS = 2  # a signing form sent sooner after it was shown is a bot's
+
     # Campaigns and operations.
     PASSWORD_RESET_MAX_AGE = 3600  # a reset link works for an hour, once
     EXPORT_INCLUDE_EMAIL = False  # may the owner's CSV export include signer emails?
@@ -87,6 +99,7 @@ _ENV: dict[str, type] = {
     "SESSION_COOKIE_SECURE": bool,
     "EXPORT_INCLUDE_EMAIL": bool,
     "IP_RETENTION_DAYS": int,
+    "PROXY_COUNT": int,
 }
 
 

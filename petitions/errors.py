@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
@@ -20,6 +20,18 @@ def _wants_json() -> bool:
 def handle_http(exc: HTTPException):
     """Render an HTTP error as a page, or as {"error": ...} under /api/."""
     code = exc.code or 500
+    if code == 429:
+        text = "Too many attempts from your connection. Please wait a few minutes and try again."
+        if _wants_json():
+            response = jsonify(error=text)
+        else:
+            response = current_app.make_response(
+                render_template("errors/error.html", code=429, name="Too many attempts", description=text)
+            )
+        response.status_code = 429
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if _wants_json():
         return jsonify(error=exc.description or exc.name), code
     return render_template("errors/error.html", code=code, name=exc.name, description=exc.description), code

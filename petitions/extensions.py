@@ -1,5 +1,7 @@
 """Extensions, created unbound here and bound to the app in the factory."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,3 +28,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# Limits come from the settings (RATELIMIT_*), stored where RATELIMIT_STORAGE_URI says:
+# Redis when REDIS_URL is set, so every process and machine shares them.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")

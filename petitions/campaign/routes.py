@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from .. import accounts, campaigns, groups, updates
 from ..clock import utcnow
 from ..exceptions import EmailTaken, TokenExpired, TokenInvalid
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import Petition, PetitionUpdate, Signature, SupporterGroup
 from ..queries import can_manage, visible_petition_or_404
 from . import bp
@@ -29,7 +29,13 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def limit(setting: str):
+    """A rate limit on the POSTs of a view, read from the setting at request time."""
+    return limiter.limit(lambda: current_app.config[setting], methods=["POST"], scope=setting)
+
+
 @bp.route("/register", methods=["GET", "POST"])
+@limit("RATELIMIT_REGISTER")
 def register() -> Response | tuple[str, int] | str:
     """Create an account; the same answer whether or not the address already has one."""
     form = RegisterForm()
@@ -81,6 +87,7 @@ def resend_confirmation() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit("RATELIMIT_LOGIN")
 def login() -> Response | tuple[str, int] | str:
     """Sign in with email and password."""
     form = LoginForm()
@@ -135,6 +142,7 @@ def _petition_data(form: PetitionForm) -> campaigns.PetitionData:
 
 @bp.route("/petitions/new", methods=["GET", "POST"])
 @login_required
+@limit("RATELIMIT_CREATE_PETITION")
 def new_petition() -> Response | tuple[str, int] | str:
     """Start a petition: open at once when the campaigner's email is confirmed (MODERATION=post)."""
     form = PetitionForm()

@@ -15,6 +15,7 @@ from ..exceptions import EmailTaken, TokenExpired, TokenInvalid
 from ..extensions import db
 from ..models import User
 from . import bp
+from .routes import limit
 from .settings_forms import (
     DeleteAccountForm,
     EmailChangeForm,
@@ -173,6 +174,7 @@ def delete_account() -> Response | tuple[str, int]:
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
+@limit("RATELIMIT_PASSWORD_RESET")
 def forgot_password() -> Response | tuple[str, int]:
     """Ask for a reset link; the same answer whether or not the address has an account."""
     form = ForgotPasswordForm()
