@@ -141,6 +141,12 @@ def verify_post(token: str) -> Response | tuple[str, int]:
     return redirect(url_for(".petition", slug=petition.slug), 303)
 
 
+@bp.get("/privacy")
+def privacy() -> str:
+    """What is kept and for how long; it reads the settings the code runs with."""
+    return render_template("public/privacy.html")
+
+
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     """200 when the database answers, 503 otherwise."""
