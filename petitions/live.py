@@ -53,6 +53,7 @@ class CountHub:
         self.latest: dict[int, tuple[int, dict[str, Any]]] = {}  # petition id -> (version, doc)
         self.thread: threading.Thread | None = None
         self.interval = float(app.config["COUNT_POLL_INTERVAL"])
+        self.closed = False
         self.redis_url = app.config.get("REDIS_URL")
 
     # --- streams ---------------------------------------------------------------------------
@@ -83,9 +84,16 @@ class CountHub:
             while True:
                 current = self.latest.get(petition_id, (version, {}))
                 remaining = deadline - time.monotonic()
-                if current[0] != version or remaining <= 0:
+                if current[0] != version or remaining <= 0 or self.closed:
                     return current
                 self.cond.wait(remaining)
+
+    def close(self) -> None:
+        """End every stream and the watcher (on shutdown)."""
+        with self.cond:
+            self.closed = True
+            self.listeners.clear()
+            self.cond.notify_all()
 
     @property
     def streams(self) -> int:
@@ -113,6 +121,12 @@ class CountHub:
                 pubsub = None
         last_poll = 0.0
         while True:
+            with self.cond:
+                if not self.listeners or self.closed:  # the last stream closed: stop until the next one opens
+                    self.thread = None
+                    if pubsub is not None:
+                        pubsub.close()
+                    return
             try:
                 if pubsub is not None:
                     # Wake on a published change; poll anyway now and then in case a message was missed.
@@ -179,7 +193,7 @@ def stream(app: Flask, petition: Petition) -> Iterator[str]:
     try:
         yield f"retry: {int(app.config['SSE_RETRY_MS'])}\n\n"
         yield f"event: count\ndata: {json.dumps(doc)}\n\n"
-        while time.monotonic() < ends:
+        while time.monotonic() < ends and not h.closed:
             new_version, doc = h.wait(petition_id, version, min(heartbeat, max(0.0, ends - time.monotonic())))
             if new_version == version:
                 yield ": heartbeat\n\n"

@@ -21,6 +21,8 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
 
 from petitions import create_app, worker
 from petitions.campaigns import PetitionData, create_petition
@@ -201,6 +203,7 @@ def app(database_url: str, smtp_server: SMTPServer, mailbox: Mailbox, tmp_path: 
     app = make_app(database_url, smtp_server, tmp_path)
     app.extensions["test_smtp_port"] = smtp_server.port
     yield app
+    close_streams(app)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -224,6 +227,13 @@ def ctx(app: Flask) -> Iterator[Flask]:
     with app.app_context():
         yield app
         db.session.rollback()
+
+
+def close_streams(app: Flask) -> None:
+    """End the app's open event streams and their watcher before its database goes away."""
+    hub = app.extensions.get("count_hub")
+    if hub is not None:
+        hub.close()
 
 
 def is_postgres(app: Flask) -> bool:
@@ -300,3 +310,93 @@ def deliver(app: Flask) -> tuple[int, int]:
 
 
 ONE_DAY = timedelta(days=1)
+
+
+# --- the browser and a live server ---------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+    "bypass_csp": True,  # only so axe can be injected: the site's CSP forbids inline script
+}
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium for the session; missing Chromium or axe-core fails the tests."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: run 'make chromium' (apt-get install -y chromium)")
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run 'npm ci'")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class LiveServer:
+    """The app, served over HTTP at `url`."""
+
+    app: Flask
+    url: str
+
+
+@pytest.fixture
+def live(database_url: str, smtp_server: SMTPServer, mailbox: Mailbox, tmp_path: Path) -> Iterator[LiveServer]:
+    """The app on a clean database in a threaded HTTP server; stopped at teardown, whatever happened."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = make_app(database_url, smtp_server, tmp_path, BASE_URL=url)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app, url)
+    finally:
+        close_streams(app)
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def assert_accessible(page: Page, what: str) -> None:
+    """Run axe-core on the page; fail on any serious or critical violation, listing each one."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    if bad:
+        lines = [f"axe found {len(bad)} serious/critical violation(s) on {what} ({page.url}):"]
+        for v in bad:
+            lines.append(f"- [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
+            for node in v["nodes"][:5]:
+                lines.append(f"    at {node['target']}: {node['html'][:200]}")
+                if node.get("failureSummary"):
+                    lines.append("      " + node["failureSummary"].replace("\n", "\n      "))
+        pytest.fail("\n".join(lines), pytrace=False)
+
+

@@ -8,90 +8,21 @@ missing these tests fail, they never skip.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
-from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Petition, Signature
 
-from .conftest import ROOT, Mailbox, SMTPServer, deliver, free_port, link_in, make_app, make_petition
+from .conftest import PHONE, LiveServer, Mailbox, assert_accessible, deliver, link_in, make_petition
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-    "bypass_csp": True,  # only so axe can be injected: the site's CSP forbids inline script
-}
 SIGNER = "sam@example.org"
-
-
-# --- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium for the session; missing Chromium or axe-core fails the tests."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: run 'make chromium' (apt-get install -y chromium)")
-    if not AXE.exists():
-        pytest.fail(f"axe-core is missing at {AXE}: run 'npm ci'")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@dataclass
-class LiveServer:
-    """The app, served over HTTP at `url`."""
-
-    app: Flask
-    url: str
-
-
-@pytest.fixture
-def live(database_url: str, smtp_server: SMTPServer, mailbox: Mailbox, tmp_path: Path) -> Iterator[LiveServer]:
-    """The app on a clean database in a threaded HTTP server; stopped at teardown, whatever happened."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = make_app(database_url, smtp_server, tmp_path, BASE_URL=url)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(app, url)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.fixture
@@ -103,25 +34,6 @@ def phone(browser: Browser) -> Iterator[BrowserContext]:
         yield context
     finally:
         context.close()
-
-
-# --- helpers --------------------------------------------------------------------------------
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    """Run axe-core on the page; fail on any serious or critical violation, listing each one."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document)")
-    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-    if bad:
-        lines = [f"axe found {len(bad)} serious/critical violation(s) on {what} ({page.url}):"]
-        for v in bad:
-            lines.append(f"- [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
-            for node in v["nodes"][:5]:
-                lines.append(f"    at {node['target']}: {node['html'][:200]}")
-                if node.get("failureSummary"):
-                    lines.append("      " + node["failureSummary"].replace("\n", "\n      "))
-        pytest.fail("\n".join(lines), pytrace=False)
 
 
 def api_count(live: LiveServer, slug: str) -> int:

@@ -18,8 +18,7 @@ from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import Petition
 
-from .conftest import ROOT, free_port, make_app, make_petition
-from .test_browser import LiveServer, browser, live  # noqa: F401  (fixtures)
+from .conftest import ROOT, LiveServer, free_port, make_app, make_petition
 
 
 def confirmed(petition, email: str, country: str = "GB") -> None:
@@ -199,7 +198,7 @@ def wait_for(events: list, predicate, timeout: float) -> tuple:
     raise AssertionError(f"no matching event within {timeout}s: {events}")
 
 
-def test_a_confirmed_signature_arrives_as_an_event_within_a_second(live: LiveServer) -> None:  # noqa: F811
+def test_a_confirmed_signature_arrives_as_an_event_within_a_second(live: LiveServer) -> None:
     live.app.config["SSE_HEARTBEAT"] = 1
     with live.app.app_context():
         petition = make_petition()
@@ -260,6 +259,10 @@ def test_events_cross_processes_through_redis(postgres_url, smtp_server, tmp_pat
             wait_for(events, lambda e: e[1]["signature_count"] == 1, 2)
             stop.set()
     finally:
+        from .conftest import close_streams
+
+        for app in apps:
+            close_streams(app)
         for server, _ in servers:
             server.shutdown()
             server.server_close()
@@ -278,7 +281,7 @@ def test_events_cross_processes_through_redis(postgres_url, smtp_server, tmp_pat
 # --- the widget in a page of another site ---------------------------------------------------
 
 
-def test_a_news_page_on_another_origin_shows_the_count_growing(live: LiveServer, browser) -> None:  # noqa: F811
+def test_a_news_page_on_another_origin_shows_the_count_growing(live: LiveServer, browser) -> None:
     with live.app.app_context():
         petition = make_petition()
         slug = petition.slug

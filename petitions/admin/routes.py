@@ -1,11 +1,421 @@
-"""Views of the admin pages."""
+"""Views of the admin pages: thin, they validate, call moderation or invalidation, commit once, redirect."""
 
-from flask import render_template
+from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from .. import audit, invalidation, moderation
+from ..clock import utcnow
+from ..extensions import db
+from ..models import STATUSES, Invalidation, Petition, Report, User
 from . import bp
+from .forms import (
+    ButtonForm,
+    InvalidateForm,
+    PetitionFilterForm,
+    ReasonForm,
+    ResolveReportForm,
+    RestoreForm,
+    ReverseForm,
+    SignatureSearchForm,
+)
+
+PER_PAGE = 50
+
+Page = tuple[str, int]
+
+
+def _actor() -> User:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _by_id(model: Any, ids: Iterable[int | None]) -> dict[int, Any]:
+    """Rows of a model by id, in one query: lists show related rows without a query per line."""
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    return {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(wanted)))}
+
+
+def _petition_or_404(slug: str) -> Petition:
+    petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
+    if petition is None:
+        abort(404)
+    return petition
+
+
+# --- home: counts and every petition ----------------------------------------------------------
 
 
 @bp.get("/")
 def index() -> str:
-    """The admin home page."""
-    return render_template("admin/index.html")
+    """Counts that need attention, links to the admin pages, and every petition with filters."""
+    form = PetitionFilterForm(formdata=request.args)
+    status = form.status.data if form.status.data in STATUSES else None
+    q = (form.q.data or "")[:100] or None
+    owner = (form.owner.data or "")[:254] or None
+    page = db.paginate(moderation.admin_petitions(status, q, owner), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "admin/index.html",
+        form=form,
+        page=page,
+        filtered=bool(status or q or owner),
+        status_counts=moderation.status_counts(),
+        open_reports=moderation.open_report_total(),
+        report_counts=moderation.open_report_counts(p.id for p in page.items),
+        moderation_mode=current_app.config["MODERATION"],
+        now=utcnow(),
+    )
+
+
+# --- one petition: hide, restore, approve, reject ---------------------------------------------
+
+
+def _render_petition(petition: Petition, status: int = 200, **forms: Any) -> Page:
+    reports = db.session.scalars(
+        select(Report).where(Report.petition_id == petition.id).order_by(Report.created_at.desc()).limit(20)
+    ).all()
+    history = db.session.scalars(audit.entries(target_type="petition", target_id=petition.id).limit(20)).all()
+    context = {
+        "hide_form": ReasonForm(formdata=None),
+        "reject_form": ReasonForm(formdata=None),
+        "restore_form": RestoreForm(formdata=None),
+        "approve_form": ButtonForm(formdata=None),
+        **forms,
+    }
+    return (
+        render_template(
+            "admin/petition.html",
+            petition=petition,
+            reports=reports,
+            history=history,
+            now=utcnow(),
+            failed=next(iter(forms.values()), None),
+            **context,
+        ),
+        status,
+    )
+
+
+@bp.get("/petitions/<slug>")
+def petition(slug: str) -> Page:
+    """A petition as moderators see it: status, reason, reports, history, and what can be done."""
+    return _render_petition(_petition_or_404(slug))
+
+
+def _done(petition: Petition, message: str) -> Response:
+    db.session.commit()
+    flash(message, "success")
+    if request.form.get("back") == "queue":
+        return redirect(url_for(".queue"), 303)
+    return redirect(url_for(".petition", slug=petition.slug), 303)
+
+
+def _refused(petition: Petition, form_name: str, form: Any, exc: Exception) -> Page:
+    db.session.rollback()
+    form.form_errors.append(str(exc))
+    return _render_petition(petition, 409, **{form_name: form})
+
+
+@bp.post("/petitions/<slug>/hide")
+def hide(slug: str) -> Response | Page:
+    """Hide a petition from the public, with a reason for its owner."""
+    petition = _petition_or_404(slug)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        return _render_petition(petition, 422, hide_form=form)
+    try:
+        moderation.hide(petition, _actor(), reason=form.reason.data, now=utcnow())
+    except moderation.ModerationError as exc:
+        return _refused(petition, "hide_form", form, exc)
+    return _done(petition, "The petition is hidden; its owner has been emailed the reason.")
+
+
+@bp.post("/petitions/<slug>/reject")
+def reject(slug: str) -> Response | Page:
+    """Refuse a petition waiting for approval, with a reason for its owner."""
+    petition = _petition_or_404(slug)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        return _render_petition(petition, 422, reject_form=form)
+    try:
+        moderation.reject(petition, _actor(), reason=form.reason.data, now=utcnow())
+    except moderation.ModerationError as exc:
+        return _refused(petition, "reject_form", form, exc)
+    return _done(petition, "The petition is rejected and hidden; its owner has been emailed the reason.")
+
+
+@bp.post("/petitions/<slug>/approve")
+def approve(slug: str) -> Response | Page:
+    """Open a petition waiting for approval."""
+    petition = _petition_or_404(slug)
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        return _render_petition(petition, 422, approve_form=form)
+    try:
+        moderation.approve(petition, _actor(), now=utcnow())
+    except moderation.ModerationError as exc:
+        return _refused(petition, "approve_form", form, exc)
+    return _done(petition, f"“{petition.title}” is approved and open.")
+
+
+@bp.post("/petitions/<slug>/restore")
+def restore(slug: str) -> Response | Page:
+    """Show a hidden petition again, in the status it had before."""
+    petition = _petition_or_404(slug)
+    form = RestoreForm()
+    if not form.validate_on_submit():
+        return _render_petition(petition, 422, restore_form=form)
+    try:
+        status = moderation.restore(petition, _actor(), reason=form.note.data, now=utcnow())
+    except moderation.ModerationError as exc:
+        return _refused(petition, "restore_form", form, exc)
+    return _done(petition, f"The petition is restored; its status is {status}.")
+
+
+# --- the pre-moderation queue -----------------------------------------------------------------
+
+
+@bp.get("/queue")
+def queue() -> str:
+    """Petitions waiting for approval, oldest first."""
+    page = db.paginate(moderation.pending_petitions(), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "admin/queue.html", page=page, approve_form=ButtonForm(formdata=None), moderation_mode=current_app.config["MODERATION"]
+    )
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+REPORT_STATES = ("open", "resolved", "all")
+
+
+@bp.get("/reports")
+def reports() -> str:
+    """Reports from the public: the open ones first and oldest first, like a queue."""
+    state = request.args.get("state", "open")
+    if state not in REPORT_STATES:
+        state = "open"
+    page = db.paginate(moderation.reports(state), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "admin/reports.html",
+        page=page,
+        state=state,
+        petitions=_by_id(Petition, (r.petition_id for r in page.items)),
+        reasons=moderation.REPORT_REASONS,
+    )
+
+
+def _report_or_404(report_id: int) -> Report:
+    report = db.session.get(Report, report_id)
+    if report is None:
+        abort(404)
+    return report
+
+
+def _render_report(report: Report, form: ResolveReportForm, status: int = 200) -> Page:
+    petition = db.session.get(Petition, report.petition_id)
+    resolver = db.session.get(User, report.resolved_by_id) if report.resolved_by_id else None
+    others = moderation.open_report_counts([report.petition_id]).get(report.petition_id, 0)
+    return (
+        render_template(
+            "admin/report.html",
+            report=report,
+            petition=petition,
+            resolver=resolver,
+            open_on_petition=others,
+            form=form,
+            reasons=moderation.REPORT_REASONS,
+        ),
+        status,
+    )
+
+
+@bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
+def report(report_id: int) -> Response | Page:
+    """One report, and the form that resolves it: dismiss, or hide the petition."""
+    report = _report_or_404(report_id)
+    form = ResolveReportForm()
+    if request.method == "GET":
+        return _render_report(report, form)
+    if not form.validate_on_submit():
+        return _render_report(report, form, 422)
+    try:
+        resolved = moderation.resolve_report(
+            report, _actor(), resolution=form.resolution.data, note=form.note.data, now=utcnow()
+        )
+    except moderation.ModerationError as exc:
+        db.session.rollback()
+        form.form_errors.append(str(exc))
+        return _render_report(report, form, 409)
+    db.session.commit()
+    if form.resolution.data == "hide":
+        flash(f"The petition is hidden and {len(resolved)} report(s) about it are resolved.", "success")
+    else:
+        flash("The report is dismissed.", "success")
+    return redirect(url_for(".reports"), 303)
+
+
+# --- signatures: find, preview, invalidate ----------------------------------------------------
+
+
+def _criteria(form: SignatureSearchForm) -> invalidation.Criteria | None:
+    """The criteria of a validated form, or None with the problem put next to its field."""
+    try:
+        return invalidation.criteria(
+            slug=form.petition.data,
+            domain=form.domain.data,
+            network=form.network.data,
+            created_from=form.utc(form.created_from.data),
+            created_before=form.utc(form.created_before.data),
+        )
+    except invalidation.InvalidCriteria as exc:
+        if exc.field is not None:
+            getattr(form, exc.field).errors = [*getattr(form, exc.field).errors, exc.message]
+        else:
+            form.form_errors.append(exc.message)
+        return None
+
+
+def _criteria_errors(form: SignatureSearchForm) -> bool:
+    return any(f.errors for f in (form.petition, form.domain, form.network, form.created_from, form.created_before))
+
+
+def _render_signatures(
+    search: SignatureSearchForm,
+    crit: invalidation.Criteria | None = None,
+    confirm: InvalidateForm | None = None,
+    status: int = 200,
+) -> Page:
+    found = invalidation.preview(crit) if crit is not None else None
+    if found is not None and confirm is None:
+        confirm = InvalidateForm(formdata=None)
+    criteria_args = {
+        f.name: (f.raw_data or [""])[0]
+        for f in (search.petition, search.domain, search.network, search.created_from, search.created_before)
+        if (f.raw_data or [""])[0]
+    }
+    return (
+        render_template(
+            "admin/signatures.html", search=search, preview=found, confirm=confirm, criteria_args=criteria_args
+        ),
+        status,
+    )
+
+
+@bp.get("/signatures")
+def signatures() -> Page:
+    """Find signatures and show how many match; nothing changes here."""
+    search = SignatureSearchForm(formdata=request.args)
+    if not request.args:
+        return _render_signatures(search)
+    if not search.validate():
+        return _render_signatures(search, status=422)
+    if not search.given():
+        search.form_errors.append(invalidation.NO_CRITERIA)
+        return _render_signatures(search, status=422)
+    crit = _criteria(search)
+    if crit is None:
+        return _render_signatures(search, status=422)
+    return _render_signatures(search, crit)
+
+
+@bp.post("/signatures")
+def invalidate() -> Response | Page:
+    """Invalidate the signatures the preview showed, with a reason; the counts drop by those that were confirmed."""
+    form = InvalidateForm()
+    valid = form.validate_on_submit()
+    crit = _criteria(form) if form.given() and not _criteria_errors(form) else None
+    if not valid or crit is None:
+        if not form.given():
+            form.form_errors.append(invalidation.NO_CRITERIA)
+        return _render_signatures(form, crit, form, 422)
+    try:
+        batch = invalidation.invalidate(crit, _actor(), reason=form.reason.data, now=utcnow(), expected=form.expected.data)
+    except invalidation.InvalidationError as exc:
+        db.session.rollback()
+        message = str(exc)
+        if isinstance(exc, invalidation.PreviewOutdated):
+            message += " Nothing was changed: check the new numbers and confirm again."
+        form.form_errors.append(message)
+        return _render_signatures(form, _criteria(form), form, 409)
+    db.session.commit()
+    flash(f"{batch.signature_count} signature(s) invalidated. The counts are updated.", "success")
+    return redirect(url_for(".invalidation_detail", batch_id=batch.id), 303)
+
+
+# --- invalidation batches ---------------------------------------------------------------------
+
+
+@bp.get("/invalidations")
+def invalidations() -> str:
+    """Invalidation batches, newest first."""
+    page = db.paginate(invalidation.batches(), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "admin/invalidations.html",
+        page=page,
+        petitions=_by_id(Petition, (b.petition_id for b in page.items)),
+        users=_by_id(User, [u for b in page.items for u in (b.actor_id, b.reversed_by_id)]),
+    )
+
+
+def _batch_or_404(batch_id: int) -> Invalidation:
+    batch = db.session.get(Invalidation, batch_id)
+    if batch is None:
+        abort(404)
+    return batch
+
+
+def _render_batch(batch: Invalidation, form: ReverseForm, status: int = 200) -> Page:
+    users = _by_id(User, (batch.actor_id, batch.reversed_by_id))
+    petition = db.session.get(Petition, batch.petition_id) if batch.petition_id else None
+    history = db.session.scalars(audit.entries(target_type="invalidation", target_id=batch.id)).all()
+    return (
+        render_template("admin/invalidation.html", batch=batch, petition=petition, users=users, history=history, form=form),
+        status,
+    )
+
+
+@bp.get("/invalidations/<int:batch_id>")
+def invalidation_detail(batch_id: int) -> Page:
+    """One batch: what matched, why, by whom; and the form that reverses it."""
+    return _render_batch(_batch_or_404(batch_id), ReverseForm(formdata=None))
+
+
+@bp.post("/invalidations/<int:batch_id>/reverse")
+def reverse(batch_id: int) -> Response | Page:
+    """Make a batch's signatures valid again; the counts rise by those that were confirmed."""
+    batch = _batch_or_404(batch_id)
+    form = ReverseForm()
+    if not form.validate_on_submit():
+        return _render_batch(batch, form, 422)
+    try:
+        n = invalidation.reverse(batch, _actor(), reason=form.reason.data, now=utcnow())
+    except invalidation.InvalidationError as exc:
+        db.session.rollback()
+        form.form_errors.append(str(exc))
+        return _render_batch(batch, form, 409)
+    db.session.commit()
+    flash(f"Reversed: {n} signature(s) are valid again. The counts are updated.", "success")
+    return redirect(url_for(".invalidation_detail", batch_id=batch_id), 303)
+
+
+# --- the audit log ----------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+def audit_log() -> str:
+    """Every administrator action, newest first."""
+    page = db.paginate(audit.entries(), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "admin/audit.html",
+        page=page,
+        petitions=_by_id(Petition, (e.target_id for e in page.items if e.target_type == "petition")),
+    )
