@@ -100,6 +100,7 @@ _ENV: dict[str, type] = {
     "EXPORT_INCLUDE_EMAIL": bool,
     "IP_RETENTION_DAYS": int,
     "PROXY_COUNT": int,
+    "SIGN_MIN_SECONDS": int,
 }
 
 

@@ -15,7 +15,7 @@ from .emails import canonical_email, normalize_email
 from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
 from .mail import external_url, queue_email
-from .models import Petition, Signature
+from .models import Invalidation, Petition, Signature
 from .netaddr import ip_key
 
 
@@ -55,12 +55,16 @@ def signer_links(signature: Signature) -> dict[str, str]:
     }
 
 
-def sign(petition: Petition, data: SignatureData, *, now: datetime, ip: str | None) -> Signature:
+def sign(
+    petition: Petition, data: SignatureData, *, now: datetime, ip: str | None, suspected: str | None = None
+) -> Signature:
     """Record a pending signature and queue its confirmation email, in the caller's transaction.
 
     A repeated signing by the same mailbox stores nothing new and, up to a few times, emails
     that mailbox again (the link once more, or "you have already signed"). The caller answers
-    both cases the same way, so the response never tells who has signed.
+    both cases the same way, so the response never tells who has signed. A `suspected`
+    signing (see abuse.KINDS) is stored and can be confirmed, but is not counted unless an
+    administrator reverses its automatic batch.
     """
     if not petition.is_open(now):
         raise PetitionClosed()
@@ -95,6 +99,10 @@ def sign(petition: Petition, data: SignatureData, *, now: datetime, ip: str | No
             raise
         _answer_repeat(existing, now=now)
         return existing
+    if suspected:
+        from .abuse import mark_suspected
+
+        mark_suspected(signature.id, petition.id, suspected, now)
     queue_email(
         signature.email,
         f"Please confirm your signature: {petition.title}"[:255],
@@ -164,16 +172,42 @@ def signature_from_token(
     return signature
 
 
+def held_as_suspected(signature: Signature) -> bool:
+    """True when the site itself holds the signature as suspected (not an administrator's invalidation)."""
+    if signature.invalidated_at is None or signature.invalidation_id is None:
+        return False
+    batch = db.session.get(Invalidation, signature.invalidation_id)
+    return batch is not None and batch.actor_id is None
+
+
 def confirm(signature: Signature, *, now: datetime) -> bool:
     """Confirm a signature and count it. Returns False when it was already confirmed.
 
     The UPDATE only matches an unconfirmed row, so of two concurrent presses exactly one
     counts; the counter moves in the same transaction.
     """
-    if signature.invalidated_at is not None:
-        raise SignatureInvalidated()
     if signature.petition.status not in ("open", "closed", "hidden"):
         raise PetitionClosed()
+    if signature.invalidated_at is not None:
+        batch = db.session.get(Invalidation, signature.invalidation_id) if signature.invalidation_id else None
+        if batch is None or batch.actor_id is not None:
+            raise SignatureInvalidated()
+        # Suspected by the site itself: the signer sees the same confirmation, the count does not move.
+        # An administrator who reverses the batch counts it then.
+        held = db.session.execute(
+            update(Signature)
+            .where(Signature.id == signature.id, Signature.confirmed_at.is_(None), Signature.invalidation_id == batch.id)
+            .values(confirmed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if held.rowcount == 1:
+            db.session.refresh(signature)
+            return True
+        db.session.refresh(signature)
+        if signature.invalidated_at is not None:
+            return False  # already confirmed, still held
+    if signature.invalidated_at is not None:
+        raise SignatureInvalidated()
     result = db.session.execute(
         update(Signature)
         .where(Signature.id == signature.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None))

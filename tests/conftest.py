@@ -190,6 +190,8 @@ def make_app(database_url: str, smtp: SMTPServer | None, tmp_path: Path, **overr
         # Counts read fresh, so tests can check them right after a change; the press tests
         # set their own COUNT_MAX_AGE to test the caching.
         "COUNT_MAX_AGE": 0,
+        # Tests sign faster than a person; the abuse tests set their own minimum.
+        "SIGN_MIN_SECONDS": 0,
     }
     settings.update(overrides)
     app = create_app(settings)
@@ -282,10 +284,18 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def started_from(html: str) -> str:
+    """The signed 'form shown at' stamp in a signing form."""
+    match = re.search(r'id="started" name="started" type="hidden" value="([^"]*)"', html)
+    assert match, "no 'started' stamp in the signing form"
+    return match.group(1)
+
+
 def sign_form(client: FlaskClient, slug: str, **fields):
     """Open the petition page, then submit the signing form with its CSRF token."""
     page = client.get(f"/petitions/{slug}")
-    data = {"name": "Sam Signer", "email": "sam@example.org", "country": "GB", "csrf_token": csrf_from(page.text)}
+    data = {"name": "Sam Signer", "email": "sam@example.org", "country": "GB", "csrf_token": csrf_from(page.text),
+            "started": started_from(page.text)}
     data.update(fields)
     data = {k: v for k, v in data.items() if v is not None}
     return client.post(f"/petitions/{slug}/sign", data=data)

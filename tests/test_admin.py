@@ -69,7 +69,7 @@ def count(app: Flask, model) -> int:
 
 def admin_urls(app: Flask, ids: dict) -> list[tuple[str, str]]:
     """(method, URL) of every view of the admin blueprint, with real ids filled in."""
-    values = {"slug": ids["slug"], "report_id": ids["report_id"], "batch_id": ids["batch_id"]}
+    values = {"slug": ids["slug"], "report_id": ids["report_id"], "batch_id": ids["batch_id"], "kind": "domain", "block_id": 1}
     found = []
     with app.test_request_context():
         from flask import url_for

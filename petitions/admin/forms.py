@@ -161,3 +161,19 @@ class ReverseForm(FlaskForm):
     """Reversing an invalidation, with a reason."""
 
     reason = TextAreaField("Reason for reversing", filters=[_strip], validators=_REASON)
+
+
+class BlockForm(FlaskForm):
+    """Block an email domain or an IP network."""
+
+    value = StringField(
+        "Email domain or IP network",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[DataRequired("Give a domain (example.org) or a network (203.0.113.0/24)."), Length(max=253)],
+        description="Future signatures from it are kept as suspected and not counted; subdomains are included.",
+    )
+    reason = StringField(
+        "Reason",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[DataRequired("Please give the reason for the block."), Length(max=500)],
+    )

@@ -10,12 +10,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from .. import audit, invalidation, moderation
+from .. import audit, blocks, invalidation, moderation
 from ..clock import utcnow
 from ..extensions import db
-from ..models import STATUSES, Invalidation, Petition, Report, User
+from ..models import STATUSES, BlockedDomain, BlockedNetwork, Invalidation, Petition, Report, User
 from . import bp
 from .forms import (
+    BlockForm,
     ButtonForm,
     InvalidateForm,
     PetitionFilterForm,
@@ -419,3 +420,54 @@ def audit_log() -> str:
         page=page,
         petitions=_by_id(Petition, (e.target_id for e in page.items if e.target_type == "petition")),
     )
+
+
+@bp.route("/blocks", methods=["GET", "POST"])
+def blocks_page() -> Response | Page:
+    """Blocked email domains and networks: list, add."""
+    form = BlockForm()
+    status = 200
+    if form.validate_on_submit():
+        value = form.value.data
+        try:
+            if any(ch == "/" for ch in value) or value.replace(".", "").replace(":", "").isdigit() or ":" in value:
+                row = blocks.block_network(value, _actor(), reason=form.reason.data, now=utcnow())
+                what = row.cidr
+            else:
+                row = blocks.block_domain(value, _actor(), reason=form.reason.data, now=utcnow())
+                what = row.domain
+        except blocks.BlockError as exc:
+            db.session.rollback()
+            form.value.errors = [str(exc)]
+            status = 422
+        else:
+            db.session.commit()
+            flash(f"{what} is blocked: its signatures are now kept as suspected.", "success")
+            return redirect(url_for(".blocks_page"), 303)
+    elif request.method == "POST":
+        status = 422
+    domains = db.session.scalars(select(BlockedDomain).order_by(BlockedDomain.domain)).all()
+    networks = db.session.scalars(select(BlockedNetwork).order_by(BlockedNetwork.cidr)).all()
+    return render_template(
+        "admin/blocks.html", form=form, domains=domains, networks=networks, remove_form=ButtonForm()
+    ), status
+
+
+@bp.post("/blocks/<kind>/<int:block_id>/remove")
+def unblock(kind: str, block_id: int) -> Response:
+    """Lift a block."""
+    model = {"domain": BlockedDomain, "network": BlockedNetwork}.get(kind)
+    row = db.session.get(model, block_id) if model else None
+    if row is None:
+        abort(404)
+    if ButtonForm().validate_on_submit():
+        blocks.unblock(row, _actor(), now=utcnow())
+        db.session.commit()
+        flash("The block is lifted.", "success")
+    return redirect(url_for(".blocks_page"), 303)
+
+
+@bp.get("/trending")
+def trending() -> str:
+    """Petitions receiving unusually many signatures from one network or one email domain in the last hour."""
+    return render_template("admin/trending.html", rows=blocks.trending(now=utcnow()))

@@ -1,12 +1,20 @@
 """The data model; importing this package registers every table on the metadata."""
 
-from .operations import AuditEntry, Invalidation, PetitionUpdate, Report, UpdateDelivery
+from .operations import (
+    AuditEntry,
+    BlockedDomain,
+    BlockedNetwork,
+    Invalidation,
+    PetitionUpdate,
+    Report,
+    UpdateDelivery,
+)
 from .outbox import OutboxMessage
 from .petition import STATUSES, CountryCount, GroupDomain, HourlyCount, Petition, SupporterGroup
 from .signature import Signature
 from .user import User
 
 __all__ = [
-    "STATUSES", "AuditEntry", "CountryCount", "GroupDomain", "HourlyCount", "Invalidation", "OutboxMessage",
+    "STATUSES", "AuditEntry", "BlockedDomain", "BlockedNetwork", "CountryCount", "GroupDomain", "HourlyCount", "Invalidation", "OutboxMessage",
     "Petition", "PetitionUpdate", "Report", "Signature", "SupporterGroup", "UpdateDelivery", "User",
 ]

@@ -87,3 +87,30 @@ class AuditEntry(db.Model):
     reason: Mapped[str | None] = mapped_column(String(500))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BlockedDomain(db.Model):
+    """An email domain whose signatures are kept as suspected (and its subdomains)."""
+
+    __tablename__ = "blocked_domains"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class BlockedNetwork(db.Model):
+    """An IP network whose signatures are kept as suspected; its range is stored as two sortable keys."""
+
+    __tablename__ = "blocked_networks"
+    __table_args__ = (Index("ix_blocked_networks_range", "first_key", "last_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cidr: Mapped[str] = mapped_column(String(50), unique=True)
+    first_key: Mapped[str] = mapped_column(String(32))
+    last_key: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -1,9 +1,10 @@
 """The signing form and the confirmation button."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
+from ..abuse import is_disposable
 from ..countries import countries, is_country
 
 
@@ -49,11 +50,20 @@ class SignForm(FlaskForm):
     )
     show_name = BooleanField("Show my name on the petition")
     updates = BooleanField("Email me updates about this campaign")
+    # No person sees or fills these: a honeypot, and when the form was shown (signed).
+    website = StringField("Leave this field empty", render_kw={"tabindex": "-1", "autocomplete": "off"})
+    started = HiddenField()
 
     def __init__(self, *args, **kwargs):
         """Fill the country list."""
         super().__init__(*args, **kwargs)
         self.country.choices = [("", "Choose your country")] + countries()
+
+    def validate_email(self, field: EmailField) -> None:
+        """Throwaway mailboxes cannot confirm anything lasting; ask for a real one."""
+        domain = (field.data or "").rpartition("@")[2].strip().lower()
+        if domain and is_disposable(domain):
+            raise ValidationError("Please use a permanent email address: throwaway mailboxes are not accepted.")
 
     def validate_country(self, field: SelectField) -> None:
         """Only assigned ISO 3166-1 alpha-2 codes."""

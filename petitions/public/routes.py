@@ -9,14 +9,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from .. import counts, signing, tokens
+from .. import abuse, counts, signing, tokens
+from ..campaign.forms import ButtonForm
 from ..clock import utcnow
 from ..exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
 from ..extensions import csrf, db
 from ..models import Petition
 from ..queries import can_manage, public_petitions, visible_petition_or_404
 from . import bp
-from ..campaign.forms import ButtonForm
 from .forms import ConfirmForm, SignForm
 
 
@@ -52,7 +52,7 @@ def render_petition(petition: Petition, form: SignForm, status: int = 200) -> tu
 @bp.get("/petitions/<slug>")
 def petition(slug: str) -> tuple[str, int]:
     """The petition, its count and progress, and the signing form."""
-    return render_petition(visible_petition_or_404(slug), SignForm())
+    return render_petition(visible_petition_or_404(slug), SignForm(started=abuse.form_started_token()))
 
 
 def _closed(petition: Petition, form: SignForm) -> tuple[str, int]:
@@ -69,6 +69,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
     if not petition.is_open(now):
         return _closed(petition, form)
     if not form.validate_on_submit():
+        form.started.data = abuse.form_started_token()
         return render_petition(petition, form, 422)
     data = signing.SignatureData(
         name=form.name.data,
@@ -79,8 +80,18 @@ def sign(slug: str) -> Response | tuple[str, int]:
         show_name=form.show_name.data,
         updates=form.updates.data,
     )
+    verdict = abuse.judge(
+        petition_id=petition.id,
+        email_domain=form.email.data.rpartition("@")[2].lower(),
+        ip=request.remote_addr,
+        form_started=form.started.data,
+        honeypot=form.website.data,
+        now=now,
+    )
+    if verdict.drop:  # a bot: the same answer as everyone, nothing stored
+        return redirect(url_for(".signed", slug=petition.slug), 303)
     try:
-        signing.sign(petition, data, now=now, ip=request.remote_addr)
+        signing.sign(petition, data, now=now, ip=request.remote_addr, suspected=verdict.suspected)
     except PetitionClosed:
         db.session.rollback()
         return _closed(petition, form)
@@ -115,7 +126,7 @@ def verify(token: str) -> tuple[str, int] | str:
         signature = signing.signature_from_token(token, now=utcnow())
     except (TokenInvalid, TokenExpired) as exc:
         return _verify_error(exc)
-    if signature.invalidated_at is not None:
+    if signature.invalidated_at is not None and not signing.held_as_suspected(signature):
         return _verify_error(SignatureInvalidated())
     return render_template("public/verify.html", signature=signature, petition=signature.petition, form=ConfirmForm())
 
