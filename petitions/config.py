@@ -152,6 +152,8 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
 
+    if is_production() and os.environ.get("SESSION_COOKIE_SECURE") is None and "SESSION_COOKIE_SECURE" not in (overrides or {}):
+        app.config["SESSION_COOKIE_SECURE"] = True  # production is served over HTTPS
     if not app.config.get("SECRET_KEY"):
         if is_production():
             raise ConfigError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, abort, request
 from werkzeug.wrappers import Response
 
 CSP = (
@@ -39,6 +39,15 @@ def set_headers(response: Response) -> Response:
     return response
 
 
+def refuse_nul_bytes() -> None:
+    """No text we store may hold a NUL byte (PostgreSQL refuses them): refuse such a request at the door."""
+    if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+        abort(400, description="The address contains a character that is not allowed.")
+    if request.method == "POST" and any("\x00" in v for v in request.form.values()):
+        abort(400, description="The form contains a character that is not allowed. Nothing was saved.")
+
+
 def init_app(app: Flask) -> None:
-    """Register the header hook."""
+    """Register the header hook and the input guard."""
+    app.before_request(refuse_nul_bytes)
     app.after_request(set_headers)

@@ -229,3 +229,27 @@ def test_admins_edit_blocks_and_see_trending_sources(app, client, slug) -> None:
     assert "botnet.example" in page.text and "203.0.113.0/24" in page.text
     assert "block.domain" in client.get("/admin/audit").text
     _ = abuse
+
+
+# --- a signer's own data --------------------------------------------------------------------
+
+
+def test_a_signer_sees_hides_and_deletes_their_data_by_email_link(app, client, mailbox, slug) -> None:
+    sign_form(client, slug, email="Jo.Doe@gmail.com", show_name="y", name="Jo Doe")
+    confirm_from_email(app, client, mailbox, "Jo.Doe@gmail.com")
+    assert count(client, slug) == 1
+    known = post_form(client, "/my-data", {"email": "jodoe+x@gmail.com"})
+    unknown = post_form(client, "/my-data", {"email": "nobody@example.org"})
+    assert (known.status_code, known.headers["Location"]) == (unknown.status_code, unknown.headers["Location"])
+    deliver(app)
+    assert mailbox.to("nobody@example.org") == []
+    link = link_in(mailbox.to("Jo.Doe@gmail.com")[-1], "/my-data/").removeprefix("http://localhost")
+    page = client.get(link)
+    assert page.status_code == 200 and "Jo Doe" in page.text and page.headers["Cache-Control"] == "no-store"
+    client.post(link, data={"csrf_token": csrf_from(page.text), "action": "hide-names"})
+    with app.app_context():
+        assert db.session.scalar(select(Signature.show_name)) is False
+    client.post(link, data={"csrf_token": csrf_from(client.get(link).text), "action": "delete"})
+    assert rows(app) == 0 and count(client, slug) == 0
+    app.config["MY_DATA_MAX_AGE"] = -1
+    assert client.get(link).status_code == 410

@@ -77,3 +77,14 @@ class SignForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """The one button on the confirmation page; only its CSRF token is checked."""
+
+
+class MyDataForm(FlaskForm):
+    """The address whose signatures to show."""
+
+    email = EmailField(
+        "Email address you signed with",
+        filters=[_strip],
+        validators=[DataRequired("Please enter your email address."), Length(max=254), Email("Please enter a valid email address.")],
+        render_kw={"autocomplete": "email"},
+    )

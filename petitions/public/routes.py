@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+import contextlib
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from .. import abuse, counts, signing, tokens
+from .. import abuse, counts, mydata, signing, tokens
 from ..campaign.forms import ButtonForm
 from ..clock import utcnow
 from ..exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
-from ..extensions import csrf, db
+from ..extensions import csrf, db, limiter
 from ..models import Petition
 from ..queries import can_manage, public_petitions, visible_petition_or_404
 from . import bp
-from .forms import ConfirmForm, SignForm
+from .forms import ConfirmForm, MyDataForm, SignForm
 
 
 @bp.get("/")
@@ -217,3 +219,52 @@ def unsubscribe(token: str) -> tuple[str, int] | str:
         db.session.commit()
         return render_template("public/unsubscribed.html", petition=petition)
     return render_template("public/unsubscribe.html", petition=petition, form=ConfirmForm())
+
+
+@bp.route("/my-data", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_PASSWORD_RESET"], methods=["POST"], scope="my-data")
+def my_data() -> Response | tuple[str, int] | str:
+    """Ask for a link to your signatures; the same answer whether or not the address has signed."""
+    form = MyDataForm()
+    if form.validate_on_submit():
+        with contextlib.suppress(ValueError):  # not an address that could have signed: the same answer
+            mydata.request_link(form.email.data, now=utcnow())
+        db.session.commit()
+        return redirect(url_for(".my_data_sent"), 303)
+    return render_template("public/my_data.html", form=form), (422 if request.method == "POST" else 200)
+
+
+@bp.get("/my-data/sent")
+def my_data_sent() -> str:
+    """'Check your email' after asking for your data."""
+    return render_template("public/my_data_sent.html")
+
+
+@bp.route("/my-data/<token>", methods=["GET", "POST"])
+def my_data_view(token: str) -> Response | tuple[str, int] | str:
+    """Your signatures, with buttons to hide your name or delete them all."""
+    now = utcnow()
+    try:
+        mailbox = mydata.mailbox_from(token, now=now)
+    except TokenExpired:
+        return render_template("public/verify_error.html", reason="expired"), 410
+    except TokenInvalid:
+        return render_template("public/verify_error.html", reason="invalid"), 404
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        action = request.form.get("action")
+        if action == "hide-names":
+            n = mydata.hide_names(mailbox)
+            db.session.commit()
+            flash(f"Your name is no longer shown on {n} petition(s).", "success")
+        elif action == "delete":
+            n = mydata.delete_all(mailbox, now=now)
+            db.session.commit()
+            flash(f"We deleted {n} signature(s).", "success")
+        return redirect(url_for(".my_data_view", token=token), 303)
+    response = current_app.make_response(
+        render_template("public/my_data_view.html", signatures=mydata.signatures_of(mailbox), form=form)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
