@@ -101,6 +101,12 @@ _ENV: dict[str, type] = {
     "IP_RETENTION_DAYS": int,
     "PROXY_COUNT": int,
     "SIGN_MIN_SECONDS": int,
+    "MAIL_BATCH_SIZE": int,
+    "MAIL_RETRY_BASE_DELAY": float,
+    "MAIL_RETRY_MAX_DELAY": float,
+    "MAIL_CLAIM_TIMEOUT": float,
+    "MAIL_POLL_INTERVAL": float,
+    "MAIL_TIMEOUT": float,
 }
 
 
@@ -116,6 +122,11 @@ def _parse(name: str, kind: type, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
     return raw
 
 
