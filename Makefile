@@ -45,9 +45,10 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check petitions tests bench app.py gunicorn.conf.py
 
 bench: $(VENV)/.dev-installed
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
 	$(PY) bench/run.py
 	$(PY) bench/press.py
+	$(PY) bench/export.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache
