@@ -160,7 +160,7 @@ def main() -> None:
 
         app_port, bare_port = free_port(), free_port()
         procs.append(start("app:app", app_port, env))
-        body = requests.get(f"http://127.0.0.1:{app_port}/api/v1/petitions/{slug}/count").content
+        body = requests.get(f"http://127.0.0.1:{app_port}/api/v1/petitions/{slug}/count", timeout=10).content
         procs.append(start("bench.bare_app:app", bare_port, {**env, "BARE_BODY": body.decode()}))
         # the bare app has no /healthz; start() accepted any answer
 

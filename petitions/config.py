@@ -65,7 +65,7 @@ class Defaults:
     RATELIMIT_SIGN_PER_ADDRESS = "30 per 10 minutes;200 per day"  # one address, all petitions
     RATELIMIT_LOGIN = "10 per minute;50 per hour"
     RATELIMIT_REGISTER = "5 per hour;20 per day"
-    RATELIMIT_PASSWORD_RESET = "5 per hour"
+    RATELIMIT_PASSWORD_RESET = "5 per hour"  # noqa: S105 (a limit, not a password)
     RATELIMIT_CREATE_PETITION = "10 per day"
     RATELIMIT_REPORT = "10 per hour"
     PROXY_COUNT = 0  # how many reverse proxies in front set X-Forwarded-For/-Proto; 0 trusts none

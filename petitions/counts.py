@@ -32,7 +32,8 @@ class Counted:
     @classmethod
     def of(cls, signature: Signature) -> Counted:
         """The counted facts of a confirmed signature."""
-        assert signature.confirmed_at is not None
+        if signature.confirmed_at is None:
+            raise ValueError("only a confirmed signature is counted")
         return cls(signature.petition_id, signature.country, signature.email_domain, signature.confirmed_at)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from .conftest import csrf_from, make_petition, started_from
 
 FIELDS = ["name", "email", "country", "postcode", "comment", "show_name", "updates", "website", "started"]
