@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
+
+log = logging.getLogger(__name__)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -27,8 +32,26 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _close_session(_exc: BaseException | None) -> None:
+    """End the request's session; a connection the database already dropped is discarded, not raised.
+
+    When the server restarts or fails over mid-request, the rollback at the end of the request
+    fails after the response was made; the response stands (a 200, or the 503 page) and the
+    broken connection is thrown away, so the next request gets a fresh one.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError as exc:
+        log.warning("Discarding a database connection that failed at the end of a request: %s", exc)
+        with contextlib.suppress(Exception):
+            db.session.invalidate()
+        db.session.registry.clear()
+
+
 def init_app(app: Flask) -> None:
-    """Attach the SQLite fixes to the app's engine (no connection is opened here)."""
+    """Attach the SQLite fixes to the app's engine (no connection is opened here), and the session teardown."""
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse).
+    app.teardown_appcontext(_close_session)
     with app.app_context():
         engine: Engine = db.engine
     if engine.dialect.name == "sqlite":
