@@ -136,13 +136,20 @@ def automatic_batch(petition_id: int, kind: str, now: datetime) -> Invalidation:
 
 def mark_suspected(signature_id: int, petition_id: int, kind: str, now: datetime) -> None:
     """Put a new (unconfirmed) signature in today's automatic batch: stored, not counted."""
-    batch = automatic_batch(petition_id, kind, now)
-    db.session.execute(
-        update(Invalidation)
-        .where(Invalidation.id == batch.id)
-        .values(signature_count=Invalidation.signature_count + 1)
-        .execution_options(synchronize_session=False)
-    )
+    for _ in range(3):
+        batch = automatic_batch(petition_id, kind, now)
+        # Only a batch nobody reversed meanwhile; the row lock makes this exact under concurrency.
+        joined = db.session.execute(
+            update(Invalidation)
+            .where(Invalidation.id == batch.id, Invalidation.reversed_at.is_(None))
+            .values(signature_count=Invalidation.signature_count + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if joined == 1:
+            break
+        db.session.expire(batch)
+    else:  # pragma: no cover - reversed three times in a row while we looked
+        raise RuntimeError("could not find an open automatic batch")
     from .models import Signature
 
     db.session.execute(

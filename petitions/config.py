@@ -45,7 +45,6 @@ class Defaults:
     SIGNATURE_MAX_RESENDS = 3  # confirmation emails re-sent to a repeated signing, at most
     ACCOUNT_TOKEN_MAX_AGE = 7 * 24 * 3600
     COUNT_MAX_AGE = 2  # seconds a cached count may lag (Cache-Control max-age of the count and badge)
-    COUNT_STALE_WHILE_REVALIDATE = 30
     COUNT_POLL_INTERVAL = 0.5  # how often a process's live-count hub looks for changes
     SSE_HEARTBEAT = 15  # seconds between heartbeat comments on an idle stream
     SSE_RETRY_MS = 3000  # the reconnection delay a browser is told to use

@@ -108,14 +108,18 @@ def _adjust_groups(domains: Counter[tuple[int, str]]) -> None:
     ).all()
     if not rows:
         return
-    group_of = {(pid, domain): gid for pid, domain, gid in rows}
+    groups_of: dict[tuple[int, str], set[int]] = {}
+    for pid, domain, gid in rows:
+        groups_of.setdefault((pid, domain), set()).add(gid)
     by_group: Counter[int] = Counter()
     for (pid, domain), n in domains.items():
+        # The same rule as group_actual: a signature counts once toward every group that has
+        # its domain or one of its parent domains.
+        matched: set[int] = set()
         for suffix in domain_suffixes(domain):
-            gid = group_of.get((pid, suffix))
-            if gid is not None:
-                by_group[gid] += n
-                break
+            matched |= groups_of.get((pid, suffix), set())
+        for gid in matched:
+            by_group[gid] += n
     for gid, n in sorted(by_group.items()):
         db.session.execute(
             update(SupporterGroup)

@@ -199,6 +199,8 @@ def stream(app: Flask, petition: Petition) -> Iterator[str]:
                 yield ": heartbeat\n\n"
                 continue
             version = new_version
+            if doc.get("status") not in ("open", "closed"):
+                return  # hidden by a moderator meanwhile: the stream ends
             yield f"event: count\ndata: {json.dumps(doc)}\n\n"
     finally:
         h.unsubscribe(petition_id)
@@ -272,7 +274,9 @@ def count_cache(app: Flask) -> CountCache:
     """This process's count cache."""
     cache = app.extensions.get("count_cache")
     if cache is None:
-        ttl = min(1.0, float(app.config["COUNT_MAX_AGE"]) / 2)
+        from .http import cache_budget
+
+        ttl = cache_budget(app.config)[0]
         cache = app.extensions.setdefault("count_cache", CountCache(ttl))
     return cache
 
@@ -289,5 +293,5 @@ def load_count(slug: str) -> dict[str, Any] | None:
 
 
 def cached_count(slug: str) -> dict[str, Any] | None:
-    """The count document, at most COUNT_MAX_AGE / 2 (and at most 1) seconds old."""
+    """The count document, at most a quarter of COUNT_MAX_AGE (and at most 1 s) old."""
     return count_cache(current_app).get(slug, load_count)

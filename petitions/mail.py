@@ -6,6 +6,7 @@ import contextlib
 import email.policy
 import logging
 import os
+import re
 import smtplib
 import socket
 import threading
@@ -110,15 +111,23 @@ def claim(worker_id: str, *, now: datetime, limit: int) -> list[int]:
 _POLICY = email.policy.default.clone(max_line_length=998)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def header_text(value: str) -> str:
+    """A header value on one line: control characters (CR, LF, ...) become spaces, so no header can be injected."""
+    return _CONTROL.sub(" ", value).strip()
+
+
 def build_message(row: OutboxMessage, sender: str, domain: str) -> EmailMessage:
     """The MIME message for an outbox row. Its Message-ID is stable across retries."""
     msg = EmailMessage(policy=_POLICY)
-    msg["From"] = sender
-    msg["To"] = row.to_addr
-    msg["Subject"] = row.subject
+    msg["From"] = header_text(sender)
+    msg["To"] = header_text(row.to_addr)
+    msg["Subject"] = header_text(row.subject)
     msg["Message-ID"] = f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{domain}>"
     for name, value in (row.headers or {}).items():
-        msg[name] = value
+        msg[header_text(name)] = header_text(value)
     msg.set_content(row.body_text)
     if row.body_html:
         msg.add_alternative(row.body_html, subtype="html")
@@ -212,8 +221,26 @@ def retry_delay(attempts: int, base: float, cap: float) -> float:
     return float(min(cap, base * 2 ** max(0, attempts - 1)))
 
 
-def send_claimed(ids: Sequence[int], *, clock: Any = utcnow) -> tuple[int, int]:
-    """Send the claimed messages; record each outcome at once. Returns (sent, failed)."""
+def _still_mine(message_id: int, worker: str, now: datetime) -> bool:
+    """Renew this worker's claim on a message just before sending it; False when another worker has it now.
+
+    The UPDATE also locks the row until the outcome is committed, so a worker taking over stale
+    claims (with SKIP LOCKED) passes it by meanwhile.
+    """
+    return (
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker, OutboxMessage.sent_at.is_(None))
+            .values(claimed_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
+def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None = None) -> tuple[int, int]:
+    """Send the messages this worker claimed; record each outcome at once. Returns (sent, failed)."""
+    worker = worker or worker_id()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cfg = app.config
     sender = cfg["MAIL_DEFAULT_SENDER"]
@@ -226,9 +253,18 @@ def send_claimed(ids: Sequence[int], *, clock: Any = utcnow) -> tuple[int, int]:
             now = clock()
             error: str | None = broken
             permanent = False
+            if error is None and not _still_mine(row.id, worker, now):
+                db.session.commit()
+                continue  # our claim went stale and another worker took the message over
             if error is None:
                 try:
-                    transport.send(build_message(row, sender, domain))
+                    message = build_message(row, sender, domain)
+                except Exception as exc:  # a message that cannot be built never will be: keep it, failed
+                    error, permanent = f"cannot build the message: {type(exc).__name__}: {exc}", True
+                    message = None
+                try:
+                    if message is not None:
+                        transport.send(message)
                 except PermanentFailure as exc:
                     error, permanent = str(exc), True
                 except (OSError, smtplib.SMTPException) as exc:
@@ -266,10 +302,11 @@ def worker_id() -> str:
 
 def run_once(*, clock: Any = utcnow) -> tuple[int, int]:
     """Claim and send one batch. Returns (sent, failed)."""
-    ids = claim(worker_id(), now=clock(), limit=current_app.config["MAIL_BATCH_SIZE"])
+    me = worker_id()
+    ids = claim(me, now=clock(), limit=current_app.config["MAIL_BATCH_SIZE"])
     if not ids:
         return 0, 0
-    return send_claimed(ids, clock=clock)
+    return send_claimed(ids, clock=clock, worker=me)
 
 
 def drain(*, clock: Any = utcnow) -> tuple[int, int]:

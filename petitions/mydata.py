@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from . import signing, tokens
 from .emails import normalize_email
+from .exceptions import TokenInvalid
 from .extensions import db
 from .mail import external_url, queue_email
 from .models import Signature
@@ -32,8 +33,6 @@ def mailbox_from(token: str, *, now: datetime) -> str:
     """The mailbox a data link is for; raises TokenInvalid or TokenExpired."""
     value = tokens.read_token(MY_DATA, token, max_age=current_app.config.get("MY_DATA_MAX_AGE", MAX_AGE), now=now)
     if not isinstance(value, str):
-        from .exceptions import TokenInvalid
-
         raise TokenInvalid()
     return value
 
@@ -58,7 +57,11 @@ def hide_names(normalized: str) -> int:
 
 def delete_all(normalized: str, *, now: datetime) -> int:
     """Withdraw every signature of this mailbox; counted ones leave the counts."""
-    rows = signatures_of(normalized)
-    for s in rows:
-        signing.withdraw(s, now=now)
-    return len(rows)
+    deleted = 0
+    for s in signatures_of(normalized):
+        try:
+            signing.withdraw(s, now=now)
+        except TokenInvalid:  # gone already (a second press of the button)
+            continue
+        deleted += 1
+    return deleted

@@ -200,11 +200,13 @@ def confirm(signature: Signature, *, now: datetime) -> bool:
             .values(confirmed_at=now)
             .execution_options(synchronize_session=False)
         )
+        db.session.expire(signature)
+        current = db.session.get(Signature, signature.id)
+        if current is None:  # withdrawn or purged meanwhile
+            raise TokenInvalid()
         if held.rowcount == 1:
-            db.session.refresh(signature)
             return True
-        db.session.refresh(signature)
-        if signature.invalidated_at is not None:
+        if current.invalidated_at is not None:
             return False  # already confirmed, still held
     if signature.invalidated_at is not None:
         raise SignatureInvalidated()

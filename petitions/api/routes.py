@@ -60,7 +60,7 @@ def petition_json(petition: Petition, now: datetime, *, full: bool = True) -> di
 def petitions() -> Response:
     """Public petitions, paginated: ?page=, ?per_page= (max 100), ?q=, ?sort=popular|new, ?status=open|closed|all."""
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = min(10_000, max(1, int(request.args.get("page", 1))))
         per_page = min(100, max(1, int(request.args.get("per_page", current_app.config["API_PAGE_SIZE"]))))
     except ValueError:
         abort(400, description="page and per_page must be whole numbers.")
@@ -83,7 +83,7 @@ def petitions() -> Response:
         "total": result.total,
         "pages": result.pages,
     }
-    return cacheable(json_response(doc), max_age=current_app.config["COUNT_MAX_AGE"] * 5)
+    return cacheable(json_response(doc), max_age=current_app.config["COUNT_MAX_AGE"] * 5, stale=30)
 
 
 @bp.get("/petitions/<slug>")

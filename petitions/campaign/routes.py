@@ -204,7 +204,7 @@ def close_petition(slug: str) -> Response:
         try:
             campaigns.close_petition(petition, now=utcnow())
             db.session.commit()
-            flash("The petition is closed. Its count is final.", "success")
+            flash("The petition is closed: it takes no more signatures. Signatures made before now can still be confirmed.", "success")
         except campaigns.CannotChangeStatus as exc:
             db.session.rollback()
             flash(str(exc), "error")

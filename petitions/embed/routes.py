@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from .. import counts
 from ..clock import utcnow
 from ..extensions import db
-from ..http import cacheable, json_response
+from ..http import cache_budget, cacheable, json_response
 from ..live import cached_count, stream
 from ..mail import external_url
 from ..models import Petition
@@ -108,7 +108,10 @@ def oembed() -> Response:
         return json_response({"error": "Only format=json is supported."}, 501)
     url = request.args.get("url", "")
     base = urlsplit(current_app.config["BASE_URL"])
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return json_response({"error": "That is not a URL."}, 404)
     segments = [s for s in parts.path.split("/") if s]
     if (parts.scheme, parts.netloc) != (base.scheme, base.netloc) or len(segments) != 2 or segments[0] not in ("petitions", "embed"):
         return json_response({"error": "That URL is not a petition of this site."}, 404)
@@ -135,7 +138,7 @@ def oembed() -> Response:
         "height": height,
         "cache_age": 3600,
     }
-    return cacheable(json_response(doc), max_age=300)
+    return cacheable(json_response(doc), max_age=300, stale=60)
 
 
 @bp.get("/petitions/<slug>/events")
@@ -154,4 +157,8 @@ def events(slug: str) -> Response:
 @bp.get("/api")
 def api_docs() -> str:
     """The API's page for people."""
-    return render_template("api/index.html", openapi_url=url_for("api.openapi"), base=current_app.config["BASE_URL"])
+    _, max_age, stale = cache_budget(current_app.config)
+    return render_template(
+        "api/index.html", openapi_url=url_for("api.openapi"), base=current_app.config["BASE_URL"],
+        max_age=max_age, stale=stale,
+    )

@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, Va
 
 from ..abuse import is_disposable
 from ..countries import countries, is_country
+from ..emails import canonical_email
 
 
 def _strip(value: str | None) -> str | None:
@@ -61,7 +62,10 @@ class SignForm(FlaskForm):
 
     def validate_email(self, field: EmailField) -> None:
         """Throwaway mailboxes cannot confirm anything lasting; ask for a real one."""
-        domain = (field.data or "").rpartition("@")[2].strip().lower()
+        try:
+            domain = canonical_email(field.data or "").rpartition("@")[2]
+        except ValueError:
+            return  # the Email validator says what is wrong
         if domain and is_disposable(domain):
             raise ValidationError("Please use a permanent email address: throwaway mailboxes are not accepted.")
 

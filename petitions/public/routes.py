@@ -14,6 +14,7 @@ from wtforms.validators import ValidationError
 from .. import abuse, counts, mydata, signing, tokens
 from ..campaign.forms import ButtonForm
 from ..clock import utcnow
+from ..emails import normalize_email
 from ..exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
 from ..extensions import csrf, db, limiter
 from ..models import Petition
@@ -27,7 +28,11 @@ def index() -> str:
     """Open petitions, most signed first (or newest), with search."""
     q = (request.args.get("q") or "").strip()[:100]
     sort = "new" if request.args.get("sort") == "new" else "popular"
-    page = db.paginate(public_petitions(q or None, sort), per_page=20, error_out=False)
+    try:
+        number = min(10_000, max(1, int(request.args.get("page", 1))))
+    except ValueError:
+        number = 1
+    page = db.paginate(public_petitions(q or None, sort), page=number, per_page=20, error_out=False)
     return render_template("public/index.html", page=page, q=q, sort=sort)
 
 
@@ -57,6 +62,14 @@ def petition(slug: str) -> tuple[str, int]:
     return render_petition(visible_petition_or_404(slug), SignForm(started=abuse.form_started_token()))
 
 
+def _domain_of(address: str) -> str:
+    """The domain as signatures store it (lower case, IDNA), so blocks match every spelling."""
+    try:
+        return normalize_email(address).rpartition("@")[2]
+    except ValueError:
+        return address.rpartition("@")[2].lower()
+
+
 def _closed(petition: Petition, form: SignForm) -> tuple[str, int]:
     form.form_errors.append("This petition is not taking signatures. Nothing was saved.")
     return render_petition(petition, form, 409)
@@ -84,7 +97,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
     )
     verdict = abuse.judge(
         petition_id=petition.id,
-        email_domain=form.email.data.rpartition("@")[2].lower(),
+        email_domain=_domain_of(form.email.data),
         ip=request.remote_addr,
         form_started=form.started.data,
         honeypot=form.website.data,
