@@ -68,9 +68,9 @@ def setup(url: str) -> tuple[Flask, str, str]:
         for petition, n in ((big, BIG), (small, 10)):
             db.session.execute(
                 db.text(
-                    "INSERT INTO signatures (petition_id, name, email, email_normalized, country, show_name, updates,"
+                    "INSERT INTO signatures (petition_id, name, email, email_normalized, email_domain, country, show_name, updates,"
                     " created_at, confirmed_at, resend_count) "
-                    f"SELECT :pid, 'Signer', 's' || g || '@example.org', 's' || g || '@example.org', ({countries})[1 + g % 8],"
+                    f"SELECT :pid, 'Signer', 's' || g || '@example.org', 's' || g || '@example.org', 'example.org', ({countries})[1 + g % 8],"
                     " false, false, now() at time zone 'utc', now() at time zone 'utc', 0 FROM generate_series(1, :n) g"
                 ),
                 {"pid": petition.id, "n": n},
