@@ -8,6 +8,8 @@ confirmed ones. Only the honeypot, which no person can see, drops a submission o
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,11 +56,43 @@ def is_disposable(domain: str) -> bool:
     return any(d in _disposable for d in domain_suffixes(domain))
 
 
+class _Blocks:
+    """This process's copy of the block lists, read again every BLOCKS_REFRESH seconds.
+
+    Blocks are few and change rarely; reading them per signing would cost two queries on the
+    hottest path there is. One copy per application, kept in app.extensions.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.expires = 0.0
+        self.lists: tuple[frozenset[str], tuple[tuple[str, str], ...]] = (frozenset(), ())
+
+    def get(self) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
+        if time.monotonic() >= self.expires:
+            domains = frozenset(db.session.scalars(select(BlockedDomain.domain)))
+            networks = tuple(
+                (first, last) for first, last in db.session.execute(select(BlockedNetwork.first_key, BlockedNetwork.last_key))
+            )
+            with self.lock:
+                self.lists = (domains, networks)
+                self.expires = time.monotonic() + float(current_app.config["BLOCKS_REFRESH"])
+        return self.lists
+
+    def forget(self) -> None:
+        """Read the lists again on next use (after this process changed them)."""
+        self.expires = 0.0
+
+
+def blocks_cache() -> _Blocks:
+    """The current application's copy of the block lists."""
+    return current_app.extensions.setdefault("blocks_cache", _Blocks())
+
+
 def blocked_domain(domain: str) -> bool:
     """True when an administrator blocked this domain or a parent of it."""
-    return db.session.scalar(
-        select(BlockedDomain.id).where(BlockedDomain.domain.in_(domain_suffixes(domain))).limit(1)
-    ) is not None
+    domains, _ = blocks_cache().get()
+    return any(d in domains for d in domain_suffixes(domain))
 
 
 def blocked_network(ip: str | None) -> bool:
@@ -66,9 +100,8 @@ def blocked_network(ip: str | None) -> bool:
     key = ip_key(ip)
     if key is None:
         return False
-    return db.session.scalar(
-        select(BlockedNetwork.id).where(BlockedNetwork.first_key <= key, BlockedNetwork.last_key >= key).limit(1)
-    ) is not None
+    _, networks = blocks_cache().get()
+    return any(first <= key <= last for first, last in networks)
 
 
 def over_rate_limit(ip: str | None, petition_id: int) -> bool:

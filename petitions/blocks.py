@@ -10,6 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from . import audit
+from .abuse import blocks_cache
 from .exceptions import DomainError
 from .extensions import db
 from .invalidation import InvalidCriteria, parse_domain, parse_network
@@ -42,6 +43,7 @@ def block_domain(domain: str, actor: User, *, reason: str, now: datetime) -> Blo
     except IntegrityError:
         raise BlockError(f"{domain} is blocked already.") from None
     audit.record(actor, "block.domain", "blocked_domain", row.id, reason=text, details={"domain": domain}, now=now)
+    blocks_cache().forget()
     return row
 
 
@@ -60,6 +62,7 @@ def block_network(cidr: str, actor: User, *, reason: str, now: datetime) -> Bloc
     except IntegrityError:
         raise BlockError(f"{cidr} is blocked already.") from None
     audit.record(actor, "block.network", "blocked_network", row.id, reason=text, details={"network": cidr}, now=now)
+    blocks_cache().forget()
     return row
 
 
@@ -69,6 +72,7 @@ def unblock(row: BlockedDomain | BlockedNetwork, actor: User, *, now: datetime) 
     audit.record(actor, "block.remove", row.__tablename__, row.id, reason=None, details={"blocked": what}, now=now)
     db.session.delete(row)
     db.session.flush()
+    blocks_cache().forget()
 
 
 def trending(*, now: datetime, window: timedelta = timedelta(hours=1), minimum: int = 20, share: float = 0.3) -> list[dict[str, Any]]:

@@ -69,6 +69,7 @@ class Defaults:
     RATELIMIT_REPORT = "10 per hour"
     PROXY_COUNT = 0  # how many reverse proxies in front set X-Forwarded-For/-Proto; 0 trusts none
     SIGN_MIN_SECONDS = 2  # a signing form sent sooner after it was shown is a bot's
+    BLOCKS_REFRESH = 10  # seconds before a process reads blocked domains and networks again
 
     # Campaigns and operations.
     PASSWORD_RESET_MAX_AGE = 3600  # a reset link works for an hour, once

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import counts, tokens
 from .emails import canonical_email, normalize_email
@@ -69,36 +70,42 @@ def sign(
     if not petition.is_open(now):
         raise PetitionClosed()
     normalized = normalize_email(data.email)
-    existing = _find(petition.id, normalized)
-    if existing is not None:
-        _answer_repeat(existing, now=now)
-        return existing
-    signature = Signature(
-        petition_id=petition.id,
-        name=data.name.strip(),
-        email=canonical_email(data.email),
-        email_normalized=normalized,
-        email_domain=normalized.rpartition("@")[2],
-        country=data.country,
-        postcode=(data.postcode or "").strip().upper() or None,
-        comment=(data.comment or "").strip() or None,
-        show_name=data.show_name,
-        updates=data.updates,
-        ip_address=ip,
-        ip_key=ip_key(ip),
-        created_at=now,
-        resend_count=0,
+    values = {
+        "petition_id": petition.id,
+        "name": data.name.strip(),
+        "email": canonical_email(data.email),
+        "email_normalized": normalized,
+        "email_domain": normalized.rpartition("@")[2],
+        "country": data.country,
+        "postcode": (data.postcode or "").strip().upper() or None,
+        "comment": (data.comment or "").strip() or None,
+        "show_name": data.show_name,
+        "updates": data.updates,
+        "ip_address": ip,
+        "ip_key": ip_key(ip),
+        "created_at": now,
+        "resend_count": 0,
+    }
+    # One statement decides, on every database and under any concurrency: the unique
+    # constraint on (petition, mailbox) either takes the row or answers nothing.
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Signature)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["petition_id", "email_normalized"])
+        .returning(Signature)
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(signature)
-    except IntegrityError:
-        # The same mailbox signed in a concurrent request: the unique constraint decided.
+    for _ in range(3):
+        signature = db.session.scalar(statement)
+        if signature is not None:
+            break
         existing = _find(petition.id, normalized)
-        if existing is None:
-            raise
-        _answer_repeat(existing, now=now)
-        return existing
+        if existing is not None:
+            _answer_repeat(existing, now=now)
+            return existing
+        # the row that conflicted was withdrawn meanwhile: try again
+    else:  # pragma: no cover - withdrawn three times in a row
+        raise RuntimeError("could not store the signature")
     if suspected:
         from .abuse import mark_suspected
 

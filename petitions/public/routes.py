@@ -114,8 +114,9 @@ def sign(slug: str) -> Response | tuple[str, int]:
         db.session.rollback()
         form.email.errors = ["Please enter a valid email address, like name@example.org."]
         return render_petition(petition, form, 422)
+    slug = petition.slug  # read before the commit expires it
     db.session.commit()
-    return redirect(url_for(".signed", slug=petition.slug), 303)
+    return redirect(url_for(".signed", slug=slug), 303)
 
 
 @bp.get("/petitions/<slug>/signed")
