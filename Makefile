@@ -48,6 +48,7 @@ bench: $(VENV)/.dev-installed
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
 	$(PY) bench/run.py
 	$(PY) bench/press.py
+	$(PY) bench/load.py
 	$(PY) bench/export.py
 
 clean:

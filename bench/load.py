@@ -1,0 +1,164 @@
+"""Signing under load on the real stack: gunicorn (production config), PostgreSQL, the mail worker, SMTP.
+
+wrk POSTs the signing form (CSRF, validation, abuse checks, insert, outbox row) with a fresh
+address each time, side by side with a bare Flask app answering the same redirect under the
+same gunicorn settings. Afterwards the mail worker drains the outbox into a local SMTP server,
+and every stored signature must have exactly one confirmation email: none lost, none twice.
+
+Run with `make bench` (PostgreSQL on 127.0.0.1:5432 and Debian's wrk).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from email import message_from_bytes
+from pathlib import Path
+
+import psycopg
+import requests
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.press import free_port, start, stop  # noqa: E402
+
+ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DURATION = os.environ.get("BENCH_WRK_SECONDS", "8")
+BARE = """
+from flask import Flask, redirect
+app = Flask(__name__)
+
+@app.post("/petitions/<slug>/sign")
+def sign(slug):
+    return redirect(f"/petitions/{slug}/signed", 303)
+
+@app.get("/healthz")
+def healthz():
+    return "ok"
+"""
+
+
+class Inbox:
+    """Counts what the SMTP server receives, by Message-ID."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        msg = message_from_bytes(envelope.content)
+        with self.lock:
+            self.ids.append(msg["Message-ID"])
+
+        return "250 OK"
+
+
+def wrk(url: str, env: dict) -> tuple[float, float, int, int]:
+    """(requests/s, p99 ms, requests, non-2xx/3xx) of a wrk run with the signing script."""
+    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", "-s", str(ROOT / "bench" / "signing.lua"), url],
+                         capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return rps, p99, total, (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0)
+
+
+def main() -> None:
+    name = f"petitions_load_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+    smtp_port = free_port()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    env = {"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "RATELIMIT_ENABLED": "false", "SIGN_MIN_SECONDS": "0",
+           "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8", "GUNICORN_WORKER_CLASS": "gthread",
+           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port)}
+    procs = []
+    bare_dir = Path(tempfile.mkdtemp(prefix="petitions-bare-"))
+    try:
+        from flask_migrate import upgrade
+
+        from petitions import create_app
+        from petitions.campaigns import PetitionData, create_petition
+        from petitions.clock import utcnow
+        from petitions.extensions import db
+        from petitions.models import User
+
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+        with app.app_context():
+            upgrade(directory=str(ROOT / "migrations"))
+            now = utcnow()
+            owner = User(name="B", email="bench@example.org", created_at=now, email_confirmed_at=now, password_hash="x")
+            db.session.add(owner)
+            db.session.flush()
+            slug = create_petition(owner, PetitionData("Load petition", "T", "S", "B", 100), now=now, moderation="post").slug
+            db.session.commit()
+
+        app_port, bare_port = free_port(), free_port()
+        procs.append(start("app:app", app_port, env))
+        (bare_dir / "bare_sign.py").write_text(BARE)
+        procs.append(start("bare_sign:app", bare_port, {**env, "PYTHONPATH": str(bare_dir)}))
+
+        session = requests.Session()
+        page = session.get(f"http://127.0.0.1:{app_port}/petitions/{slug}", timeout=10).text
+        wrk_env = {
+            "BENCH_CSRF": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
+            "BENCH_STARTED": re.search(r'name="started" type="hidden" value="([^"]+)"', page).group(1),
+            "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
+        }
+        session.close()
+        ceiling, bare_p99, _, _ = wrk(f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign", wrk_env)
+        rps, p99, total, errors = wrk(f"http://127.0.0.1:{app_port}/petitions/{slug}/sign", wrk_env)
+        print(f"signing: gunicorn gthread 2 workers x 8 threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off")
+        print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
+        print(f"{'bare Flask POST, same redirect':<34}{ceiling:>9.0f}{bare_p99:>9.1f}{0:>8}{1:>8.2f}")
+        print(f"{'POST /petitions/<slug>/sign':<34}{rps:>9.0f}{p99:>9.1f}{errors:>8}{rps / ceiling:>8.3f}")
+
+        for p in procs:  # a graceful stop lets the requests still in flight when wrk stopped finish
+            stop(p)
+        procs.clear()
+        with psycopg.connect(url.replace("+psycopg", "")) as conn:
+            rows = conn.execute("SELECT count(*) FROM signatures").fetchone()[0]
+        t0 = time.monotonic()
+        workers = [subprocess.Popen([str(Path(sys.executable).parent / "flask"), "--app", "app", "mail-worker", "--once"],
+                                    cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                   for _ in range(2)]
+        for w in workers:
+            w.communicate(timeout=600)
+        seconds = time.monotonic() - t0
+        ids = list(inbox.ids)
+        print()
+        print("mail: two `mail-worker --once` processes drain the confirmations into a local SMTP server")
+        print(f"{'acknowledged':>13}{'rows':>8}{'emails':>8}{'duplicates':>12}{'seconds':>9}{'emails/s':>10}")
+        print(f"{total - errors:>13}{rows:>8}{len(ids):>8}{len(ids) - len(set(ids)):>12}{seconds:>9.1f}{len(ids) / seconds:>10.0f}")
+        if rows != len(set(ids)) or len(ids) != len(set(ids)) or rows < total - errors:
+            sys.exit("FAILED: a signature lost or an email lost or sent twice")
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        for p in procs:
+            stop(p)
+        controller.stop()
+        if bare_dir.exists():
+            for f in bare_dir.iterdir():
+                f.unlink()
+            bare_dir.rmdir()
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
