@@ -44,12 +44,15 @@ test: $(VENV)/.dev-installed node_modules/axe-core/axe.min.js chromium
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check petitions tests bench app.py gunicorn.conf.py
 
+# Every figure is a ratio measured side by side in one run; the tables also go to docs/PERFORMANCE.md.
 bench: $(VENV)/.dev-installed
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
-	$(PY) bench/run.py
-	$(PY) bench/press.py
-	$(PY) bench/load.py
-	$(PY) bench/export.py
+	@set -o pipefail; { \
+	  echo "# Performance"; echo; \
+	  echo "Written by \`make bench\` on $$(date -u +%F) on $$(nproc) cores, $$(free -g | awk '/Mem/{print $$2}') GiB, $$(uname -sm), shared by server, database and load."; \
+	  echo "See docs/SCALING.md for what the figures mean for a deployment."; echo; echo '```'; \
+	  $(PY) bench/run.py && echo && $(PY) bench/press.py && echo && $(PY) bench/load.py && echo && $(PY) bench/export.py; \
+	  echo '```'; } 2> >(grep -v 'INFO ' >&2) | tee docs/PERFORMANCE.md
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache
