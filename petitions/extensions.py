@@ -31,3 +31,12 @@ login_manager = LoginManager()
 # Limits come from the settings (RATELIMIT_*), stored where RATELIMIT_STORAGE_URI says:
 # Redis when REDIS_URL is set, so every process and machine shares them.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
+
+
+@limiter.request_filter
+def _press_reads() -> bool:
+    """The read-only press endpoints carry no limits (caches in front take their load); skipping
+    the limiter's per-request work there saves a third of the count endpoint's time."""
+    from flask import request
+
+    return request.blueprint in ("api", "embed") and request.method in ("GET", "HEAD")
