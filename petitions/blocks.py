@@ -37,14 +37,7 @@ def block_domain(domain: str, actor: User, *, reason: str, now: datetime) -> Blo
     except InvalidCriteria as exc:
         raise BlockError(exc.message) from None
     row = BlockedDomain(domain=domain, reason=text, created_at=now, created_by_id=actor.id)
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        raise BlockError(f"{domain} is blocked already.") from None
-    audit.record(actor, "block.domain", "blocked_domain", row.id, reason=text, details={"domain": domain}, now=now)
-    blocks_cache().forget()
-    return row
+    return _add(row, domain, actor, action="block.domain", details={"domain": domain}, now=now)
 
 
 def block_network(cidr: str, actor: User, *, reason: str, now: datetime) -> BlockedNetwork:
@@ -56,12 +49,17 @@ def block_network(cidr: str, actor: User, *, reason: str, now: datetime) -> Bloc
         raise BlockError(exc.message) from None
     first, last = network_range(cidr)
     row = BlockedNetwork(cidr=cidr, first_key=first, last_key=last, reason=text, created_at=now, created_by_id=actor.id)
+    return _add(row, cidr, actor, action="block.network", details={"network": cidr}, now=now)
+
+
+def _add(row, what: str, actor: User, *, action: str, details: dict[str, Any], now: datetime):
+    """Store a block (its unique constraint refuses a second one), audit it, and make this process see it."""
     try:
         with db.session.begin_nested():
             db.session.add(row)
     except IntegrityError:
-        raise BlockError(f"{cidr} is blocked already.") from None
-    audit.record(actor, "block.network", "blocked_network", row.id, reason=text, details={"network": cidr}, now=now)
+        raise BlockError(f"{what} is blocked already.") from None
+    audit.record(actor, action, row.__tablename__, row.id, reason=row.reason, details=details, now=now)
     blocks_cache().forget()
     return row
 

@@ -20,7 +20,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from .clock import utcnow
+from .clock import iso, utcnow
 from .extensions import db
 from .models import Petition
 
@@ -38,7 +38,7 @@ def count_doc(row: Any, now: Any) -> dict[str, Any]:
         "signature_count": row.signature_count,
         "goal": row.goal,
         "status": status,
-        "updated_at": row.count_updated_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": iso(row.count_updated_at),
     }
 
 

@@ -28,6 +28,14 @@ def visible_petition_or_404(slug: str) -> Petition:
     return petition
 
 
+def public_petition_or_404(slug: str) -> Petition:
+    """A petition the public may see (open or closed), or a 404 (JSON under /api/)."""
+    petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
+    if petition is None or not petition.is_public():
+        abort(404, description="No petition has that slug.")
+    return petition
+
+
 def public_petitions(
     q: str | None = None, sort: str = "popular", status: str | None = "open", *, now: datetime | None = None
 ) -> Select:

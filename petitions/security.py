@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 from werkzeug.wrappers import Response
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+FRAMEABLE_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
 
 
 def frameable(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -22,14 +25,11 @@ def frameable(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def set_headers(response: Response) -> Response:
     """Add the security headers a page needs unless it set its own."""
-    app_view = request.url_rule and request.endpoint
-    from flask import current_app
-
-    view = current_app.view_functions.get(app_view) if app_view else None
-    csp = CSP
-    if view is not None and getattr(view, "frameable", False):
-        csp = csp.replace("frame-ancestors 'none'", "frame-ancestors *")
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "frameable", False):
+        csp = FRAMEABLE_CSP
     else:
+        csp = CSP
         response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Content-Security-Policy", csp)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

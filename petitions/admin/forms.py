@@ -8,17 +8,14 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, IntegerField, SearchField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
+from ..fields import strip
 from ..models import STATUSES
 from ..moderation import RESOLUTIONS
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 def _slug(value: str | None) -> str | None:
     """A petition's address, also when its whole URL was pasted."""
-    value = _strip(value)
+    value = strip(value)
     if value and "/petitions/" in value:
         value = value.split("/petitions/", 1)[1].split("/", 1)[0].split("?", 1)[0]
     return value
@@ -39,8 +36,8 @@ class PetitionFilterForm(FlaskForm):
         csrf = False
 
     status = SelectField("Status", choices={"": "Any status", **{s: s for s in STATUSES}}, validate_choice=False)
-    q = SearchField("Title or address contains", filters=[_strip], validators=[Optional(), Length(max=100)])
-    owner = SearchField("Owner's email contains", filters=[_strip], validators=[Optional(), Length(max=254)])
+    q = SearchField("Title or address contains", filters=[strip], validators=[Optional(), Length(max=100)])
+    owner = SearchField("Owner's email contains", filters=[strip], validators=[Optional(), Length(max=254)])
 
 
 class ReasonForm(FlaskForm):
@@ -48,7 +45,7 @@ class ReasonForm(FlaskForm):
 
     reason = TextAreaField(
         "Reason",
-        filters=[_strip],
+        filters=[strip],
         validators=_REASON,
         description="The owner sees this and receives it by email.",
     )
@@ -59,7 +56,7 @@ class RestoreForm(FlaskForm):
 
     note = StringField(
         "Note for the log (optional)",
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=500, message="Please keep the note under 500 characters.")],
     )
 
@@ -73,7 +70,7 @@ class ResolveReportForm(FlaskForm):
 
     note = TextAreaField(
         "Note",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired("Please write a note."),
             Length(max=400, message="Please keep the note under 400 characters."),
@@ -98,13 +95,13 @@ class SignatureSearchForm(FlaskForm):
     )
     domain = StringField(
         "Email domain",
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=253)],
         description="Matches the domain and its subdomains: example.org matches mail.example.org too.",
     )
     network = StringField(
         "IP network",
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=64)],
         description="An address or a network: 203.0.113.7, 203.0.113.0/24 or 2001:db8::/32.",
     )
@@ -151,7 +148,7 @@ class InvalidateForm(SignatureSearchForm):
     expected = IntegerField(widget=HiddenField.widget, validators=[Optional(), NumberRange(min=0)])
     reason = TextAreaField(
         "Reason for invalidating",
-        filters=[_strip],
+        filters=[strip],
         validators=_REASON,
         description="Kept with the batch and in the audit log.",
     )
@@ -160,7 +157,7 @@ class InvalidateForm(SignatureSearchForm):
 class ReverseForm(FlaskForm):
     """Reversing an invalidation, with a reason."""
 
-    reason = TextAreaField("Reason for reversing", filters=[_strip], validators=_REASON)
+    reason = TextAreaField("Reason for reversing", filters=[strip], validators=_REASON)
 
 
 class BlockForm(FlaskForm):
@@ -168,12 +165,12 @@ class BlockForm(FlaskForm):
 
     value = StringField(
         "Email domain or IP network",
-        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        filters=[strip],
         validators=[DataRequired("Give a domain (example.org) or a network (203.0.113.0/24)."), Length(max=253)],
         description="Future signatures from it are kept as suspected and not counted; subdomains are included.",
     )
     reason = StringField(
         "Reason",
-        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        filters=[strip],
         validators=[DataRequired("Please give the reason for the block."), Length(max=500)],
     )

@@ -6,33 +6,20 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort, current_app, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from .. import counts
-from ..clock import utcnow
+from ..clock import iso, utcnow
 from ..extensions import db
 from ..http import cacheable, json_response
 from ..live import cached_count
 from ..mail import external_url
 from ..models import Petition
-from ..queries import public_petitions
+from ..queries import public_petition_or_404, public_petitions
 from . import bp
 from .openapi import spec
 
 SORTS = {"popular": "popular", "count": "popular", "new": "new", "date": "new"}
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, or None."""
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-def _public_or_404(slug: str) -> Petition:
-    petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
-    if petition is None or not petition.is_public():
-        abort(404, description="No petition has that slug.")
-    return petition
 
 
 def petition_json(petition: Petition, now: datetime, *, full: bool = True) -> dict[str, Any]:
@@ -89,7 +76,7 @@ def petitions() -> Response:
 @bp.get("/petitions/<slug>")
 def petition(slug: str) -> Response:
     """One petition, with its counts by country and by supporter group."""
-    return cacheable(json_response(petition_json(_public_or_404(slug), utcnow())))
+    return cacheable(json_response(petition_json(public_petition_or_404(slug), utcnow())))
 
 
 @bp.get("/petitions/<slug>/count")

@@ -4,41 +4,18 @@ from datetime import UTC, date, datetime, time
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, IntegerField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..clock import utcnow
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
-_EMAIL = [
-    DataRequired("Please enter your email address."),
-    Length(max=254, message="That email address is too long."),
-    Email("Please enter a valid email address, like name@example.org."),
-]
+from ..fields import email_field, name_field, new_password_field, strip
 
 
 class RegisterForm(FlaskForm):
     """name, email, password."""
 
-    name = StringField(
-        "Your name",
-        filters=[_strip],
-        validators=[DataRequired("Please enter your name."), Length(max=100, message="Please keep your name under 100 characters.")],
-        render_kw={"autocomplete": "name"},
-    )
-    email = EmailField("Email address", filters=[_strip], validators=_EMAIL, render_kw={"autocomplete": "email"})
-    password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired("Please choose a password."),
-            Length(min=10, max=200, message="Please choose a password of at least 10 characters."),
-        ],
-        description="At least 10 characters.",
-        render_kw={"autocomplete": "new-password"},
-    )
+    name = name_field()
+    email = email_field()
+    password = new_password_field()
 
 
 class LoginForm(FlaskForm):
@@ -46,7 +23,7 @@ class LoginForm(FlaskForm):
 
     email = EmailField(
         "Email address",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Please enter your email address."), Length(max=254)],
         render_kw={"autocomplete": "email"},
     )
@@ -66,19 +43,19 @@ class PetitionForm(FlaskForm):
 
     title = StringField(
         "Title",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Please give the petition a title."), Length(min=5, max=150, message="The title must be 5 to 150 characters.")],
         description='What you ask for, in a few words: "Stop selling face recognition to governments".',
     )
     target = StringField(
         "Addressed to",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Please say to whom the petition is addressed."), Length(max=150, message="Please keep this under 150 characters.")],
         description='Who can make the change: "Amazon\'s board of directors".',
     )
     summary = TextAreaField(
         "Summary",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Please write a short summary."), Length(max=500, message="Please keep the summary under 500 characters.")],
         description="One or two sentences shown in lists and when the petition is shared.",
     )
@@ -123,7 +100,7 @@ class UpdateForm(FlaskForm):
 
     subject = StringField(
         "Subject",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Please write a subject."), Length(max=150, message="Please keep the subject under 150 characters.")],
     )
     body = TextAreaField(
@@ -138,7 +115,7 @@ class GroupForm(FlaskForm):
 
     name = StringField(
         "Group name",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Please name the group."), Length(max=80, message="Please keep the name under 80 characters.")],
         description='Shown beside the count: "Amazon employees".',
     )

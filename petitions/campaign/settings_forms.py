@@ -6,26 +6,15 @@ never clash (the name field is `profile-name`, the email form's password `email-
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from ..fields import email_field, name_field, new_password_field, strip
 
 DELETE_WORD = "DELETE"
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 def _email_field(label: str, *, autocomplete: str) -> EmailField:
-    return EmailField(
-        label,
-        filters=[_strip],
-        validators=[
-            DataRequired("Please enter an email address."),
-            Length(max=254, message="That email address is too long."),
-            Email("Please enter a valid email address, like name@example.org."),
-        ],
-        render_kw={"autocomplete": autocomplete},
-    )
+    return email_field(label, required="Please enter an email address.", autocomplete=autocomplete)
 
 
 def _current_password(label: str = "Your current password") -> PasswordField:
@@ -37,26 +26,13 @@ def _current_password(label: str = "Your current password") -> PasswordField:
 
 
 def _new_password(label: str = "New password") -> PasswordField:
-    return PasswordField(
-        label,
-        validators=[
-            DataRequired("Please choose a new password."),
-            Length(min=10, max=200, message="Please choose a password of at least 10 characters."),
-        ],
-        description="At least 10 characters.",
-        render_kw={"autocomplete": "new-password"},
-    )
+    return new_password_field(label, required="Please choose a new password.")
 
 
 class NameForm(FlaskForm):
     """name (prefix `profile`)."""
 
-    name = StringField(
-        "Your name",
-        filters=[_strip],
-        validators=[DataRequired("Please enter your name."), Length(max=100, message="Please keep your name under 100 characters.")],
-        render_kw={"autocomplete": "name"},
-    )
+    name = name_field()
 
 
 class EmailChangeForm(FlaskForm):
@@ -79,7 +55,7 @@ class DeleteAccountForm(FlaskForm):
     password = _current_password()
     confirm = StringField(
         f"Type {DELETE_WORD} to confirm",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired(f"Please type {DELETE_WORD} to confirm.")],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
     )

@@ -16,6 +16,7 @@ from ..http import cache_budget, cacheable, json_response
 from ..live import cached_count, stream
 from ..mail import external_url
 from ..models import Petition
+from ..queries import public_petition_or_404
 from ..security import frameable
 from . import bp
 
@@ -34,13 +35,6 @@ THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
 WIDGET_WIDTH, WIDGET_HEIGHT = 400, 200
 
 
-def _public_or_404(slug: str) -> Petition:
-    petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
-    if petition is None or not petition.is_public():
-        abort(404, description="No petition has that slug.")
-    return petition
-
-
 def grouped(n: int, lang: str) -> str:
     """1234567 as 1,234,567 (or the language's separator)."""
     return f"{n:,}".replace(",", THOUSANDS.get(lang, ","))
@@ -50,7 +44,7 @@ def grouped(n: int, lang: str) -> str:
 @frameable
 def widget(slug: str) -> Response:
     """A small live counter card for an <iframe>: no cookies, no third-party requests."""
-    petition = _public_or_404(slug)
+    petition = public_petition_or_404(slug)
     lang = request.args.get("lang", "en")
     lang = lang if lang in LABELS else "en"
     theme = "dark" if request.args.get("theme") == "dark" else "light"
@@ -144,7 +138,7 @@ def oembed() -> Response:
 @bp.get("/petitions/<slug>/events")
 def events(slug: str) -> Response:
     """Server-Sent Events: an event `count` with the count JSON whenever it changes."""
-    petition = _public_or_404(slug)
+    petition = public_petition_or_404(slug)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     db.session.remove()  # a stream holds no database connection
     response = Response(stream(app, petition), mimetype="text/event-stream")

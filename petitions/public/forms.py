@@ -7,36 +7,20 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, Va
 from ..abuse import is_disposable
 from ..countries import countries, is_country
 from ..emails import canonical_email
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+from ..fields import email_field, name_field, strip
 
 
 class SignForm(FlaskForm):
     """Name, email, country, and the optional rest; the field names are in CONTRACT.md."""
 
-    name = StringField(
-        "Your name",
-        filters=[_strip],
-        validators=[DataRequired("Please enter your name."), Length(max=100, message="Please keep your name under 100 characters.")],
-        render_kw={"autocomplete": "name"},
-    )
-    email = EmailField(
-        "Email address",
-        filters=[_strip],
-        validators=[
-            DataRequired("Please enter your email address."),
-            Length(max=254, message="That email address is too long."),
-            Email("Please enter a valid email address, like name@example.org."),
-        ],
-        description="We email you a link to confirm. It is never shown publicly.",
-        render_kw={"autocomplete": "email", "inputmode": "email"},
+    name = name_field()
+    email = email_field(
+        description="We email you a link to confirm. It is never shown publicly.", render_kw={"inputmode": "email"}
     )
     country = SelectField("Country", validate_choice=False, render_kw={"autocomplete": "country"})
     postcode = StringField(
         "Postcode (optional)",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             Optional(),
             Length(max=16, message="Please keep the postcode under 16 characters."),
@@ -46,7 +30,7 @@ class SignForm(FlaskForm):
     )
     comment = TextAreaField(
         "Why are you signing? (optional)",
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=500, message="Please keep your comment under 500 characters.")],
     )
     show_name = BooleanField("Show my name on the petition")
@@ -88,7 +72,7 @@ class MyDataForm(FlaskForm):
 
     email = EmailField(
         "Email address you signed with",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Please enter your email address."), Length(max=254), Email("Please enter a valid email address.")],
         render_kw={"autocomplete": "email"},
     )

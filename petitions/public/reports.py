@@ -11,12 +11,9 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 from .. import moderation
 from ..clock import utcnow
 from ..extensions import db, limiter
+from ..fields import strip
 from ..queries import visible_petition_or_404
 from . import bp
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class ReportForm(FlaskForm):
@@ -30,13 +27,13 @@ class ReportForm(FlaskForm):
     )
     details = TextAreaField(
         "Details (optional)",
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=1000, message="Please keep the details under 1,000 characters.")],
         description="What should the moderators look at?",
     )
     email = EmailField(
         "Your email address (optional)",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             Optional(),
             Length(max=254, message="That email address is too long."),
