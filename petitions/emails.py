@@ -1,5 +1,7 @@
 """Email addresses: validation and the normal form that decides 'the same mailbox'."""
 
+from functools import lru_cache
+
 from email_validator import EmailNotValidError, validate_email
 
 # Providers that ignore dots in the local part, and the one domain each is known by.
@@ -12,6 +14,13 @@ class InvalidEmail(ValueError):
 
 def canonical_email(address: str) -> str:
     """The address as it will be used for sending: syntax checked, domain lower-cased and IDNA-encoded."""
+    return _canonical(address)
+
+
+# A signing looks at the same address several times (the form, the domain check, the row);
+# validation is pure and costs more than the rest of the check, so recent answers are kept.
+@lru_cache(maxsize=256)
+def _canonical(address: str) -> str:
     try:
         info = validate_email(address.strip(), check_deliverability=False)
     except EmailNotValidError as exc:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from typing import Any
+
+from wtforms import EmailField, Field, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from .emails import InvalidEmail, canonical_email
 
 VALID_EMAIL = "Please enter a valid email address, like name@example.org."
 
@@ -11,6 +15,14 @@ VALID_EMAIL = "Please enter a valid email address, like name@example.org."
 def strip(value: str | None) -> str | None:
     """A WTForms filter: surrounding spaces are never part of a value."""
     return value.strip() if isinstance(value, str) else value
+
+
+def valid_email(_form: Any, field: Field) -> None:
+    """A WTForms validator: the same syntax check (and its cached answer) that storing the address uses."""
+    try:
+        canonical_email(field.data or "")
+    except InvalidEmail:
+        raise ValidationError(VALID_EMAIL) from None
 
 
 def name_field(label: str = "Your name") -> StringField:
@@ -33,7 +45,7 @@ def email_field(
         validators=[
             DataRequired(required),
             Length(max=254, message="That email address is too long."),
-            Email(VALID_EMAIL),
+            valid_email,
         ],
         render_kw={"autocomplete": autocomplete, **kw.pop("render_kw", {})},
         **kw,

@@ -6,26 +6,48 @@ from datetime import datetime
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import Select, and_, not_, or_, select
+from sqlalchemy import Row, Select, and_, bindparam, not_, or_, select
 
 from .clock import utcnow
 from .extensions import db
 from .models import Petition
+from .models.petition import PUBLIC_STATUSES
 
 
-def can_manage(petition: Petition) -> bool:
+def can_manage(petition: Petition | Row) -> bool:
     """True when the signed-in user owns the petition or is an administrator."""
     if not current_user.is_authenticated:
         return False
     return bool(current_user.is_admin or petition.owner_id == current_user.id)
 
 
+def _may_see(petition: Petition | Row | None) -> bool:
+    return petition is not None and (petition.status in PUBLIC_STATUSES or can_manage(petition))
+
+
 def visible_petition_or_404(slug: str) -> Petition:
     """The petition if the current visitor may see it: public ones to all, others to their owner and admins."""
     petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
-    if petition is None or not (petition.is_public() or can_manage(petition)):
+    if not _may_see(petition):
         abort(404)
     return petition
+
+
+_PETITIONS = Petition.__table__
+_BRIEF = select(
+    _PETITIONS.c.id, _PETITIONS.c.slug, _PETITIONS.c.title, _PETITIONS.c.status, _PETITIONS.c.closes_at, _PETITIONS.c.owner_id
+).where(_PETITIONS.c.slug == bindparam("slug"))
+
+
+def visible_petition_brief_or_404(slug: str) -> Row:
+    """What signing needs of a visible petition (id, slug, title, status, closes_at, owner_id), as one light row.
+
+    The same rule as visible_petition_or_404, without loading the petition's text into the session.
+    """
+    brief = db.session.execute(_BRIEF, {"slug": slug}).first()
+    if not _may_see(brief):
+        abort(404)
+    return brief
 
 
 def public_petition_or_404(slug: str) -> Petition:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -17,6 +17,7 @@ from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
 from .mail import external_url, queue_email
 from .models import Invalidation, Petition, Signature
+from .models.petition import effective_status
 from .netaddr import ip_key
 
 
@@ -37,9 +38,13 @@ def _email_digest(normalized: str) -> str:
     return hashlib.sha256(normalized.encode()).hexdigest()[:16]
 
 
+def _token(signature_id: int, normalized: str, purpose: str) -> str:
+    return tokens.make_token(purpose, [signature_id, _email_digest(normalized)])
+
+
 def signature_token(signature: Signature, purpose: str = tokens.CONFIRM_SIGNATURE) -> str:
     """A token for a link about this signature, bound to its id, its mailbox and the purpose."""
-    return tokens.make_token(purpose, [signature.id, _email_digest(signature.email_normalized)])
+    return _token(signature.id, signature.email_normalized, purpose)
 
 
 def confirmation_token(signature: Signature) -> str:
@@ -47,27 +52,63 @@ def confirmation_token(signature: Signature) -> str:
     return signature_token(signature, tokens.CONFIRM_SIGNATURE)
 
 
-def signer_links(signature: Signature) -> dict[str, str]:
-    """The links every email to a signer carries: confirm, withdraw, and stop updates."""
-    return {
-        "confirm_url": external_url("public.verify", token=confirmation_token(signature)),
-        "withdraw_url": external_url("public.withdraw", token=signature_token(signature, tokens.WITHDRAW_SIGNATURE)),
-        "unsubscribe_url": external_url("public.unsubscribe", token=signature_token(signature, tokens.UNSUBSCRIBE)),
+def _links(signature_id: int, normalized: str, updates: bool) -> dict[str, str | None]:
+    links: dict[str, str | None] = {
+        "confirm_url": external_url("public.verify", token=_token(signature_id, normalized, tokens.CONFIRM_SIGNATURE)),
+        "withdraw_url": external_url("public.withdraw", token=_token(signature_id, normalized, tokens.WITHDRAW_SIGNATURE)),
+        "unsubscribe_url": None,
     }
+    if updates:  # the link to stop updates is only in the emails of signers who asked for them
+        links["unsubscribe_url"] = external_url("public.unsubscribe", token=_token(signature_id, normalized, tokens.UNSUBSCRIBE))
+    return links
 
 
-def sign(
-    petition: Petition, data: SignatureData, *, now: datetime, ip: str | None, suspected: str | None = None
-) -> Signature:
-    """Record a pending signature and queue its confirmation email, in the caller's transaction.
+def signer_links(signature: Signature) -> dict[str, str | None]:
+    """The links every email to a signer carries: confirm, withdraw, and (when they asked for updates) stop updates."""
+    return _links(signature.id, signature.email_normalized, signature.updates)
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What the confirmation email needs to know of a signature just stored."""
+
+    id: int
+    name: str
+    updates: bool
+
+
+_SIGNATURES = Signature.__table__
+
+
+def _insert_statement(dialect: str):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, built once per dialect (the values come as parameters)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(_SIGNATURES)
+        .on_conflict_do_nothing(index_elements=["petition_id", "email_normalized"])
+        .returning(_SIGNATURES.c.id)
+    )
+
+
+_INSERTS = {name: _insert_statement(name) for name in ("postgresql", "sqlite")}
+
+
+def record(
+    petition: Petition | Row, data: SignatureData, *, now: datetime, ip: str | None, suspected: str | None = None
+) -> int:
+    """Record a pending signature and queue its confirmation email, in the caller's transaction; return its id.
 
     A repeated signing by the same mailbox stores nothing new and, up to a few times, emails
-    that mailbox again (the link once more, or "you have already signed"). The caller answers
-    both cases the same way, so the response never tells who has signed. A `suspected`
-    signing (see abuse.KINDS) is stored and can be confirmed, but is not counted unless an
-    administrator reverses its automatic batch.
+    that mailbox again (the link once more, or "you have already signed"), and returns the
+    existing signature's id. The caller answers both cases the same way, so the response
+    never tells who has signed. A `suspected` signing (see abuse.KINDS) is stored and can be
+    confirmed, but is not counted unless an administrator reverses its automatic batch.
+
+    `petition` needs only id, title, status and closes_at: the signing view passes a light
+    row rather than the whole petition. The new row is written with one statement, outside
+    the unit of work; this is the hottest path there is.
     """
-    if not petition.is_open(now):
+    if effective_status(petition.status, petition.closes_at, now) != "open":
         raise PetitionClosed()
     normalized = normalize_email(data.email)
     values = {
@@ -84,42 +125,46 @@ def sign(
         "ip_address": ip,
         "ip_key": ip_key(ip),
         "created_at": now,
+        "confirmed_at": None,
+        "invalidated_at": None,
+        "invalidation_id": None,
         "resend_count": 0,
     }
     # One statement decides, on every database and under any concurrency: the unique
     # constraint on (petition, mailbox) either takes the row or answers nothing.
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(Signature)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["petition_id", "email_normalized"])
-        .returning(Signature)
-    )
+    statement = _INSERTS[db.session.get_bind().dialect.name]
     for _ in range(3):
-        signature = db.session.scalar(statement)
-        if signature is not None:
+        signature_id = db.session.execute(statement, values).scalar()
+        if signature_id is not None:
             break
         existing = _find(petition.id, normalized)
         if existing is not None:
             _answer_repeat(existing, now=now)
-            return existing
+            return existing.id
         # the row that conflicted was withdrawn meanwhile: try again
     else:  # pragma: no cover - withdrawn three times in a row
         raise RuntimeError("could not store the signature")
     if suspected:
         from .abuse import mark_suspected
 
-        mark_suspected(signature.id, petition.id, suspected, now)
+        mark_suspected(signature_id, petition.id, suspected, now)
     queue_email(
-        signature.email,
+        values["email"],
         f"Please confirm your signature: {petition.title}"[:255],
         "confirm_signature",
         now=now,
         petition=petition,
-        signature=signature,
-        **signer_links(signature),
+        signature=Signed(signature_id, values["name"], data.updates),
+        **_links(signature_id, normalized, data.updates),
     )
-    return signature
+    return signature_id
+
+
+def sign(
+    petition: Petition | Row, data: SignatureData, *, now: datetime, ip: str | None, suspected: str | None = None
+) -> Signature:
+    """record(), returning the signature as an object for callers that go on to use it (the CLI, tests)."""
+    return db.session.get(Signature, record(petition, data, now=now, ip=ip, suspected=suspected))
 
 
 def _find(petition_id: int, normalized: str) -> Signature | None:

@@ -61,7 +61,7 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
     body_html = render_markdown(update.body)
     for signature in batch:
         unsubscribe_url = external_url("public.unsubscribe", token=signature_token(signature, tokens.UNSUBSCRIBE))
-        message = queue_email(
+        message_id = queue_email(
             signature.email,
             update.subject,
             "update",
@@ -76,8 +76,7 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
             unsubscribe_url=unsubscribe_url,
             petition_url=petition_url,
         )
-        db.session.flush()
-        db.session.add(UpdateDelivery(update_id=update.id, signature_id=signature.id, outbox_id=message.id))
+        db.session.add(UpdateDelivery(update_id=update.id, signature_id=signature.id, outbox_id=message_id))
     update.recipient_count += len(batch)
     if len(batch) < limit:
         update.queued_at = now

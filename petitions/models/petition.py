@@ -17,6 +17,15 @@ if TYPE_CHECKING:
 # Statuses a petition can be in. 'draft': waiting for its campaigner to confirm their email;
 # 'pending': waiting for a moderator (MODERATION=pre); 'open'; 'closed'; 'hidden' by a moderator.
 STATUSES = ("draft", "pending", "open", "closed", "hidden")
+# The statuses in which anyone may see a petition.
+PUBLIC_STATUSES = ("open", "closed")
+
+
+def effective_status(status: str, closes_at: datetime | None, now: datetime) -> str:
+    """The status as the public sees it: an open petition past its closing time is closed."""
+    if status == "open" and closes_at is not None and now >= closes_at:
+        return "closed"
+    return status
 
 
 class Petition(db.Model):
@@ -60,9 +69,7 @@ class Petition(db.Model):
 
     def effective_status(self, now: datetime) -> str:
         """The status as the public sees it: an open petition past its closing time is closed."""
-        if self.status == "open" and self.closes_at is not None and now >= self.closes_at:
-            return "closed"
-        return self.status
+        return effective_status(self.status, self.closes_at, now)
 
     def is_open(self, now: datetime) -> bool:
         """True while the petition takes signatures."""
@@ -70,7 +77,7 @@ class Petition(db.Model):
 
     def is_public(self) -> bool:
         """True when anyone may see the petition (open, or closed with its result)."""
-        return self.status in ("open", "closed")
+        return self.status in PUBLIC_STATUSES
 
     @property
     def progress_percent(self) -> int:

@@ -2,12 +2,12 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..abuse import is_disposable
 from ..countries import countries, is_country
 from ..emails import canonical_email
-from ..fields import email_field, name_field, strip
+from ..fields import email_field, name_field, strip, valid_email
 
 
 class SignForm(FlaskForm):
@@ -73,6 +73,6 @@ class MyDataForm(FlaskForm):
     email = EmailField(
         "Email address you signed with",
         filters=[strip],
-        validators=[DataRequired("Please enter your email address."), Length(max=254), Email("Please enter a valid email address.")],
+        validators=[DataRequired("Please enter your email address."), Length(max=254), valid_email],
         render_kw={"autocomplete": "email"},
     )

@@ -6,12 +6,12 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import moderation
 from ..clock import utcnow
 from ..extensions import db, limiter
-from ..fields import strip
+from ..fields import strip, valid_email
 from ..queries import visible_petition_or_404
 from . import bp
 
@@ -37,7 +37,7 @@ class ReportForm(FlaskForm):
         validators=[
             Optional(),
             Length(max=254, message="That email address is too long."),
-            Email("Please enter a valid email address, like name@example.org."),
+            valid_email,
         ],
         description="Only if the moderators may contact you about this report. It is never shown publicly.",
         render_kw={"autocomplete": "email", "inputmode": "email"},

@@ -18,7 +18,8 @@ from ..emails import normalize_email
 from ..exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
 from ..extensions import csrf, db, limiter
 from ..models import Petition
-from ..queries import can_manage, public_petitions, visible_petition_or_404
+from ..models.petition import effective_status
+from ..queries import can_manage, public_petitions, visible_petition_brief_or_404, visible_petition_or_404
 from . import bp
 from .forms import ConfirmForm, MyDataForm, SignForm
 
@@ -77,15 +78,19 @@ def _closed(petition: Petition, form: SignForm) -> tuple[str, int]:
 
 @bp.post("/petitions/<slug>/sign")
 def sign(slug: str) -> Response | tuple[str, int]:
-    """Take a signature; whatever the address's history, the answer is the same redirect."""
-    petition = visible_petition_or_404(slug)
+    """Take a signature; whatever the address's history, the answer is the same redirect.
+
+    The hottest path there is: it reads one light row of the petition, and the whole
+    petition only when the page has to be shown again (closed, or the form has errors).
+    """
+    brief = visible_petition_brief_or_404(slug)
     form = SignForm()
     now = utcnow()
-    if not petition.is_open(now):
-        return _closed(petition, form)
+    if effective_status(brief.status, brief.closes_at, now) != "open":
+        return _closed(visible_petition_or_404(slug), form)
     if not form.validate_on_submit():
         form.started.data = abuse.form_started_token()
-        return render_petition(petition, form, 422)
+        return render_petition(visible_petition_or_404(slug), form, 422)
     data = signing.SignatureData(
         name=form.name.data,
         email=form.email.data,
@@ -96,7 +101,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
         updates=form.updates.data,
     )
     verdict = abuse.judge(
-        petition_id=petition.id,
+        petition_id=brief.id,
         email_domain=_domain_of(form.email.data),
         ip=request.remote_addr,
         form_started=form.started.data,
@@ -104,19 +109,18 @@ def sign(slug: str) -> Response | tuple[str, int]:
         now=now,
     )
     if verdict.drop:  # a bot: the same answer as everyone, nothing stored
-        return redirect(url_for(".signed", slug=petition.slug), 303)
+        return redirect(url_for(".signed", slug=brief.slug), 303)
     try:
-        signing.sign(petition, data, now=now, ip=request.remote_addr, suspected=verdict.suspected)
+        signing.record(brief, data, now=now, ip=request.remote_addr, suspected=verdict.suspected)
     except PetitionClosed:
         db.session.rollback()
-        return _closed(petition, form)
+        return _closed(visible_petition_or_404(slug), form)
     except ValueError:  # an address the form's check let through but the normaliser refuses
         db.session.rollback()
         form.email.errors = ["Please enter a valid email address, like name@example.org."]
-        return render_petition(petition, form, 422)
-    slug = petition.slug  # read before the commit expires it
+        return render_petition(visible_petition_or_404(slug), form, 422)
     db.session.commit()
-    return redirect(url_for(".signed", slug=slug), 303)
+    return redirect(url_for(".signed", slug=brief.slug), 303)
 
 
 @bp.get("/petitions/<slug>/signed")
