@@ -40,10 +40,16 @@ app = Flask(__name__)
 def sign(slug):
     return redirect(f"/petitions/{slug}/signed", 303)
 
+@app.post("/verify/<token>")
+def verify(token):
+    return redirect("/petitions/load-petition", 303)
+
 @app.get("/healthz")
 def healthz():
     return "ok"
 """
+CONFIRMATIONS = int(os.environ.get("BENCH_CONFIRMATIONS", "40000"))
+COUNTRIES = "ARRAY['GB','FR','DE','US','ES','IT','NL','SE']"
 
 
 class Inbox:
@@ -61,9 +67,9 @@ class Inbox:
         return "250 OK"
 
 
-def wrk(url: str, env: dict) -> tuple[float, float, int, int]:
-    """(requests/s, p99 ms, requests, non-2xx/3xx) of a wrk run with the signing script."""
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", "-s", str(ROOT / "bench" / "signing.lua"), url],
+def wrk(url: str, env: dict, script: str = "signing.lua") -> tuple[float, float, int, int]:
+    """(requests/s, p99 ms, requests, non-2xx/3xx) of a wrk run with one of bench/*.lua."""
+    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", "-s", str(ROOT / "bench" / script), url],
                          capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
@@ -146,6 +152,10 @@ def main() -> None:
         print(f"{total - errors:>13}{rows:>8}{len(ids):>8}{len(ids) - len(set(ids)):>12}{seconds:>9.1f}{len(ids) / seconds:>10.0f}")
         if rows != len(set(ids)) or len(ids) != len(set(ids)) or rows < total - errors:
             sys.exit("FAILED: a signature lost or an email lost or sent twice")
+        # Confirmations: CONFIRMATIONS pending signatures on the same petition, each link pressed once.
+        procs.append(start("app:app", app_port, env))
+        procs.append(start("bare_sign:app", bare_port, {**env, "PYTHONPATH": str(bare_dir)}))
+        confirm_stage(app, env["SECRET_KEY"], url, slug, app_port, bare_port, bare_dir)
         with app.app_context():
             db.engine.dispose()
     finally:
@@ -158,6 +168,62 @@ def main() -> None:
             bare_dir.rmdir()
         with psycopg.connect(ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def confirm_stage(app, secret_key: str, url: str, slug: str, app_port: int, bare_port: int, work_dir: Path) -> None:
+    """wrk presses the confirmation button of a different pending signature each time; the count must be exact."""
+    from petitions import signing, tokens
+    from petitions.extensions import db
+
+    plain = url.replace("+psycopg", "")
+    with psycopg.connect(plain) as conn:
+        petition_id = conn.execute("SELECT id FROM petitions WHERE slug = %s", (slug,)).fetchone()[0]
+        rows = conn.execute(
+            "INSERT INTO signatures (petition_id, name, email, email_normalized, email_domain, country, show_name, updates,"
+            " created_at, resend_count) "
+            f"SELECT %s, 'Signer', 'c' || g || '@confirm.example.org', 'c' || g || '@confirm.example.org', 'confirm.example.org',"
+            f" ({COUNTRIES})[1 + g %% 8], false, false, now() at time zone 'utc', 0 FROM generate_series(1, %s) g"
+            " RETURNING id, email_normalized",
+            (petition_id, CONFIRMATIONS),
+        ).fetchall()
+        before = conn.execute("SELECT signature_count FROM petitions WHERE id = %s", (petition_id,)).fetchone()[0]
+    with app.app_context():
+        app.config["SECRET_KEY"] = secret_key  # the links must be signed with the served app's key
+        paths = [f"/verify/{signing._token(sid, normalized, tokens.CONFIRM_SIGNATURE)}" for sid, normalized in rows]
+    (work_dir / "tokens.txt").write_text("\n".join(paths) + "\n")
+    session = requests.Session()
+    page = session.get(f"http://127.0.0.1:{app_port}{paths[0]}", timeout=10).text
+    wrk_env = {
+        "BENCH_TOKENS": str(work_dir / "tokens.txt"),
+        "BENCH_THREADS": "2",
+        "BENCH_CSRF": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
+        "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
+    }
+    session.close()
+    ceiling, bare_p99, _, _ = wrk(f"http://127.0.0.1:{bare_port}/", wrk_env, "confirm.lua")
+    rps, p99, total, errors = wrk(f"http://127.0.0.1:{app_port}/", wrk_env, "confirm.lua")
+    time.sleep(1)  # the requests in flight when wrk stopped
+    with psycopg.connect(plain) as conn:
+        count = conn.execute("SELECT signature_count FROM petitions WHERE id = %s", (petition_id,)).fetchone()[0]
+        confirmed = conn.execute(
+            "SELECT count(*) FROM signatures WHERE petition_id = %s AND confirmed_at IS NOT NULL AND invalidated_at IS NULL",
+            (petition_id,),
+        ).fetchone()[0]
+        by_country = conn.execute("SELECT coalesce(sum(count), 0) FROM petition_country_counts WHERE petition_id = %s", (petition_id,)).fetchone()[0]
+        by_hour = conn.execute("SELECT coalesce(sum(count), 0) FROM petition_hourly_counts WHERE petition_id = %s", (petition_id,)).fetchone()[0]
+    with app.app_context():
+        db.engine.dispose()
+    print()
+    print(f"confirmations: {CONFIRMATIONS:,} pending signatures on ONE petition, each link pressed once, same gunicorn and wrk")
+    print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
+    print(f"{'bare Flask POST, a redirect':<34}{ceiling:>9.0f}{bare_p99:>9.1f}{0:>8}{1:>8.2f}")
+    print(f"{'POST /verify/<token>':<34}{rps:>9.0f}{p99:>9.1f}{errors:>8}{rps / ceiling:>8.3f}")
+    print(f"{'count before':>14}{'confirmed now':>15}{'count now':>11}{'by country':>12}{'by hour':>9}{'acknowledged':>14}")
+    print(f"{before:>14}{confirmed:>15}{count:>11}{by_country:>12}{by_hour:>9}{total - errors:>14}")
+    if total > CONFIRMATIONS:
+        print(f"note: wrk pressed {total - CONFIRMATIONS} links a second time (BENCH_CONFIRMATIONS is too small for this speed)")
+    if not (count == confirmed == by_country == by_hour) or confirmed < min(total - errors, CONFIRMATIONS) or errors:
+        sys.exit("FAILED: the count is not exact, or a confirmation answered 303 was lost")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 -- wrk script: POST the signing form with a fresh address each time (one session, one CSRF token).
+-- BENCH_RUN, when set, makes the addresses of one run differ from those of another.
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -11,7 +12,7 @@ end
 function init(args)
   thread_id = id
   form_prefix = "csrf_token=" .. os.getenv("BENCH_CSRF") .. "&started=" .. os.getenv("BENCH_STARTED") ..
-                "&name=Bench+Signer&country=GB&email="
+                "&name=Bench+Signer&country=GB&email=" .. (os.getenv("BENCH_RUN") or "")
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
   wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE")

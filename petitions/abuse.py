@@ -15,7 +15,7 @@ from datetime import datetime
 
 from disposable_email_domains import blocklist as _disposable
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature
 from limits import parse_many
 from sqlalchemy import select, update
 
@@ -23,6 +23,7 @@ from .counts import domain_suffixes
 from .extensions import db, limiter
 from .models import BlockedDomain, BlockedNetwork, Invalidation
 from .netaddr import ip_key
+from .tokens import serializer
 
 FORM_STARTED = "sign-form-started"
 KINDS = {
@@ -35,7 +36,7 @@ KINDS = {
 
 def form_started_token() -> str:
     """A signed stamp of when the signing form was shown, put in a hidden field."""
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=FORM_STARTED).dumps("s")
+    return serializer(FORM_STARTED).dumps("s")
 
 
 def form_age(token: str | None, now: datetime) -> float | None:
@@ -43,7 +44,7 @@ def form_age(token: str | None, now: datetime) -> float | None:
     if not token:
         return None
     try:
-        _, signed_at = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=FORM_STARTED).loads(
+        _, signed_at = serializer(FORM_STARTED).loads(
             token, return_timestamp=True
         )
     except BadSignature:

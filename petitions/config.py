@@ -22,7 +22,9 @@ class Defaults:
     RATELIMIT_ENABLED = True
     REDIS_URL: str | None = None
 
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # No pre-ping (a round trip on every request): a pooled PostgreSQL connection is checked
+    # at checkout by looking at its socket instead (database.still_connected).
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
 
     # Mail. With no MAIL_SERVER, messages are written to the log and to instance/mail/.
     MAIL_SERVER: str | None = None
@@ -43,6 +45,9 @@ class Defaults:
     # Signing.
     SIGNATURE_TOKEN_MAX_AGE = 30 * 24 * 3600
     SIGNATURE_MAX_RESENDS = 3  # confirmation emails re-sent to a repeated signing, at most
+    # Seconds a process keeps what signing needs of a petition (id, title, status). Whether it
+    # is open is checked again by the INSERT itself, so this only delays a new title in emails.
+    PETITION_CACHE_SECONDS = 1.0
     ACCOUNT_TOKEN_MAX_AGE = 7 * 24 * 3600
     COUNT_MAX_AGE = 2  # seconds a cached count may lag (Cache-Control max-age of the count and badge)
     COUNT_POLL_INTERVAL = 0.5  # how often a process's live-count hub looks for changes

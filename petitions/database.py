@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from .extensions import db
 
@@ -30,6 +31,26 @@ def _sqlite_begin(conn: Any) -> None:
     # IMMEDIATE takes the write lock up front: concurrent requests queue on the busy timeout
     # instead of failing with "database is locked" when a reader tries to become a writer.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def still_connected(dbapi_connection: Any) -> bool:
+    """True unless the server has hung up on this idle psycopg connection; costs no round trip.
+
+    An idle pooled connection has nothing to read. When PostgreSQL restarts, fails over or
+    ends the session, it sends a last message and closes the socket, which makes it readable:
+    any input at all while idle is taken as the end, and the connection is replaced. (A
+    connection that the network dropped without a word is found by the first query, as with
+    SQLAlchemy's pre-ping, which would instead cost a round trip on every request.)
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return False
+    readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    return not readable
+
+
+def _check_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    if not still_connected(dbapi_connection):
+        raise DisconnectionError("the database closed this connection")  # the pool connects afresh
 
 
 def _close_session(_exc: BaseException | None) -> None:
@@ -57,3 +78,5 @@ def init_app(app: Flask) -> None:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
+    elif engine.dialect.driver == "psycopg" and not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping"):
+        event.listen(engine, "checkout", _check_out)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from .clock import iso, utcnow
 from .extensions import db
 from .models import Petition
+from .ttlcache import TTLCache
 
 log = logging.getLogger(__name__)
 CHANNEL = "petitions:counts"
@@ -242,42 +243,18 @@ def init_app(app: Flask) -> None:
         app.extensions["count_publisher"] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
 
 
-class CountCache:
-    """A per-process cache of count documents, each kept for less than COUNT_MAX_AGE seconds.
+def count_cache(app: Flask) -> TTLCache[dict[str, Any] | None]:
+    """This process's cache of count documents, each kept for less than COUNT_MAX_AGE seconds.
 
     The count endpoint and the badge are what a viral petition's readers hit; with this, a
     process asks the database about a petition at most once per TTL however many read it.
     """
-
-    def __init__(self, ttl: float, size: int = 10_000) -> None:
-        """Keep up to `size` petitions for `ttl` seconds each."""
-        self.ttl = ttl
-        self.size = size
-        self.lock = threading.Lock()
-        self.entries: dict[str, tuple[float, dict[str, Any] | None]] = {}
-
-    def get(self, slug: str, load: Any) -> dict[str, Any] | None:
-        """The cached document of the slug, or load(slug) when missing or stale (None: no such petition)."""
-        now = time.monotonic()
-        entry = self.entries.get(slug)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        doc = load(slug)
-        with self.lock:
-            if len(self.entries) >= self.size:
-                self.entries.clear()  # crude but bounded; the next requests refill what is hot
-            self.entries[slug] = (now + self.ttl, doc)
-        return doc
-
-
-def count_cache(app: Flask) -> CountCache:
-    """This process's count cache."""
     cache = app.extensions.get("count_cache")
     if cache is None:
         from .http import cache_budget
 
         ttl = cache_budget(app.config)[0]
-        cache = app.extensions.setdefault("count_cache", CountCache(ttl))
+        cache = app.extensions.setdefault("count_cache", TTLCache(ttl))
     return cache
 
 

@@ -16,7 +16,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app
+from jinja2 import TemplateNotFound
 from sqlalchemy import insert, or_, select, update
 
 from .clock import utcnow
@@ -48,12 +49,13 @@ def queue_email(
     path there is, queues one message per request.
     """
     context.setdefault("site_url", current_app.config["BASE_URL"])
-    text = render_template(f"email/{template}.txt", **context)
+    # Rendered by Jinja alone: an email has no business with the request's context processors
+    # (the signed-in user, the CSRF token), and skipping them is a third of the rendering time.
+    env = current_app.jinja_env
+    text = env.get_template(f"email/{template}.txt").render(context)
     try:
-        html: str | None = render_template(f"email/{template}.html", **context)
-    except Exception as exc:  # a message may be plain text only
-        if type(exc).__name__ != "TemplateNotFound":
-            raise
+        html: str | None = env.get_template(f"email/{template}.html").render(context)
+    except TemplateNotFound:  # a message may be plain text only
         html = None
     row = {
         "to_addr": to,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort
+from flask import abort, current_app
 from flask_login import current_user
 from sqlalchemy import Row, Select, and_, bindparam, not_, or_, select
 
@@ -12,6 +12,7 @@ from .clock import utcnow
 from .extensions import db
 from .models import Petition
 from .models.petition import PUBLIC_STATUSES
+from .ttlcache import TTLCache
 
 
 def can_manage(petition: Petition | Row) -> bool:
@@ -34,17 +35,34 @@ def visible_petition_or_404(slug: str) -> Petition:
 
 
 _PETITIONS = Petition.__table__
-_BRIEF = select(
+_BRIEF_COLUMNS = (
     _PETITIONS.c.id, _PETITIONS.c.slug, _PETITIONS.c.title, _PETITIONS.c.status, _PETITIONS.c.closes_at, _PETITIONS.c.owner_id
-).where(_PETITIONS.c.slug == bindparam("slug"))
+)
+_BRIEF = select(*_BRIEF_COLUMNS).where(_PETITIONS.c.slug == bindparam("slug"))
+_BRIEF_BY_ID = select(*_BRIEF_COLUMNS).where(_PETITIONS.c.id == bindparam("id"))
+
+
+def petition_brief_by_id(petition_id: int) -> Row:
+    """The light row of a petition (as visible_petition_brief_or_404 gives), fresh from the database."""
+    return db.session.execute(_BRIEF_BY_ID, {"id": petition_id}).one()
+
+
+def _load_brief(slug: str) -> Row | None:
+    return db.session.execute(_BRIEF, {"slug": slug}).first()
 
 
 def visible_petition_brief_or_404(slug: str) -> Row:
     """What signing needs of a visible petition (id, slug, title, status, closes_at, owner_id), as one light row.
 
-    The same rule as visible_petition_or_404, without loading the petition's text into the session.
+    The same rule as visible_petition_or_404, without loading the petition's text into the
+    session. Rows are kept PETITION_CACHE_SECONDS per process (a viral petition is asked for
+    thousands of times a second): the caller must not trust `status` for anything that
+    stores, and signing.record does not (its INSERT checks that the petition is open).
     """
-    brief = db.session.execute(_BRIEF, {"slug": slug}).first()
+    cache = current_app.extensions.get("petition_briefs")
+    if cache is None:
+        cache = current_app.extensions.setdefault("petition_briefs", TTLCache(current_app.config["PETITION_CACHE_SECONDS"]))
+    brief = cache.get(slug, _load_brief)
     if not _may_see(brief):
         abort(404)
     return brief

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import counts, tokens
 from .emails import canonical_email, normalize_email
@@ -78,19 +79,43 @@ class Signed:
 
 
 _SIGNATURES = Signature.__table__
+_PETITIONS = Petition.__table__
+# What a new signature's INSERT sets; the rest (confirmed_at, invalidated_at, ...) start NULL.
+_COLUMNS = (
+    "petition_id", "name", "email", "email_normalized", "email_domain", "country", "postcode", "comment",
+    "show_name", "updates", "ip_address", "ip_key", "created_at", "resend_count",
+)
 
 
 def _insert_statement(dialect: str):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, built once per dialect (the values come as parameters)."""
+    """INSERT ... SELECT <values> WHERE <the petition is open> ON CONFLICT DO NOTHING RETURNING id.
+
+    Built once per dialect; the values come as parameters. The petition's being open is
+    checked by the statement that stores, so a petition closed a moment ago takes nothing.
+    """
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    petition_open = exists().where(
+        _PETITIONS.c.id == bindparam("petition_id"),
+        _PETITIONS.c.status == "open",
+        or_(_PETITIONS.c.closes_at.is_(None), _PETITIONS.c.closes_at > bindparam("now", type_=_PETITIONS.c.closes_at.type)),
+    )
+    values = select(*[bindparam(c, type_=_SIGNATURES.c[c].type) for c in _COLUMNS]).where(petition_open)
     return (
         insert(_SIGNATURES)
+        .from_select(list(_COLUMNS), values)
         .on_conflict_do_nothing(index_elements=["petition_id", "email_normalized"])
         .returning(_SIGNATURES.c.id)
     )
 
 
 _INSERTS = {name: _insert_statement(name) for name in ("postgresql", "sqlite")}
+
+
+def _is_open(petition_id: int, now: datetime) -> bool:
+    row = db.session.execute(
+        select(_PETITIONS.c.status, _PETITIONS.c.closes_at).where(_PETITIONS.c.id == petition_id)
+    ).first()
+    return row is not None and effective_status(row.status, row.closes_at, now) == "open"
 
 
 def record(
@@ -103,13 +128,12 @@ def record(
     existing signature's id. The caller answers both cases the same way, so the response
     never tells who has signed. A `suspected` signing (see abuse.KINDS) is stored and can be
     confirmed, but is not counted unless an administrator reverses its automatic batch.
+    Raises PetitionClosed when the petition does not take signatures (now, in the database).
 
-    `petition` needs only id, title, status and closes_at: the signing view passes a light
-    row rather than the whole petition. The new row is written with one statement, outside
-    the unit of work; this is the hottest path there is.
+    `petition` needs only id and title: the signing view passes a light row, possibly a
+    second old. The new row is written with one statement, outside the unit of work; this
+    is the hottest path there is.
     """
-    if effective_status(petition.status, petition.closes_at, now) != "open":
-        raise PetitionClosed()
     normalized = normalize_email(data.email)
     values = {
         "petition_id": petition.id,
@@ -125,18 +149,19 @@ def record(
         "ip_address": ip,
         "ip_key": ip_key(ip),
         "created_at": now,
-        "confirmed_at": None,
-        "invalidated_at": None,
-        "invalidation_id": None,
         "resend_count": 0,
+        "now": now,
     }
     # One statement decides, on every database and under any concurrency: the unique
-    # constraint on (petition, mailbox) either takes the row or answers nothing.
+    # constraint on (petition, mailbox) either takes the row or answers nothing, and nothing
+    # is taken for a petition that is not open.
     statement = _INSERTS[db.session.get_bind().dialect.name]
     for _ in range(3):
         signature_id = db.session.execute(statement, values).scalar()
         if signature_id is not None:
             break
+        if not _is_open(petition.id, now):
+            raise PetitionClosed()
         existing = _find(petition.id, normalized)
         if existing is not None:
             _answer_repeat(existing, now=now)
@@ -232,13 +257,19 @@ def held_as_suspected(signature: Signature) -> bool:
     return batch is not None and batch.actor_id is None
 
 
-def confirm(signature: Signature, *, now: datetime) -> bool:
+_STATUS = select(_PETITIONS.c.status).where(_PETITIONS.c.id == bindparam("pid"))
+
+
+def confirm(signature: Signature, *, now: datetime, petition_status: str | None = None) -> bool:
     """Confirm a signature and count it. Returns False when it was already confirmed.
 
     The UPDATE only matches an unconfirmed row, so of two concurrent presses exactly one
-    counts; the counter moves in the same transaction.
+    counts; the counter moves in the same transaction. `petition_status`, when the caller
+    has just read it in this transaction, saves reading it again.
     """
-    if signature.petition.status not in ("open", "closed", "hidden"):
+    if petition_status is None:
+        petition_status = db.session.execute(_STATUS, {"pid": signature.petition_id}).scalar()
+    if petition_status not in ("open", "closed", "hidden"):
         raise PetitionClosed()
     if signature.invalidated_at is not None:
         batch = db.session.get(Invalidation, signature.invalidation_id) if signature.invalidation_id else None
@@ -262,13 +293,8 @@ def confirm(signature: Signature, *, now: datetime) -> bool:
             return False  # already confirmed, still held
     if signature.invalidated_at is not None:
         raise SignatureInvalidated()
-    result = db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None))
-        .values(confirmed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    row = db.session.execute(_CONFIRM, {"signature_id": signature.id, "confirm_at": now}).first()
+    if row is None:
         db.session.expire(signature)
         current = db.session.get(Signature, signature.id)
         if current is None:  # withdrawn meanwhile
@@ -276,10 +302,19 @@ def confirm(signature: Signature, *, now: datetime) -> bool:
         if current.invalidated_at is not None:
             raise SignatureInvalidated()
         return False
-    db.session.refresh(signature)
-    counts.apply([counts.Counted.of(signature)], +1, now=now)
-    db.session.flush()
+    set_committed_value(signature, "confirmed_at", row.confirmed_at)
+    # Last before the commit: a popular petition's counters are the rows every confirmation
+    # waits for, so they are locked for as short a time as possible.
+    counts.apply([counts.Counted(row.petition_id, row.country, row.email_domain, row.confirmed_at)], +1, now=now)
     return True
+
+
+_CONFIRM = (
+    update(_SIGNATURES)
+    .where(_SIGNATURES.c.id == bindparam("signature_id"), _SIGNATURES.c.confirmed_at.is_(None), _SIGNATURES.c.invalidated_at.is_(None))
+    .values(confirmed_at=bindparam("confirm_at", type_=_SIGNATURES.c.confirmed_at.type))
+    .returning(_SIGNATURES.c.petition_id, _SIGNATURES.c.country, _SIGNATURES.c.email_domain, _SIGNATURES.c.confirmed_at)
+)
 
 
 def withdraw(signature: Signature, *, now: datetime) -> None:

@@ -754,3 +754,33 @@ def test_the_site_answers_503_while_the_database_is_down_and_recovers_without_a_
             + "\n".join(f"  {p.path}: {p.status} ({p.started:.2f}-{p.ended:.2f}) {p.body[:120]!r}" for p in wrong[:10])
             + f"\n{details()}"
         )
+
+
+# --- 5. a pooled connection closed by the server -----------------------------------------------------
+
+
+def test_a_pooled_connection_that_postgresql_closed_is_replaced_at_checkout_without_an_error(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """No pre-ping round trip: the socket of an idle pooled connection tells that the server hung up."""
+    app = make_app(postgres_url, None, tmp_path)
+    client = app.test_client()
+    try:
+        assert client.get("/healthz").status_code == 200
+        with app.app_context():
+            pid = db.session.execute(db.text("SELECT pg_backend_pid()")).scalar()
+            db.session.remove()  # back in the pool, idle
+        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+            deadline = time.monotonic() + 5
+            while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]:
+                assert time.monotonic() < deadline, "the backend did not end"
+                time.sleep(0.05)
+        for _ in range(3):  # not one 503: the dead connection is dropped and a new one made
+            response = client.get("/healthz")
+            assert response.status_code == 200, response.text
+        with app.app_context():
+            assert db.session.execute(db.text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        with app.app_context():
+            db.engine.dispose()

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Petition, Signature
 
-from .conftest import csrf_from, deliver, link_in, make_petition, sign_form
+from .conftest import csrf_from, deliver, link_in, make_petition, sign_form, started_from
 
 
 def rows(app, model=Signature) -> int:
@@ -219,3 +219,34 @@ def test_healthz_says_503_when_the_database_is_down(tmp_path, smtp_server) -> No
     page = client.get("/")
     assert page.status_code == 503
     assert "try again" in page.text.lower()
+
+
+def test_a_petition_closed_or_hidden_a_moment_ago_takes_nothing_while_this_process_still_remembers_it_open(
+    app, client, petition
+) -> None:
+    """Signing keeps a light row of the petition for PETITION_CACHE_SECONDS; the INSERT itself checks it is open."""
+    app.config["PETITION_CACHE_SECONDS"] = 3600  # the remembered row stays "open" for the whole test
+    page = client.get(f"/petitions/{petition}").text
+
+    def sign(email: str):
+        return client.post(f"/petitions/{petition}/sign", data={
+            "csrf_token": csrf_from(page), "started": started_from(page), "name": "Sam", "email": email, "country": "GB"})
+
+    def set_status(status: str) -> None:
+        with app.app_context():
+            db.session.scalar(select(Petition).where(Petition.slug == petition)).status = status
+            db.session.commit()
+
+    assert sign("first@example.org").status_code == 303
+    set_status("closed")
+    response = sign("second@example.org")
+    assert response.status_code == 409
+    assert "not taking signatures" in response.text
+    assert sign("first@example.org").status_code == 409  # nor is a repeat answered
+    set_status("hidden")
+    assert sign("third@example.org").status_code == 404
+    assert rows(app) == 1
+    assert rows(app, OutboxMessage) == 1  # the one stored signature's email, and no other
+    set_status("open")  # and a petition opened again takes signatures at once, whatever was remembered
+    assert sign("fourth@example.org").status_code == 303
+    assert rows(app) == 2

@@ -18,8 +18,14 @@ from ..emails import normalize_email
 from ..exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
 from ..extensions import csrf, db, limiter
 from ..models import Petition
-from ..models.petition import effective_status
-from ..queries import can_manage, public_petitions, visible_petition_brief_or_404, visible_petition_or_404
+from ..models.petition import PUBLIC_STATUSES, effective_status
+from ..queries import (
+    can_manage,
+    petition_brief_by_id,
+    public_petitions,
+    visible_petition_brief_or_404,
+    visible_petition_or_404,
+)
 from . import bp
 from .forms import ConfirmForm, MyDataForm, SignForm
 
@@ -80,14 +86,17 @@ def _closed(petition: Petition, form: SignForm) -> tuple[str, int]:
 def sign(slug: str) -> Response | tuple[str, int]:
     """Take a signature; whatever the address's history, the answer is the same redirect.
 
-    The hottest path there is: it reads one light row of the petition, and the whole
-    petition only when the page has to be shown again (closed, or the form has errors).
+    The hottest path there is: it reads one light row of the petition (kept a second per
+    process), and the whole petition only when the page has to be shown again (closed, or
+    the form has errors). Whether the petition is open is decided by the INSERT itself.
     """
     brief = visible_petition_brief_or_404(slug)
     form = SignForm()
     now = utcnow()
     if effective_status(brief.status, brief.closes_at, now) != "open":
-        return _closed(visible_petition_or_404(slug), form)
+        petition = visible_petition_or_404(slug)  # the row may be a second old: ask again
+        if not petition.is_open(now):
+            return _closed(petition, form)
     if not form.validate_on_submit():
         form.started.data = abuse.form_started_token()
         return render_petition(visible_petition_or_404(slug), form, 422)
@@ -157,7 +166,8 @@ def verify_post(token: str) -> Response | tuple[str, int]:
     now = utcnow()
     try:
         signature = signing.signature_from_token(token, now=now)
-        newly = signing.confirm(signature, now=now)
+        petition = petition_brief_by_id(signature.petition_id)  # read now: the commit would end the transaction
+        newly = signing.confirm(signature, now=now, petition_status=petition.status)
     except (TokenInvalid, TokenExpired, SignatureInvalidated, PetitionClosed) as exc:
         db.session.rollback()
         return _verify_error(exc)
@@ -166,8 +176,7 @@ def verify_post(token: str) -> Response | tuple[str, int]:
         flash("Thank you: your signature is confirmed and counted.", "success")
     else:
         flash("Your signature was already confirmed. It is counted once.", "info")
-    petition = signature.petition
-    if not petition.is_public():
+    if petition.status not in PUBLIC_STATUSES:
         return redirect(url_for(".index"), 303)
     return redirect(url_for(".petition", slug=petition.slug), 303)
 
