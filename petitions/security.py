@@ -1,4 +1,4 @@
-"""Security headers on every response; views opt out of frame denial one by one."""
+"""Security headers on every response (views opt out of frame denial one by one), and the session cookie."""
 
 from __future__ import annotations
 
@@ -23,25 +23,34 @@ def frameable(view: Callable[..., Any]) -> Callable[..., Any]:
     return view
 
 
+_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+_FRAMEABLE_HEADERS = (("Content-Security-Policy", FRAMEABLE_CSP),) + _HEADERS[1:3]
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def set_headers(response: Response) -> Response:
-    """Add the security headers a page needs unless it set its own."""
+    """Add the security headers a page needs unless it set its own.
+
+    On every response, the count endpoint's included: one pass over the headers already set
+    (werkzeug's setdefault raises and catches a KeyError for each missing one).
+    """
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    if getattr(view, "frameable", False):
-        csp = FRAMEABLE_CSP
-    else:
-        csp = CSP
-        response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Content-Security-Policy", csp)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    wanted = _FRAMEABLE_HEADERS if getattr(view, "frameable", False) else _HEADERS
     if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        wanted += (_HSTS,)
+    present = {name.lower() for name, _ in response.headers}
+    response.headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
     return response
 
 
 def refuse_nul_bytes() -> None:
     """No text we store may hold a NUL byte (PostgreSQL refuses them): refuse such a request at the door."""
-    if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+    if "\x00" in request.path or (request.query_string and any("\x00" in v for v in request.args.values())):
         abort(400, description="The address contains a character that is not allowed.")
     if request.method == "POST" and any("\x00" in v for v in request.form.values()):
         abort(400, description="The form contains a character that is not allowed. Nothing was saved.")
@@ -49,5 +58,8 @@ def refuse_nul_bytes() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the header hook and the input guard."""
+    from .http import SessionInterface
+
+    app.session_interface = SessionInterface()
     app.before_request(refuse_nul_bytes)
     app.after_request(set_headers)

@@ -335,3 +335,22 @@ def tmp_article(base: str, slug: str) -> Path:
         f'<iframe src="{base}/embed/{slug}" width="400" height="200" title="Petition"></iframe></body></html>'
     )
     return path
+
+
+def test_public_counts_are_the_same_for_every_visitor_so_a_cdn_keeps_one_copy(app, client, slug) -> None:
+    """No Vary: Cookie and no Set-Cookie on the press endpoints, even for a visitor who has a session."""
+    page = client.get(f"/petitions/{slug}")  # the signing form puts a CSRF token in this visitor's session
+    assert "Set-Cookie" in page.headers and "Cookie" in page.headers.get("Vary", "")
+    assert client.get_cookie("session") is not None
+    for path in (f"/api/v1/petitions/{slug}/count", f"/api/v1/petitions/{slug}", f"/petitions/{slug}/badge.svg",
+                 f"/embed/{slug}", f"/oembed?url=http://localhost/petitions/{slug}"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "public" in response.headers["Cache-Control"], path
+        assert "Cookie" not in response.headers.get("Vary", ""), (path, response.headers.get("Vary"))
+        assert "Set-Cookie" not in response.headers, path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert len(response.headers.getlist("Content-Security-Policy")) == 1, path
+        again = client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b"", path
+        assert "Content-Type" not in again.headers and "Cookie" not in again.headers.get("Vary", ""), path
