@@ -67,3 +67,24 @@ def test_list_pages_cost_the_same_for_2_rows_as_for_12(app, client) -> None:
         db.session.commit()
     many = {url: queries_for(app, client, url) for url in urls}
     assert many == few
+
+
+def test_my_data_finds_a_mailbox_through_an_index_not_a_scan_of_every_signature(app, ctx) -> None:
+    """The public "my data" form asks about one mailbox across all petitions (migration 0004's index)."""
+    from sqlalchemy import select
+
+    from petitions.models import Signature
+
+    query = select(Signature).where(Signature.email_normalized == "sam@example.org").order_by(Signature.created_at.desc())
+    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(db.text("SET LOCAL enable_seqscan = off"))  # an empty table would be scanned anyway
+        plan = "\n".join(row[0] for row in db.session.execute(db.text(f"EXPLAIN {sql}")))
+        valid = db.session.execute(db.text(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname = 'ix_signatures_email_normalized'")).scalar()
+        assert valid is True
+    else:
+        plan = "\n".join(str(row[-1]) for row in db.session.execute(db.text(f"EXPLAIN QUERY PLAN {sql}")))
+    db.session.rollback()
+    assert "ix_signatures_email_normalized" in plan, plan
