@@ -67,13 +67,14 @@ def _upsert(model, keys: dict, delta: int) -> None:
     db.session.execute(stmt)
 
 
-def apply(changes: Iterable[Counted], delta: int, *, now: datetime) -> int:
+def apply(changes: Iterable[Counted], delta: int, *, now: datetime, with_groups: bool = True) -> int:
     """Add delta (+1 or -1) to every counter of each signature in changes. Returns how many.
 
     What needs reading (the supporter groups' domains) is read first; then the counters are
     written, petitions first and the rest in a fixed order, so concurrent transactions never
     deadlock. Call it last before the commit: the counters of a popular petition are rows that
-    every confirmation waits for, and their locks are held until the commit.
+    every confirmation waits for, and their locks are held until the commit. `with_groups=False`
+    says the caller has just seen, in this transaction, that the petitions have no groups.
     """
     totals: Counter[int] = Counter()
     countries: Counter[tuple[int, str]] = Counter()
@@ -84,7 +85,7 @@ def apply(changes: Iterable[Counted], delta: int, *, now: datetime) -> int:
         countries[(c.petition_id, c.country)] += delta
         hours[(c.petition_id, hour_of(c.confirmed_at))] += delta
         domains[(c.petition_id, c.email_domain)] += delta
-    groups = _group_changes(domains)
+    groups = _group_changes(domains) if with_groups else Counter()
     if totals:
         from .live import mark_changed
 

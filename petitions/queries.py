@@ -35,16 +35,9 @@ def visible_petition_or_404(slug: str) -> Petition:
 
 
 _PETITIONS = Petition.__table__
-_BRIEF_COLUMNS = (
+_BRIEF = select(
     _PETITIONS.c.id, _PETITIONS.c.slug, _PETITIONS.c.title, _PETITIONS.c.status, _PETITIONS.c.closes_at, _PETITIONS.c.owner_id
-)
-_BRIEF = select(*_BRIEF_COLUMNS).where(_PETITIONS.c.slug == bindparam("slug"))
-_BRIEF_BY_ID = select(*_BRIEF_COLUMNS).where(_PETITIONS.c.id == bindparam("id"))
-
-
-def petition_brief_by_id(petition_id: int) -> Row:
-    """The light row of a petition (as visible_petition_brief_or_404 gives), fresh from the database."""
-    return db.session.execute(_BRIEF_BY_ID, {"id": petition_id}).one()
+).where(_PETITIONS.c.slug == bindparam("slug"))
 
 
 def _load_brief(slug: str) -> Row | None:

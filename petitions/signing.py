@@ -17,7 +17,7 @@ from .emails import canonical_email, normalize_email
 from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
 from .mail import external_url, queue_email
-from .models import Invalidation, Petition, Signature
+from .models import GroupDomain, Invalidation, Petition, Signature
 from .models.petition import effective_status
 from .netaddr import ip_key
 
@@ -232,17 +232,22 @@ def _answer_repeat(signature: Signature, *, now: datetime) -> None:
         )
 
 
-def signature_from_token(
-    token: str, *, now: datetime, purpose: str = tokens.CONFIRM_SIGNATURE, max_age: int | None = None
-) -> Signature:
-    """The signature a link names; raises TokenInvalid or TokenExpired."""
+def _link(token: str, *, purpose: str, now: datetime, max_age: int | None) -> tuple[int, str]:
+    """(signature id, mailbox digest) of a genuine, unexpired link; raises TokenInvalid or TokenExpired."""
     if max_age is None:
         max_age = current_app.config["SIGNATURE_TOKEN_MAX_AGE"]
     payload = tokens.read_token(purpose, token, max_age=max_age, now=now)
     try:
-        signature_id, digest = int(payload[0]), str(payload[1])
+        return int(payload[0]), str(payload[1])
     except (TypeError, ValueError, IndexError, KeyError):
         raise TokenInvalid() from None
+
+
+def signature_from_token(
+    token: str, *, now: datetime, purpose: str = tokens.CONFIRM_SIGNATURE, max_age: int | None = None
+) -> Signature:
+    """The signature a link names; raises TokenInvalid or TokenExpired."""
+    signature_id, digest = _link(token, purpose=purpose, now=now, max_age=max_age)
     signature = db.session.get(Signature, signature_id)
     if signature is None or _email_digest(signature.email_normalized) != digest:
         raise TokenInvalid()
@@ -258,6 +263,42 @@ def held_as_suspected(signature: Signature) -> bool:
 
 
 _STATUS = select(_PETITIONS.c.status).where(_PETITIONS.c.id == bindparam("pid"))
+CONFIRMABLE = ("open", "closed", "hidden")
+_GROUP_DOMAINS = GroupDomain.__table__
+# What confirming by link needs, in one read: the signature, its petition, whether it has groups.
+_LINKED = (
+    select(
+        _SIGNATURES.c.id, _SIGNATURES.c.email_normalized, _SIGNATURES.c.invalidated_at,
+        _PETITIONS.c.id.label("petition_id"), _PETITIONS.c.slug, _PETITIONS.c.status,
+        exists().where(_GROUP_DOMAINS.c.petition_id == _PETITIONS.c.id).label("has_groups"),
+    )
+    .join_from(_SIGNATURES, _PETITIONS, _SIGNATURES.c.petition_id == _PETITIONS.c.id)
+    .where(_SIGNATURES.c.id == bindparam("sid"))
+)
+
+
+def confirm_link(token: str, *, now: datetime) -> tuple[bool, Row]:
+    """Confirm the signature a confirmation link names: (newly counted?, its petition's id, slug and status).
+
+    What every viral confirmation does, a pending and valid signature, costs one read, one
+    UPDATE and one statement for the counters; anything else (held as suspected, already
+    confirmed, withdrawn meanwhile) takes the long way through confirm(), with the same
+    answers. Raises TokenInvalid, TokenExpired, PetitionClosed or SignatureInvalidated.
+    """
+    signature_id, digest = _link(token, purpose=tokens.CONFIRM_SIGNATURE, now=now, max_age=None)
+    row = db.session.execute(_LINKED, {"sid": signature_id}).first()
+    if row is None or _email_digest(row.email_normalized) != digest:
+        raise TokenInvalid()
+    if row.status not in CONFIRMABLE:
+        raise PetitionClosed()
+    done = None
+    if row.invalidated_at is None:
+        done = db.session.execute(_CONFIRM, {"signature_id": signature_id, "confirm_at": now}).first()
+    if done is None:
+        return confirm(db.session.get(Signature, signature_id), now=now, petition_status=row.status), row
+    counted = counts.Counted(done.petition_id, done.country, done.email_domain, done.confirmed_at)
+    counts.apply([counted], +1, now=now, with_groups=bool(row.has_groups))
+    return True, row
 
 
 def confirm(signature: Signature, *, now: datetime, petition_status: str | None = None) -> bool:
@@ -269,7 +310,7 @@ def confirm(signature: Signature, *, now: datetime, petition_status: str | None 
     """
     if petition_status is None:
         petition_status = db.session.execute(_STATUS, {"pid": signature.petition_id}).scalar()
-    if petition_status not in ("open", "closed", "hidden"):
+    if petition_status not in CONFIRMABLE:
         raise PetitionClosed()
     if signature.invalidated_at is not None:
         batch = db.session.get(Invalidation, signature.invalidation_id) if signature.invalidation_id else None

@@ -250,3 +250,39 @@ def test_a_petition_closed_or_hidden_a_moment_ago_takes_nothing_while_this_proce
     set_status("open")  # and a petition opened again takes signatures at once, whatever was remembered
     assert sign("fourth@example.org").status_code == 303
     assert rows(app) == 2
+
+
+def test_confirming_by_link_moves_every_counter_once_with_and_without_supporter_groups(app, client, mailbox) -> None:
+    """The link's fast path (one read, one UPDATE, one counter statement) keeps groups, countries and hours exact."""
+    from petitions import counts
+    from petitions.models import CountryCount, GroupDomain, HourlyCount, SupporterGroup
+
+    with app.app_context():
+        grouped, plain = make_petition(title="With a group"), make_petition(title="Without groups")
+        group = SupporterGroup(petition_id=grouped.id, name="Amazon employees", signature_count=0, created_at=grouped.created_at)
+        db.session.add(group)
+        db.session.flush()
+        db.session.add(GroupDomain(group_id=group.id, petition_id=grouped.id, domain="amazon.com"))
+        db.session.commit()
+        slugs, group_id = (grouped.slug, plain.slug), group.id
+    for slug in slugs:
+        for email, country in (("a@amazon.com", "US"), ("b@corp.amazon.com", "GB"), ("c@example.org", "GB")):
+            assert sign_form(client, slug, email=email, country=country).status_code == 303
+    deliver(app)
+    assert len(mailbox.messages) == 6
+    for message in mailbox.messages:
+        path = link_in(message, "/verify/").removeprefix("http://localhost")
+        page = client.get(path).text
+        assert client.post(path, data={"csrf_token": csrf_from(page)}).status_code == 303
+        assert client.post(path, data={"csrf_token": csrf_from(page)}).status_code == 303  # pressed twice, counted once
+    with app.app_context():
+        assert db.session.get(SupporterGroup, group_id).signature_count == 2
+        for slug in slugs:
+            petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
+            assert petition.signature_count == 3
+            by_country = dict(db.session.execute(
+                select(CountryCount.country, CountryCount.count).where(CountryCount.petition_id == petition.id)).all())
+            assert by_country == {"US": 1, "GB": 2}
+            assert db.session.scalar(
+                select(func.sum(HourlyCount.count)).where(HourlyCount.petition_id == petition.id)) == 3
+            assert counts.recount(petition, now=petition.count_updated_at) == []  # the rows agree with every counter

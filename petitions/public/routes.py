@@ -21,7 +21,6 @@ from ..models import Petition
 from ..models.petition import PUBLIC_STATUSES, effective_status
 from ..queries import (
     can_manage,
-    petition_brief_by_id,
     public_petitions,
     visible_petition_brief_or_404,
     visible_petition_or_404,
@@ -165,9 +164,7 @@ def verify_post(token: str) -> Response | tuple[str, int]:
     """Confirm the signature (idempotent) and show the petition with its fresh count."""
     now = utcnow()
     try:
-        signature = signing.signature_from_token(token, now=now)
-        petition = petition_brief_by_id(signature.petition_id)  # read now: the commit would end the transaction
-        newly = signing.confirm(signature, now=now, petition_status=petition.status)
+        newly, petition = signing.confirm_link(token, now=now)
     except (TokenInvalid, TokenExpired, SignatureInvalidated, PetitionClosed) as exc:
         db.session.rollback()
         return _verify_error(exc)
