@@ -80,6 +80,21 @@ def wrk(url: str, env: dict, script: str = "signing.lua") -> tuple[float, float,
     return rps, p99, total, (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0)
 
 
+def alternated(ceiling, measure) -> tuple[float, float, float, float, int, int]:
+    """ceiling, measure(0), ceiling, measure(1): the best run of each, and the sums of the measure's requests and errors.
+
+    This machine's speed drifts by 10-20 % (sometimes more) from one moment to the next; taking
+    the best of two alternated runs on each side keeps the ratio from riding on that drift.
+    Returns (ceiling req/s, its p99, measured req/s, its p99, requests, errors).
+    """
+    bare, runs = [], []
+    for n in range(2):
+        bare.append(ceiling())
+        runs.append(measure(n))
+    best_bare, best = max(bare), max(runs)
+    return best_bare[0], best_bare[1], best[0], best[1], sum(r[2] for r in runs), sum(r[3] for r in runs)
+
+
 def main() -> None:
     name = f"petitions_load_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
@@ -126,12 +141,14 @@ def main() -> None:
             "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
         }
         session.close()
-        ceiling, bare_p99, _, _ = wrk(f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign", wrk_env)
-        rps, p99, total, errors = wrk(f"http://127.0.0.1:{app_port}/petitions/{slug}/sign", wrk_env)
+        ceiling, bare_p99, rps, p99, total, errors = alternated(
+            lambda: wrk(f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign", wrk_env),
+            lambda n: wrk(f"http://127.0.0.1:{app_port}/petitions/{slug}/sign", {**wrk_env, "BENCH_RUN": f"r{n}-"}),
+        )
         print(f"signing: gunicorn gthread 2 workers x 8 threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off")
         print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
-        print(f"{'bare Flask POST, same redirect':<34}{ceiling:>9.0f}{bare_p99:>9.1f}{0:>8}{1:>8.2f}")
-        print(f"{'POST /petitions/<slug>/sign':<34}{rps:>9.0f}{p99:>9.1f}{errors:>8}{rps / ceiling:>8.3f}")
+        print(f"{'bare Flask POST (best of 2 runs)':<34}{ceiling:>9.0f}{bare_p99:>9.1f}{0:>8}{1:>8.2f}")
+        print(f"{'POST .../sign (best of 2 runs)':<34}{rps:>9.0f}{p99:>9.1f}{errors:>8}{rps / ceiling:>8.3f}")
 
         for p in procs:  # a graceful stop lets the requests still in flight when wrk stopped finish
             stop(p)
@@ -190,18 +207,22 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, app_port: int, bare
     with app.app_context():
         app.config["SECRET_KEY"] = secret_key  # the links must be signed with the served app's key
         paths = [f"/verify/{signing._token(sid, normalized, tokens.CONFIRM_SIGNATURE)}" for sid, normalized in rows]
-    (work_dir / "tokens.txt").write_text("\n".join(paths) + "\n")
+    half = len(paths) // 2  # each of the two timed runs presses its own links
+    (work_dir / "tokens-0.txt").write_text("\n".join(paths[:half]) + "\n")
+    (work_dir / "tokens-1.txt").write_text("\n".join(paths[half:]) + "\n")
     session = requests.Session()
     page = session.get(f"http://127.0.0.1:{app_port}{paths[0]}", timeout=10).text
     wrk_env = {
-        "BENCH_TOKENS": str(work_dir / "tokens.txt"),
         "BENCH_THREADS": "2",
         "BENCH_CSRF": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
         "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
     }
     session.close()
-    ceiling, bare_p99, _, _ = wrk(f"http://127.0.0.1:{bare_port}/", wrk_env, "confirm.lua")
-    rps, p99, total, errors = wrk(f"http://127.0.0.1:{app_port}/", wrk_env, "confirm.lua")
+    ceiling, bare_p99, rps, p99, total, errors = alternated(
+        lambda: wrk(f"http://127.0.0.1:{bare_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / "tokens-0.txt")}, "confirm.lua"),
+        lambda n: wrk(f"http://127.0.0.1:{app_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / f"tokens-{n}.txt")},
+                      "confirm.lua"),
+    )
     time.sleep(1)  # the requests in flight when wrk stopped
     with psycopg.connect(plain) as conn:
         count = conn.execute("SELECT signature_count FROM petitions WHERE id = %s", (petition_id,)).fetchone()[0]
@@ -216,12 +237,12 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, app_port: int, bare
     print()
     print(f"confirmations: {CONFIRMATIONS:,} pending signatures on ONE petition, each link pressed once, same gunicorn and wrk")
     print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
-    print(f"{'bare Flask POST, a redirect':<34}{ceiling:>9.0f}{bare_p99:>9.1f}{0:>8}{1:>8.2f}")
-    print(f"{'POST /verify/<token>':<34}{rps:>9.0f}{p99:>9.1f}{errors:>8}{rps / ceiling:>8.3f}")
+    print(f"{'bare Flask POST (best of 2 runs)':<34}{ceiling:>9.0f}{bare_p99:>9.1f}{0:>8}{1:>8.2f}")
+    print(f"{'POST /verify/<token> (best of 2)':<34}{rps:>9.0f}{p99:>9.1f}{errors:>8}{rps / ceiling:>8.3f}")
     print(f"{'count before':>14}{'confirmed now':>15}{'count now':>11}{'by country':>12}{'by hour':>9}{'acknowledged':>14}")
     print(f"{before:>14}{confirmed:>15}{count:>11}{by_country:>12}{by_hour:>9}{total - errors:>14}")
-    if total > CONFIRMATIONS:
-        print(f"note: wrk pressed {total - CONFIRMATIONS} links a second time (BENCH_CONFIRMATIONS is too small for this speed)")
+    if total > half:
+        print(f"note: a run pressed links a second time (BENCH_CONFIRMATIONS={CONFIRMATIONS} is too small for this speed)")
     if not (count == confirmed == by_country == by_hour) or confirmed < min(total - errors, CONFIRMATIONS) or errors:
         sys.exit("FAILED: the count is not exact, or a confirmation answered 303 was lost")
 
