@@ -39,9 +39,10 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
-    from . import database, models  # models: tables on the metadata before Migrate looks
+    from . import database, microcache, models  # models: tables on the metadata before Migrate looks
     from .extensions import csrf, db, limiter, login_manager, migrate
 
+    microcache.init_app(app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -253,7 +253,8 @@ def count_cache(app: Flask) -> TTLCache[dict[str, Any] | None]:
     if cache is None:
         from .http import cache_budget
 
-        ttl = cache_budget(app.config)[0]
+        # Half the in-process share: the other half is the micro-cache's (petitions/microcache.py).
+        ttl = cache_budget(app.config)[0] / 2
         cache = app.extensions.setdefault("count_cache", TTLCache(ttl))
     return cache
 

@@ -354,3 +354,36 @@ def test_public_counts_are_the_same_for_every_visitor_so_a_cdn_keeps_one_copy(ap
         again = client.get(path, headers={"If-None-Match": response.headers["ETag"]})
         assert again.status_code == 304 and again.data == b"", path
         assert "Content-Type" not in again.headers and "Cookie" not in again.headers.get("Vary", ""), path
+
+
+def test_the_micro_cache_replays_exactly_what_flask_answered_and_only_for_its_short_life(app, client, slug) -> None:
+    """A repeat request to the count or the badge is answered below Flask with Flask's own bytes and headers."""
+    from petitions import microcache
+
+    app.config["COUNT_MAX_AGE"] = 2
+    seconds = microcache.ttl(app.config)
+    assert 0 < seconds <= 0.25
+    served: list[str] = []
+    app.before_request(lambda: served.append("flask"))
+    for path in (f"/api/v1/petitions/{slug}/count", f"/petitions/{slug}/badge.svg"):
+        served.clear()
+        first = client.get(path)
+        again = client.get(path)
+        assert served == ["flask"], path  # the second answer did not go through Flask
+        assert again.data == first.data and again.status == first.status
+        assert sorted(again.headers.items()) == sorted(first.headers.items())
+        not_modified = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        assert not_modified.status_code == 304 and not_modified.data == b""
+        assert "Content-Type" not in not_modified.headers and not_modified.headers["ETag"] == first.headers["ETag"]
+        assert served == ["flask"]
+        # a query string, another method, or a cookie-setting page is never replayed
+        client.get(path + "?label=x")
+        assert served == ["flask", "flask"]
+        time.sleep(seconds + 0.05)
+        client.get(path)
+        assert served == ["flask", "flask", "flask"], path  # expired: Flask answers again
+    # a 404 is not kept
+    served.clear()
+    client.get("/api/v1/petitions/no-such-petition/count")
+    client.get("/api/v1/petitions/no-such-petition/count")
+    assert served == ["flask", "flask"]
