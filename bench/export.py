@@ -115,7 +115,7 @@ def start_gunicorn(url: str, log: Path) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
     env.update(
         DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32), BASE_URL=f"http://127.0.0.1:{port}",
-        RATELIMIT_ENABLED="false", GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="/dev/null",
+        RATELIMIT_ENABLED="false", GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="",  # off, as docs/SCALING.md recommends under load
         GUNICORN_TIMEOUT="300", GUNICORN_GRACEFUL_TIMEOUT="5", WEB_CONCURRENCY="1", GUNICORN_THREADS="4",
         COUNT_MAX_AGE="0",  # every count read from the database, not from the process's cache
     )

@@ -43,7 +43,7 @@ def free_port() -> int:
 
 
 def start(module: str, port: int, env: dict, **extra: str) -> subprocess.Popen:
-    e = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": "/dev/null", **extra}
+    e = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": "", **extra}  # access log off (docs/SCALING.md)
     proc = subprocess.Popen([GUNICORN, module, "-c", "gunicorn.conf.py"], cwd=ROOT, env=e,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     for _ in range(100):
