@@ -94,7 +94,7 @@ def apply(changes: Iterable[Counted], delta: int, *, now: datetime, with_groups:
     if one_kind and delta > 0 and _dialect() == "postgresql":
         # One confirmation, the hottest write there is: every counter in one statement, so the
         # locks are taken and released within one round trip and the commit that follows.
-        ((petition_id, n),), (((_, country), _),), (((_, hour), _),) = totals.items(), countries.items(), hours.items()
+        [(petition_id, n)], [(_, country)], [(_, hour)] = totals.items(), countries, hours
         db.session.execute(
             _COUNT_ONE,
             {"pid": petition_id, "n": n, "now": now, "country": country, "hour": hour, "groups": sorted(groups)},
@@ -146,8 +146,9 @@ _COUNT_ONE = text(
 ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("hour", type_=UTCDateTime()))
 
 
-_GROUP_DOMAINS_OF_ONE = select(GroupDomain.petition_id, GroupDomain.domain, GroupDomain.group_id).where(
-    GroupDomain.petition_id == bindparam("pid")
+# Built once: the petitions come as one expanding parameter.
+_GROUP_DOMAINS = select(GroupDomain.petition_id, GroupDomain.domain, GroupDomain.group_id).where(
+    GroupDomain.petition_id.in_(bindparam("pids", expanding=True))
 )
 
 
@@ -157,14 +158,7 @@ def _group_changes(domains: Counter[tuple[int, str]]) -> Counter[int]:
     petitions = sorted({pid for pid, _ in domains})
     if not petitions:
         return by_group
-    if len(petitions) == 1:  # the usual case, one confirmation: a statement built once
-        rows = db.session.execute(_GROUP_DOMAINS_OF_ONE, {"pid": petitions[0]}).all()
-    else:
-        rows = db.session.execute(
-            select(GroupDomain.petition_id, GroupDomain.domain, GroupDomain.group_id).where(
-                GroupDomain.petition_id.in_(petitions)
-            )
-        ).all()
+    rows = db.session.execute(_GROUP_DOMAINS, {"pids": petitions}).all()
     if not rows:
         return by_group
     groups_of: dict[tuple[int, str], set[int]] = {}

@@ -11,7 +11,7 @@ from sqlalchemy import Row, Select, and_, bindparam, not_, or_, select
 from .clock import utcnow
 from .extensions import db
 from .models import Petition
-from .models.petition import PUBLIC_STATUSES
+from .models.petition import PUBLIC_STATUSES, open_at
 from .ttlcache import TTLCache
 
 
@@ -74,7 +74,7 @@ def public_petitions(
 ) -> Select:
     """A query for the petitions the public may list (by status as the public sees it), searched and sorted."""
     now = now or utcnow()
-    still_open = and_(Petition.status == "open", or_(Petition.closes_at.is_(None), Petition.closes_at > now))
+    still_open = open_at(now)
     if status == "open":
         stmt = select(Petition).where(still_open)
     elif status == "closed":

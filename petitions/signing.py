@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, exists, or_, select, update
+from sqlalchemy import Row, bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -18,7 +18,7 @@ from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
 from .mail import external_url, queue_email
 from .models import GroupDomain, Invalidation, Petition, Signature
-from .models.petition import effective_status
+from .models.petition import effective_status, open_at
 from .netaddr import ip_key
 
 
@@ -95,9 +95,7 @@ def _insert_statement(dialect: str):
     """
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     petition_open = exists().where(
-        _PETITIONS.c.id == bindparam("petition_id"),
-        _PETITIONS.c.status == "open",
-        or_(_PETITIONS.c.closes_at.is_(None), _PETITIONS.c.closes_at > bindparam("now", type_=_PETITIONS.c.closes_at.type)),
+        _PETITIONS.c.id == bindparam("petition_id"), open_at(bindparam("now", type_=_PETITIONS.c.closes_at.type))
     )
     values = select(*[bindparam(c, type_=_SIGNATURES.c[c].type) for c in _COLUMNS]).where(petition_open)
     return (

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -26,6 +26,11 @@ def effective_status(status: str, closes_at: datetime | None, now: datetime) -> 
     if status == "open" and closes_at is not None and now >= closes_at:
         return "closed"
     return status
+
+
+def open_at(now: Any) -> ColumnElement[bool]:
+    """effective_status(...) == "open" in SQL; `now` is a datetime or a bind parameter."""
+    return and_(Petition.status == "open", or_(Petition.closes_at.is_(None), Petition.closes_at > now))
 
 
 class Petition(db.Model):
