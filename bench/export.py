@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -33,15 +32,12 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
-
+from bench.common import create_database, drop_database, migrate_with_owner  # noqa: E402
 from petitions import create_app  # noqa: E402
 from petitions.campaigns import PetitionData, create_petition  # noqa: E402
 from petitions.clock import utcnow  # noqa: E402
 from petitions.extensions import db  # noqa: E402
-from petitions.models import User  # noqa: E402
 
-ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", "1000000"))
 TARGET_MB = 50
 OWNER, PASSWORD = "bench-owner@example.org", "correct horse battery"
@@ -78,12 +74,8 @@ def setup(url: str) -> tuple[str, str, str]:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     app.logger.setLevel("WARNING")
     with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"))
+        owner = migrate_with_owner("Bench Owner", OWNER, PASSWORD)
         now = utcnow()
-        owner = User(name="Bench Owner", email=OWNER, created_at=now, email_confirmed_at=now)
-        owner.set_password(PASSWORD)
-        db.session.add(owner)
-        db.session.flush()
         big = create_petition(owner, PetitionData("A million signers", "Target", "Summary", "Body", 2_000_000),
                               now=now, moderation="post")
         small = create_petition(owner, PetitionData("A hundred signers", "Target", "Summary", "Body", 1000),
@@ -225,10 +217,7 @@ def side_by_side_ms(session: requests.Session, few_url: str, many_url: str, n: i
 
 
 def main() -> None:
-    name = f"petitions_bench_export_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+    name, url = create_database("petitions_bench_export")
     proc = None
     try:
         t = time.perf_counter()
@@ -312,8 +301,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from email import message_from_bytes
 from pathlib import Path
 
@@ -28,9 +27,9 @@ from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import create_database, drop_database, migrate_with_owner  # noqa: E402
 from bench.press import free_port, start, stop  # noqa: E402
 
-ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DURATION = os.environ.get("BENCH_WRK_SECONDS", "8")
 BARE = """
 from flask import Flask, redirect
@@ -96,10 +95,7 @@ def alternated(ceiling, measure) -> tuple[float, float, float, float, int, int]:
 
 
 def main() -> None:
-    name = f"petitions_load_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+    name, url = create_database("petitions_load")
     smtp_port = free_port()
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -110,21 +106,16 @@ def main() -> None:
     procs = []
     bare_dir = Path(tempfile.mkdtemp(prefix="petitions-bare-"))
     try:
-        from flask_migrate import upgrade
 
         from petitions import create_app
         from petitions.campaigns import PetitionData, create_petition
         from petitions.clock import utcnow
         from petitions.extensions import db
-        from petitions.models import User
 
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
         with app.app_context():
-            upgrade(directory=str(ROOT / "migrations"))
+            owner = migrate_with_owner()
             now = utcnow()
-            owner = User(name="B", email="bench@example.org", created_at=now, email_confirmed_at=now, password_hash="x")
-            db.session.add(owner)
-            db.session.flush()
             slug = create_petition(owner, PetitionData("Load petition", "T", "S", "B", 100), now=now, moderation="post").slug
             db.session.commit()
 
@@ -183,8 +174,7 @@ def main() -> None:
             for f in bare_dir.iterdir():
                 f.unlink()
             bare_dir.rmdir()
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
 
 
 def confirm_stage(app, secret_key: str, url: str, slug: str, app_port: int, bare_port: int, work_dir: Path) -> None:

@@ -20,15 +20,14 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from bench.common import create_database, drop_database, migrate_with_owner  # noqa: E402
+
 STREAMS = int(os.environ.get("BENCH_STREAMS", "1000"))
 DURATION = os.environ.get("BENCH_WRK_SECONDS", "8")
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
@@ -127,29 +126,21 @@ async def streams_run(port: int, slug: str, confirm) -> tuple[int, float, float]
 def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
-    name = f"petitions_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+    name, url = create_database("petitions_bench")
     env = {"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "RATELIMIT_ENABLED": "false",
            "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8", "GUNICORN_WORKER_CLASS": "gthread"}
     procs: list[subprocess.Popen] = []
     try:
-        from flask_migrate import upgrade
 
         from petitions import create_app, signing
         from petitions.campaigns import PetitionData, create_petition
         from petitions.clock import utcnow
         from petitions.extensions import db
-        from petitions.models import User
 
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
         with app.app_context():
-            upgrade(directory=str(ROOT / "migrations"))
+            owner = migrate_with_owner()
             now = utcnow()
-            owner = User(name="B", email="bench@example.org", created_at=now, email_confirmed_at=now, password_hash="x")
-            db.session.add(owner)
-            db.session.flush()
             petition = create_petition(owner, PetitionData("Bench petition", "T", "S", "B", 100), now=now, moderation="post")
             for i in range(10):
                 s = signing.sign(petition, signing.SignatureData("A", f"s{i}@example.org", "GB"), now=now, ip=None)
@@ -200,8 +191,7 @@ def main() -> None:
     finally:
         for p in procs:
             stop(p)
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
 
 
 if __name__ == "__main__":

@@ -17,24 +17,18 @@ import re
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from flask import Flask, redirect  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 
+from bench.common import create_database, drop_database, migrate_with_owner  # noqa: E402
 from petitions import create_app  # noqa: E402
 from petitions.campaigns import PetitionData, create_petition  # noqa: E402
 from petitions.clock import utcnow  # noqa: E402
 from petitions.counts import recount  # noqa: E402
 from petitions.extensions import db  # noqa: E402
-from petitions.models import User  # noqa: E402
 
-ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIG = int(os.environ.get("BENCH_BIG", "200000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "400"))
 
@@ -55,11 +49,8 @@ def setup(url: str) -> tuple[Flask, str, str]:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "SIGN_MIN_SECONDS": 0})
     app.logger.setLevel("WARNING")
     with app.app_context():
-        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+        owner = migrate_with_owner()
         now = utcnow()
-        owner = User(name="B", email="bench@example.org", created_at=now, email_confirmed_at=now, password_hash="x")
-        db.session.add(owner)
-        db.session.flush()
         data = PetitionData("Big petition", "Target", "Summary", "Body", 1_000_000)
         big = create_petition(owner, data, now=now, moderation="post")
         small = create_petition(owner, PetitionData("Small petition", "Target", "Summary", "Body", 100), now=now, moderation="post")
@@ -83,10 +74,7 @@ def setup(url: str) -> tuple[Flask, str, str]:
 
 
 def main() -> None:
-    name = f"petitions_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+    name, url = create_database("petitions_bench")
     try:
         app, big, small = setup(url)
         client = app.test_client()
@@ -124,8 +112,7 @@ def main() -> None:
         with app.app_context():
             db.engine.dispose()
     finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
 
 
 if __name__ == "__main__":
