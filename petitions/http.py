@@ -80,7 +80,13 @@ class SessionInterface(SecureCookieSessionInterface):
         return cached[1]
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        """Save as Flask does, unless the response is public and the session unchanged."""
-        if not session.modified and "public" in response.headers.get("Cache-Control", ""):
+        """Save as Flask does, unless the response is public.
+
+        A public response is kept by caches and given to everyone, so it never carries a
+        cookie, even when a hook changed the session on the way (Flask-Login marks a
+        session that has no user as not fresh the first time it looks): that change waits
+        for the visitor's next private page.
+        """
+        if "public" in response.headers.get("Cache-Control", ""):
             return
         super().save_session(app, session, response)

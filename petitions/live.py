@@ -218,7 +218,14 @@ def mark_changed(petition_ids: set[int]) -> None:
 @event.listens_for(Session, "after_commit")
 def _publish(session: Session) -> None:
     changed = session.info.pop("counts_changed", None)
-    if not changed or not has_app_context():
+    if changed:
+        publish_changed(changed)
+
+
+def publish_changed(petition_ids: set[int]) -> None:
+    """Tell every process's live hub that these petitions' counts moved (call it after the commit)."""
+    changed = petition_ids
+    if not has_app_context():
         return
     client = current_app.extensions.get("count_publisher")
     if client is None:

@@ -10,7 +10,7 @@ import re
 import smtplib
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -33,6 +33,20 @@ def external_url(endpoint: str, **values: Any) -> str:
     return current_app.config["BASE_URL"] + adapter.build(endpoint, values)
 
 
+def render(template: str, context: dict[str, Any]) -> tuple[str, str | None]:
+    """(text, html or None) of templates/email/<template>.txt and, when present, .html."""
+    context.setdefault("site_url", current_app.config["BASE_URL"])
+    # Rendered by Jinja alone: an email has no business with the request's context processors
+    # (the signed-in user, the CSRF token), and skipping them is a third of the rendering time.
+    env = current_app.jinja_env
+    text = env.get_template(f"email/{template}.txt").render(context)
+    try:
+        html: str | None = env.get_template(f"email/{template}.html").render(context)
+    except TemplateNotFound:  # a message may be plain text only
+        html = None
+    return text, html
+
+
 def queue_email(
     to: str,
     subject: str,
@@ -45,18 +59,9 @@ def queue_email(
     """Add a message to the outbox in the current transaction and return its id; it exists exactly when the cause does.
 
     The body comes from templates/email/<template>.txt and, when present, .html. The row is
-    written with one INSERT at once (not through the unit of work): signing, the hottest
-    path there is, queues one message per request.
+    written with one INSERT at once (not through the unit of work).
     """
-    context.setdefault("site_url", current_app.config["BASE_URL"])
-    # Rendered by Jinja alone: an email has no business with the request's context processors
-    # (the signed-in user, the CSRF token), and skipping them is a third of the rendering time.
-    env = current_app.jinja_env
-    text = env.get_template(f"email/{template}.txt").render(context)
-    try:
-        html: str | None = env.get_template(f"email/{template}.html").render(context)
-    except TemplateNotFound:  # a message may be plain text only
-        html = None
+    text, html = render(template, context)
     row = {
         "to_addr": to,
         "subject": subject,
@@ -71,6 +76,47 @@ def queue_email(
 
 
 _INSERT_MESSAGE = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+
+# Messages the worker renders when it sends them: template name -> a function of the outbox
+# row that gives the template's context. Queuing one costs the request no templating and no
+# signed links (a signing's confirmation email, the hottest message there is); its links are
+# signed when sent, so they are valid for their whole lifetime from the moment they arrive.
+_LATE: dict[str, Callable[[OutboxMessage], dict[str, Any]]] = {}
+
+
+def rendered_late(template: str) -> Callable[[Callable[[OutboxMessage], dict[str, Any]]], Callable[[OutboxMessage], dict[str, Any]]]:
+    """Register the function that makes the context of `template` messages queued with late_message()."""
+
+    def register(make_context: Callable[[OutboxMessage], dict[str, Any]]) -> Callable[[OutboxMessage], dict[str, Any]]:
+        _LATE[template] = make_context
+        return make_context
+
+    return register
+
+
+def late_message(to: str, subject: str, template: str, context: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """The values of an outbox row for a message the worker renders (add signature_id where it has one)."""
+    if template not in _LATE:
+        raise KeyError(f"no context function registered for the email template {template!r}")
+    return {
+        "to_addr": to, "subject": subject, "body_text": None, "body_html": None, "template": template,
+        "context": context, "headers": {}, "created_at": now, "next_attempt_at": now, "attempts": 0,
+    }
+
+
+def queue_late_email(
+    to: str, subject: str, template: str, context: dict[str, Any], *, now: datetime, signature_id: int | None = None
+) -> int:
+    """queue_email() for a message the worker renders (see rendered_late); returns its id."""
+    row = late_message(to, subject, template, context, now=now)
+    return db.session.execute(_INSERT_MESSAGE, {**row, "signature_id": signature_id}).scalar_one()
+
+
+def body_of(row: OutboxMessage) -> tuple[str, str | None]:
+    """(text, html) of an outbox message: as queued, or rendered now for one queued with late_message()."""
+    if row.body_text is not None:
+        return row.body_text, row.body_html
+    return render(row.template or "", _LATE[row.template or ""](row))
 
 
 # --- the worker ----------------------------------------------------------------------------
@@ -134,9 +180,10 @@ def build_message(row: OutboxMessage, sender: str, domain: str) -> EmailMessage:
     msg["Message-ID"] = f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{domain}>"
     for name, value in (row.headers or {}).items():
         msg[header_text(name)] = header_text(value)
-    msg.set_content(row.body_text)
-    if row.body_html:
-        msg.add_alternative(row.body_html, subtype="html")
+    text, html = body_of(row)
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
     return msg
 
 

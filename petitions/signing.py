@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, exists, select, update
+from sqlalchemy import Row, bindparam, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -16,9 +17,11 @@ from . import counts, tokens
 from .emails import canonical_email, normalize_email
 from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
-from .mail import external_url, queue_email
-from .models import GroupDomain, Invalidation, Petition, Signature
+from .live import publish_changed
+from .mail import external_url, late_message, queue_email, queue_late_email, rendered_late
+from .models import GroupDomain, Invalidation, OutboxMessage, Petition, Signature
 from .models.petition import effective_status, open_at
+from .models.types import UTCDateTime
 from .netaddr import ip_key
 
 
@@ -39,13 +42,13 @@ def _email_digest(normalized: str) -> str:
     return hashlib.sha256(normalized.encode()).hexdigest()[:16]
 
 
-def _token(signature_id: int, normalized: str, purpose: str) -> str:
-    return tokens.make_token(purpose, [signature_id, _email_digest(normalized)])
+def _token(signature_id: int, digest: str, purpose: str) -> str:
+    return tokens.make_token(purpose, [signature_id, digest])
 
 
 def signature_token(signature: Signature, purpose: str = tokens.CONFIRM_SIGNATURE) -> str:
     """A token for a link about this signature, bound to its id, its mailbox and the purpose."""
-    return _token(signature.id, signature.email_normalized, purpose)
+    return _token(signature.id, _email_digest(signature.email_normalized), purpose)
 
 
 def confirmation_token(signature: Signature) -> str:
@@ -53,29 +56,39 @@ def confirmation_token(signature: Signature) -> str:
     return signature_token(signature, tokens.CONFIRM_SIGNATURE)
 
 
-def _links(signature_id: int, normalized: str, updates: bool) -> dict[str, str | None]:
+def _links(signature_id: int, digest: str, updates: bool) -> dict[str, str | None]:
     links: dict[str, str | None] = {
-        "confirm_url": external_url("public.verify", token=_token(signature_id, normalized, tokens.CONFIRM_SIGNATURE)),
-        "withdraw_url": external_url("public.withdraw", token=_token(signature_id, normalized, tokens.WITHDRAW_SIGNATURE)),
+        "confirm_url": external_url("public.verify", token=_token(signature_id, digest, tokens.CONFIRM_SIGNATURE)),
+        "withdraw_url": external_url("public.withdraw", token=_token(signature_id, digest, tokens.WITHDRAW_SIGNATURE)),
         "unsubscribe_url": None,
     }
     if updates:  # the link to stop updates is only in the emails of signers who asked for them
-        links["unsubscribe_url"] = external_url("public.unsubscribe", token=_token(signature_id, normalized, tokens.UNSUBSCRIBE))
+        links["unsubscribe_url"] = external_url("public.unsubscribe", token=_token(signature_id, digest, tokens.UNSUBSCRIBE))
     return links
 
 
 def signer_links(signature: Signature) -> dict[str, str | None]:
     """The links every email to a signer carries: confirm, withdraw, and (when they asked for updates) stop updates."""
-    return _links(signature.id, signature.email_normalized, signature.updates)
+    return _links(signature.id, _email_digest(signature.email_normalized), signature.updates)
 
 
-@dataclass(frozen=True)
-class Signed:
-    """What the confirmation email needs to know of a signature just stored."""
+CONFIRMATION_EMAIL = "confirm_signature"
 
-    id: int
-    name: str
-    updates: bool
+
+@rendered_late(CONFIRMATION_EMAIL)
+def _confirmation_context(message: OutboxMessage) -> dict[str, Any]:
+    """The context of a new signature's confirmation email, made by the mail worker when it sends it.
+
+    The signing request stored only what the email says (the signer's name, the petition's
+    title, whether they asked for updates) and the digest of the mailbox the links are bound
+    to; the links are signed now, so they are valid for their whole lifetime from arrival.
+    """
+    context = message.context or {}
+    return {
+        "signature": {"name": context["name"], "updates": context["updates"]},
+        "petition": {"title": context["title"]},
+        **_links(int(message.signature_id or 0), context["digest"], bool(context["updates"])),
+    }
 
 
 _SIGNATURES = Signature.__table__
@@ -107,6 +120,34 @@ def _insert_statement(dialect: str):
 
 
 _INSERTS = {name: _insert_statement(name) for name in ("postgresql", "sqlite")}
+_OUTBOX = OutboxMessage.__table__
+
+
+def _sign_and_queue_statement():
+    """PostgreSQL: the signature's INSERT and its confirmation email's, in one statement.
+
+    The signature is inserted by a data-modifying CTE and the outbox row is selected from
+    what it returns: a signing that stores nothing (a repeat, a closed petition) queues
+    nothing either, and a new one costs one round trip instead of two.
+    """
+    signed = _INSERTS["postgresql"].cte("signed")
+    now = bindparam("now", type_=_OUTBOX.c.created_at.type)
+    message = select(
+        bindparam("email", type_=_OUTBOX.c.to_addr.type),
+        bindparam("mail_subject", type_=_OUTBOX.c.subject.type),
+        bindparam("mail_template", type_=_OUTBOX.c.template.type),
+        bindparam("mail_context", type_=_OUTBOX.c.context.type),
+        bindparam("mail_headers", type_=_OUTBOX.c.headers.type),
+        now,
+        now,
+        bindparam("mail_attempts", type_=_OUTBOX.c.attempts.type),
+        signed.c.id,
+    ).select_from(signed)
+    columns = ["to_addr", "subject", "template", "context", "headers", "created_at", "next_attempt_at", "attempts", "signature_id"]
+    return pg_insert(_OUTBOX).from_select(columns, message).returning(_OUTBOX.c.signature_id)
+
+
+_SIGN_AND_QUEUE = _sign_and_queue_statement()
 
 
 def _is_open(petition_id: int, now: datetime) -> bool:
@@ -150,10 +191,26 @@ def record(
         "resend_count": 0,
         "now": now,
     }
+    message = late_message(
+        values["email"],
+        f"Please confirm your signature: {petition.title}"[:255],
+        CONFIRMATION_EMAIL,
+        {"name": values["name"], "title": petition.title, "digest": _email_digest(normalized), "updates": data.updates},
+        now=now,
+    )
     # One statement decides, on every database and under any concurrency: the unique
     # constraint on (petition, mailbox) either takes the row or answers nothing, and nothing
-    # is taken for a petition that is not open.
-    statement = _INSERTS[db.session.get_bind().dialect.name]
+    # is taken for a petition that is not open. On PostgreSQL the same statement queues the
+    # confirmation email; elsewhere a second one does, in the same transaction.
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        statement = _SIGN_AND_QUEUE
+        values.update(
+            mail_subject=message["subject"], mail_template=message["template"], mail_context=message["context"],
+            mail_headers=message["headers"], mail_attempts=0,
+        )
+    else:
+        statement = _INSERTS["sqlite"]
     for _ in range(3):
         signature_id = db.session.execute(statement, values).scalar()
         if signature_id is not None:
@@ -167,19 +224,13 @@ def record(
         # the row that conflicted was withdrawn meanwhile: try again
     else:  # pragma: no cover - withdrawn three times in a row
         raise RuntimeError("could not store the signature")
+    if not postgresql:
+        queue_late_email(**{k: message[k] for k in ("subject", "template", "context")}, to=message["to_addr"], now=now,
+                         signature_id=signature_id)
     if suspected:
         from .abuse import mark_suspected
 
         mark_suspected(signature_id, petition.id, suspected, now)
-    queue_email(
-        values["email"],
-        f"Please confirm your signature: {petition.title}"[:255],
-        "confirm_signature",
-        now=now,
-        petition=petition,
-        signature=Signed(signature_id, values["name"], data.updates),
-        **_links(signature_id, normalized, data.updates),
-    )
     return signature_id
 
 
@@ -275,15 +326,72 @@ _LINKED = (
 )
 
 
+# PostgreSQL: a pending, valid signature confirmed and counted by ONE statement, run on its own
+# (autocommit), so it is its own transaction. The counter rows of a hot petition, which every
+# confirmation waits for, are then locked only while PostgreSQL runs it and flushes the commit,
+# never while the request's thread waits for its turn to run Python again. The parts run in
+# the order the final SELECT reads them: the signature, then the petition, country, hour and
+# groups, the order of every other path (see counts.apply), so none deadlocks with another.
+# The link's mailbox digest is checked in SQL (_email_digest's sha256); a supporter group
+# counts a signature whose domain is its domain or under it (counts._group_changes's rule).
+_CONFIRM_ONE = text(
+    """
+    WITH s AS (
+        UPDATE signatures SET confirmed_at = :now FROM petitions
+        WHERE signatures.id = :sid AND signatures.confirmed_at IS NULL AND signatures.invalidated_at IS NULL
+          AND left(encode(sha256(convert_to(signatures.email_normalized, 'UTF8')), 'hex'), 16) = :digest
+          AND petitions.id = signatures.petition_id AND petitions.status = ANY(:confirmable)
+        RETURNING signatures.petition_id, signatures.country, signatures.email_domain, petitions.slug, petitions.status
+    ), p AS (
+        UPDATE petitions SET signature_count = signature_count + 1, count_updated_at = :now
+        WHERE id = (SELECT petition_id FROM s) RETURNING 1
+    ), c AS (
+        INSERT INTO petition_country_counts AS t (petition_id, country, count) SELECT petition_id, country, 1 FROM s
+        ON CONFLICT (petition_id, country) DO UPDATE SET count = t.count + excluded.count RETURNING 1
+    ), h AS (
+        INSERT INTO petition_hourly_counts AS t (petition_id, hour, count) SELECT petition_id, :hour, 1 FROM s
+        ON CONFLICT (petition_id, hour) DO UPDATE SET count = t.count + excluded.count RETURNING 1
+    ), g AS (
+        UPDATE supporter_groups SET signature_count = signature_count + 1
+        WHERE id IN (
+            SELECT d.group_id FROM group_domains d JOIN s ON d.petition_id = s.petition_id
+            WHERE s.email_domain = d.domain OR right(s.email_domain, length(d.domain) + 1) = '.' || d.domain
+        )
+        RETURNING 1
+    )
+    SELECT s.petition_id, s.slug, s.status,
+           (SELECT count(*) FROM p) AS p, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h,
+           (SELECT count(*) FROM g) AS g
+    FROM s
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("hour", type_=UTCDateTime()))
+
+
+def _confirm_in_one_statement(signature_id: int, digest: str, now: datetime) -> Row | None:
+    """PostgreSQL's fast path of confirm_link, committed at once; None when it confirmed nothing."""
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now), "confirmable": list(CONFIRMABLE)}
+        row = conn.execute(_CONFIRM_ONE, params).first()
+    if row is not None:
+        publish_changed({row.petition_id})
+    return row
+
+
 def confirm_link(token: str, *, now: datetime) -> tuple[bool, Row]:
     """Confirm the signature a confirmation link names: (newly counted?, its petition's id, slug and status).
 
-    What every viral confirmation does, a pending and valid signature, costs one read, one
-    UPDATE and one statement for the counters; anything else (held as suspected, already
-    confirmed, withdrawn meanwhile) takes the long way through confirm(), with the same
-    answers. Raises TokenInvalid, TokenExpired, PetitionClosed or SignatureInvalidated.
+    What every viral confirmation does, a pending and valid signature, is on PostgreSQL one
+    statement, committed by itself (see _CONFIRM_ONE); elsewhere one read, one UPDATE and
+    the counters. Anything else (held as suspected, already confirmed, withdrawn meanwhile,
+    a wrong link) takes the long way through confirm(), which gives each its answer.
+    Raises TokenInvalid, TokenExpired, PetitionClosed or SignatureInvalidated.
     """
     signature_id, digest = _link(token, purpose=tokens.CONFIRM_SIGNATURE, now=now, max_age=None)
+    if db.session.get_bind().dialect.name == "postgresql":
+        done = _confirm_in_one_statement(signature_id, digest, now)
+        if done is not None:
+            return True, done
     row = db.session.execute(_LINKED, {"sid": signature_id}).first()
     if row is None or _email_digest(row.email_normalized) != digest:
         raise TokenInvalid()

@@ -253,36 +253,69 @@ def test_a_petition_closed_or_hidden_a_moment_ago_takes_nothing_while_this_proce
 
 
 def test_confirming_by_link_moves_every_counter_once_with_and_without_supporter_groups(app, client, mailbox) -> None:
-    """The link's fast path (one read, one UPDATE, one counter statement) keeps groups, countries and hours exact."""
+    """The link's fast path (on PostgreSQL one statement) keeps groups, countries and hours exact.
+
+    A group counts a signature whose domain is one of its domains or under one, once however
+    many of its domains match; "notamazon.com" is not under "amazon.com".
+    """
     from petitions import counts
     from petitions.models import CountryCount, GroupDomain, HourlyCount, SupporterGroup
 
     with app.app_context():
-        grouped, plain = make_petition(title="With a group"), make_petition(title="Without groups")
-        group = SupporterGroup(petition_id=grouped.id, name="Amazon employees", signature_count=0, created_at=grouped.created_at)
-        db.session.add(group)
+        grouped, plain = make_petition(title="With groups"), make_petition(title="Without groups")
+        employees = SupporterGroup(petition_id=grouped.id, name="Amazon employees", signature_count=0, created_at=grouped.created_at)
+        corp = SupporterGroup(petition_id=grouped.id, name="Corporate office", signature_count=0, created_at=grouped.created_at)
+        db.session.add_all([employees, corp])
         db.session.flush()
-        db.session.add(GroupDomain(group_id=group.id, petition_id=grouped.id, domain="amazon.com"))
+        db.session.add_all([
+            GroupDomain(group_id=employees.id, petition_id=grouped.id, domain="amazon.com"),
+            GroupDomain(group_id=employees.id, petition_id=grouped.id, domain="aws.amazon.com"),
+            GroupDomain(group_id=corp.id, petition_id=grouped.id, domain="corp.amazon.com"),
+        ])
         db.session.commit()
-        slugs, group_id = (grouped.slug, plain.slug), group.id
+        slugs, group_ids = (grouped.slug, plain.slug), (employees.id, corp.id)
+    signers = (("a@amazon.com", "US"), ("b@corp.amazon.com", "GB"), ("c@example.org", "GB"), ("d@notamazon.com", "FR"),
+               ("e@dev.aws.amazon.com", "US"))
     for slug in slugs:
-        for email, country in (("a@amazon.com", "US"), ("b@corp.amazon.com", "GB"), ("c@example.org", "GB")):
+        for email, country in signers:
             assert sign_form(client, slug, email=email, country=country).status_code == 303
     deliver(app)
-    assert len(mailbox.messages) == 6
+    assert len(mailbox.messages) == 10
     for message in mailbox.messages:
         path = link_in(message, "/verify/").removeprefix("http://localhost")
         page = client.get(path).text
         assert client.post(path, data={"csrf_token": csrf_from(page)}).status_code == 303
         assert client.post(path, data={"csrf_token": csrf_from(page)}).status_code == 303  # pressed twice, counted once
     with app.app_context():
-        assert db.session.get(SupporterGroup, group_id).signature_count == 2
+        assert [db.session.get(SupporterGroup, gid).signature_count for gid in group_ids] == [3, 1]
         for slug in slugs:
             petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
-            assert petition.signature_count == 3
+            assert petition.signature_count == 5
             by_country = dict(db.session.execute(
                 select(CountryCount.country, CountryCount.count).where(CountryCount.petition_id == petition.id)).all())
-            assert by_country == {"US": 1, "GB": 2}
+            assert by_country == {"US": 2, "GB": 2, "FR": 1}
             assert db.session.scalar(
-                select(func.sum(HourlyCount.count)).where(HourlyCount.petition_id == petition.id)) == 3
+                select(func.sum(HourlyCount.count)).where(HourlyCount.petition_id == petition.id)) == 5
             assert counts.recount(petition, now=petition.count_updated_at) == []  # the rows agree with every counter
+
+
+def test_a_confirmation_link_bound_to_another_mailbox_confirms_nothing(app, client) -> None:
+    """The link names a real signature, but was made for a different address: 404, nothing counted."""
+    from petitions import signing, tokens
+
+    with app.app_context():
+        slug = make_petition().slug
+    assert sign_form(client, slug, email="sam@example.org").status_code == 303
+    with app.app_context():
+        signature = db.session.scalar(select(Signature))
+        wrong = signing._token(signature.id, signing._email_digest("someone-else@example.org"), tokens.CONFIRM_SIGNATURE)
+        right = signing.confirmation_token(signature)
+    page = client.get(f"/verify/{right}").text
+    response = client.post(f"/verify/{wrong}", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(Signature.confirmed_at)) is None
+        assert db.session.scalar(select(Petition.signature_count).where(Petition.slug == slug)) == 0
+    assert client.post(f"/verify/{right}", data={"csrf_token": csrf_from(page)}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Petition.signature_count).where(Petition.slug == slug)) == 1

@@ -6,14 +6,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from petitions import counts, signing
+from petitions import counts, mail, signing, tokens
 from petitions.clock import utcnow
 from petitions.exceptions import PetitionClosed, TokenExpired, TokenInvalid
 from petitions.extensions import db
 from petitions.models import CountryCount, OutboxMessage, Petition, Signature
 from petitions.tokens import CONFIRM_ACCOUNT, make_token
 
-from .conftest import make_petition
+from .conftest import body_of, link_in, make_petition
 
 
 def data(email="sam@example.org", country="GB", **kw) -> signing.SignatureData:
@@ -24,16 +24,37 @@ def outbox_count() -> int:
     return db.session.scalar(select(func.count()).select_from(OutboxMessage))
 
 
-def test_a_signature_is_pending_with_its_email_queued_in_the_same_transaction(ctx) -> None:
-    petition = make_petition()
-    signature = signing.sign(petition, data(), now=utcnow(), ip="203.0.113.9")
+def test_a_signature_is_pending_with_its_email_queued_in_the_same_transaction(ctx, mailbox) -> None:
+    petition = make_petition(title="Stop selling Rekognition")
+    signature = signing.sign(petition, data(updates=True), now=utcnow(), ip="203.0.113.9")
     db.session.commit()
 
     assert signature.confirmed_at is None
     assert db.session.get(Petition, petition.id).signature_count == 0
     (message,) = db.session.scalars(select(OutboxMessage)).all()
     assert message.to_addr == "sam@example.org"
-    assert "/verify/" in message.body_text
+    assert message.subject == "Please confirm your signature: Stop selling Rekognition"
+    # Queued as what the email says; the worker renders it, with its signed links, when it sends it.
+    assert (message.template, message.signature_id, message.body_text) == ("confirm_signature", signature.id, None)
+
+    assert mail.drain() == (1, 0)
+    (sent,) = mailbox.to("sam@example.org")
+    text = body_of(sent)
+    assert "Hello Sam Signer," in text and "Stop selling Rekognition" in text
+    assert sent.get_body(("html",)) is not None
+    assert "/unsubscribe/" in text  # they asked for updates
+    token = link_in(sent, "/verify/").rsplit("/", 1)[1]
+    assert signing.signature_from_token(token, now=utcnow()).id == signature.id
+    withdraw = link_in(sent, "/withdraw/").rsplit("/", 1)[1]
+    assert signing.signature_from_token(withdraw, now=utcnow(), purpose=tokens.WITHDRAW_SIGNATURE).id == signature.id
+
+
+def test_a_signer_who_did_not_ask_for_updates_gets_no_unsubscribe_link(ctx, mailbox) -> None:
+    signing.sign(make_petition(), data(), now=utcnow(), ip=None)
+    db.session.commit()
+    mail.drain()
+    (sent,) = mailbox.to("sam@example.org")
+    assert "/verify/" in body_of(sent) and "/unsubscribe/" not in body_of(sent)
 
 
 def test_a_rolled_back_signing_leaves_no_email_behind(ctx) -> None:
@@ -85,7 +106,7 @@ def test_a_repeat_after_confirming_says_already_signed(ctx) -> None:
     db.session.commit()
     last = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
     assert "already signed" in last.subject
-    assert "/verify/" not in last.body_text
+    assert last.body_text is not None and "/verify/" not in last.body_text
     assert db.session.get(Petition, petition.id).signature_count == 1
 
 

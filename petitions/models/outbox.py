@@ -28,8 +28,14 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     to_addr: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
-    body_text: Mapped[str] = mapped_column(Text)
+    # The body, rendered when the message was queued; NULL for a message the worker renders
+    # when it sends it, from `template` and `context` (see mail.rendered_late).
+    body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    template: Mapped[str | None] = mapped_column(String(64))
+    context: Mapped[dict | None] = mapped_column(JSON)
+    # The signature a message is about (its confirmation email), where there is one.
+    signature_id: Mapped[int | None] = mapped_column()
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)

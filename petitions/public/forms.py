@@ -11,7 +11,16 @@ from ..fields import email_field, name_field, strip, valid_email
 
 
 class SignForm(FlaskForm):
-    """Name, email, country, and the optional rest; the field names are in CONTRACT.md."""
+    """Name, email, country, and the optional rest; the field names are in CONTRACT.md.
+
+    Its CSRF token is checked once, by CSRFProtect before the view runs (a failure comes
+    back as the filled-in form, see errors.handle_csrf), and the page puts the token in
+    with csrf_token(): the form itself neither checks it a second time nor signs a new one
+    for a POST that is not shown again, the hottest request there is.
+    """
+
+    class Meta:
+        csrf = False
 
     name = name_field()
     email = email_field(
