@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import counts, tokens
+from .database import statement_transactions
 from .emails import canonical_email, normalize_email
 from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
@@ -158,9 +159,19 @@ def _is_open(petition_id: int, now: datetime) -> bool:
 
 
 def record(
-    petition: Petition | Row, data: SignatureData, *, now: datetime, ip: str | None, suspected: str | None = None
+    petition: Petition | Row,
+    data: SignatureData,
+    *,
+    now: datetime,
+    ip: str | None,
+    suspected: str | None = None,
+    commit: bool = False,
 ) -> int:
     """Record a pending signature and queue its confirmation email, in the caller's transaction; return its id.
+
+    With `commit`, the signing is committed before this returns: a new, unsuspected signature
+    on PostgreSQL, while the session has no transaction open, by one statement that is its own
+    transaction (see database.statement_transactions), the signing view's case.
 
     A repeated signing by the same mailbox stores nothing new and, up to a few times, emails
     that mailbox again (the link once more, or "you have already signed"), and returns the
@@ -211,6 +222,12 @@ def record(
         )
     else:
         statement = _INSERTS["sqlite"]
+    if commit and postgresql and not suspected and not db.session().in_transaction():
+        with statement_transactions() as conn:
+            signature_id = conn.execute(statement, values).scalar()
+        if signature_id is not None:
+            return signature_id
+        # nothing stored: a repeat or a closed petition, answered below
     for _ in range(3):
         signature_id = db.session.execute(statement, values).scalar()
         if signature_id is not None:
@@ -220,6 +237,8 @@ def record(
         existing = _find(petition.id, normalized)
         if existing is not None:
             _answer_repeat(existing, now=now)
+            if commit:
+                db.session.commit()
             return existing.id
         # the row that conflicted was withdrawn meanwhile: try again
     else:  # pragma: no cover - withdrawn three times in a row
@@ -231,6 +250,8 @@ def record(
         from .abuse import mark_suspected
 
         mark_suspected(signature_id, petition.id, suspected, now)
+    if commit:
+        db.session.commit()
     return signature_id
 
 
@@ -369,8 +390,7 @@ _CONFIRM_ONE = text(
 
 def _confirm_in_one_statement(signature_id: int, digest: str, now: datetime) -> Row | None:
     """PostgreSQL's fast path of confirm_link, committed at once; None when it confirmed nothing."""
-    with db.engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    with statement_transactions() as conn:
         params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now), "confirmable": list(CONFIRMABLE)}
         row = conn.execute(_CONFIRM_ONE, params).first()
     if row is not None:
@@ -388,7 +408,7 @@ def confirm_link(token: str, *, now: datetime) -> tuple[bool, Row]:
     Raises TokenInvalid, TokenExpired, PetitionClosed or SignatureInvalidated.
     """
     signature_id, digest = _link(token, purpose=tokens.CONFIRM_SIGNATURE, now=now, max_age=None)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if db.session.get_bind().dialect.name == "postgresql" and not db.session().in_transaction():
         done = _confirm_in_one_statement(signature_id, digest, now)
         if done is not None:
             return True, done

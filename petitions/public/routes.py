@@ -119,7 +119,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
     if verdict.drop:  # a bot: the same answer as everyone, nothing stored
         return redirect(url_for(".signed", slug=brief.slug), 303)
     try:
-        signing.record(brief, data, now=now, ip=request.remote_addr, suspected=verdict.suspected)
+        signing.record(brief, data, now=now, ip=request.remote_addr, suspected=verdict.suspected, commit=True)
     except PetitionClosed:
         db.session.rollback()
         return _closed(visible_petition_or_404(slug), form)
@@ -127,7 +127,6 @@ def sign(slug: str) -> Response | tuple[str, int]:
         db.session.rollback()
         form.email.errors = ["Please enter a valid email address, like name@example.org."]
         return render_petition(visible_petition_or_404(slug), form, 422)
-    db.session.commit()
     return redirect(url_for(".signed", slug=brief.slug), 303)
 
 
