@@ -784,3 +784,44 @@ def test_a_pooled_connection_that_postgresql_closed_is_replaced_at_checkout_with
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_connections(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The hot writes' own pool (autocommit, see database.statement_transactions) replaces dead connections too."""
+    from petitions import signing
+    from petitions.models import OutboxMessage, Signature
+
+    from .conftest import csrf_from, make_petition, sign_form
+
+    app = make_app(postgres_url, None, tmp_path)
+    client = app.test_client()
+    try:
+        with app.app_context():
+            slug = make_petition().slug
+        assert sign_form(client, slug, email="first@example.org").status_code == 303
+        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            deadline = time.monotonic() + 5
+            while admin.execute("SELECT count(*) FROM pg_stat_activity"
+                                " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]:
+                assert time.monotonic() < deadline, "the backends did not end"
+                time.sleep(0.05)
+        assert sign_form(client, slug, email="second@example.org").status_code == 303
+        with app.app_context():
+            signatures = db.session.scalars(db.select(Signature).order_by(Signature.id)).all()
+            assert [s.email for s in signatures] == ["first@example.org", "second@example.org"]
+            assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage)) == 2
+            token = signing.confirmation_token(signatures[1])
+        page = client.get(f"/verify/{token}").text
+        assert client.post(f"/verify/{token}", data={"csrf_token": csrf_from(page)}).status_code == 303
+        with app.app_context():
+            assert db.session.scalar(db.text("SELECT signature_count FROM petitions")) == 1
+            db.session.remove()
+            db.engine.dispose()
+            assert "engine" not in app.extensions["statement_engine"]  # disposed with the main engine
+    finally:
+        with app.app_context():
+            db.engine.dispose()

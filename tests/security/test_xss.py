@@ -93,7 +93,9 @@ def test_no_payload_survives_on_any_page(app, client, hostile) -> None:
             found = problems_in(response.text)
             if found:
                 failures.append(f"{url} with {payload!r}: {found}")
-            if "49" in response.text and "7*7" in payload:
+            # The template payloads multiply two primes: their product appears only if evaluated
+            # (with 7*7, a "49" in a timestamp or token made this fail by chance).
+            if str(7919 * 7907) in response.text and "7919*7907" in payload:
                 failures.append(f"{url} evaluated a template expression from {payload!r}")
     assert not failures, "\n".join(failures[:20])
 
