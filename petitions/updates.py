@@ -40,7 +40,8 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
 
     The update's row is locked (SKIP LOCKED on PostgreSQL) so two workers never batch the
     same update at once; the primary key of update_deliveries makes a second email to the
-    same signer for the same update impossible anyway.
+    same signer for the same update impossible anyway. Signers are taken in id order: one
+    who confirms after the batches have passed their place gets the next update, not this one.
     """
     limit = limit or current_app.config["UPDATE_BATCH_SIZE"]
     update = db.session.scalar(
@@ -53,9 +54,15 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
     if update is None:
         return None
     petition = db.session.get(Petition, update.petition_id)
+    # Each batch starts after the last signer the previous one queued (one primary-key lookup),
+    # so an update to a million signers reads each of them once, instead of passing over every
+    # already-queued signer again in each of its 2,000 batches.
+    after = db.session.scalar(
+        select(func.max(UpdateDelivery.signature_id)).where(UpdateDelivery.update_id == update.id)
+    ) or 0
     already = exists().where(UpdateDelivery.update_id == update.id, UpdateDelivery.signature_id == Signature.id)
     batch = db.session.scalars(
-        select(Signature).where(*recipients(petition), ~already).order_by(Signature.id).limit(limit)
+        select(Signature).where(*recipients(petition), Signature.id > after, ~already).order_by(Signature.id).limit(limit)
     ).all()
     petition_url = external_url("public.petition", slug=petition.slug)
     body_html = render_markdown(update.body)
