@@ -98,11 +98,11 @@ def blocked_domain(domain: str) -> bool:
 
 def blocked_network(ip: str | None) -> bool:
     """True when the address lies in a network an administrator blocked."""
-    key = ip_key(ip)
-    if key is None:
-        return False
     _, networks = blocks_cache().get()
-    return any(first <= key <= last for first, last in networks)
+    if not networks:
+        return False
+    key = ip_key(ip)
+    return key is not None and any(first <= key <= last for first, last in networks)
 
 
 def over_rate_limit(ip: str | None, petition_id: int) -> bool:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 
+_MAPPED = 0xFFFF << 32  # ::ffff:0:0/96, where IPv4 addresses sit in IPv6
+
 
 def _v6(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv6Address:
     if isinstance(address, ipaddress.IPv4Address):
-        return ipaddress.IPv6Address("::ffff:" + str(address))
+        return ipaddress.IPv6Address(_MAPPED | int(address))
     return address
 
 
@@ -16,9 +18,11 @@ def ip_key(address: str | None) -> str | None:
     if not address:
         return None
     try:
-        return f"{int(_v6(ipaddress.ip_address(address))):032x}"
+        parsed = ipaddress.ip_address(address)
     except ValueError:
         return None
+    # Arithmetic, not a second parse of "::ffff:a.b.c.d" (every signing computes this twice).
+    return f"{int(parsed) | (_MAPPED if parsed.version == 4 else 0):032x}"
 
 
 def network_range(cidr: str) -> tuple[str, str]:
