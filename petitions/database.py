@@ -48,6 +48,8 @@ def _statement_engine() -> Engine:
             if engine is None:
                 main: Engine = db.engine
                 options = dict(current_app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+                options.pop("isolation_level", None)  # this pool's whole point
+                options.pop("execution_options", None)
                 engine = create_engine(main.url, isolation_level="AUTOCOMMIT", **options)
                 if main.dialect.driver == "psycopg" and not options.get("pool_pre_ping"):
                     event.listen(engine, "checkout", _check_out)

@@ -315,8 +315,14 @@ def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None 
             if error is None:
                 try:
                     message = build_message(row, sender, domain)
-                except Exception as exc:  # a message that cannot be built never will be: keep it, failed
-                    error, permanent = f"cannot build the message: {type(exc).__name__}: {exc}", True
+                except Exception as exc:
+                    # A body rendered when queued that cannot be made into a message never will
+                    # be: keep it, failed. One the worker renders (see rendered_late) may fail for
+                    # a reason in this worker (a version behind, a setting missing): keep trying,
+                    # with the same backoff and give-up time as a server that does not answer.
+                    error = f"cannot build the message: {type(exc).__name__}: {exc}"
+                    permanent = row.body_text is not None
+                    log.exception("Mail %s: %s", row.id, error)
                     message = None
                 try:
                     if message is not None:
@@ -333,7 +339,7 @@ def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None 
                 sent += 1
             else:
                 attempts = row.attempts + 1
-                outcome.update(attempts=attempts, last_error=error[:2000])
+                outcome.update(attempts=_OUTBOX.c.attempts + 1, last_error=error[:2000])
                 gave_up = (now - row.created_at).total_seconds() > cfg["MAIL_GIVE_UP_AFTER"]
                 if permanent or gave_up:
                     outcome["failed_at"] = now
@@ -343,7 +349,13 @@ def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None 
                     outcome["next_attempt_at"] = now + timedelta(seconds=delay)
                     log.warning("Mail %s to %s failed (attempt %s), retry in %ss: %s", row.id, row.to_addr, attempts, delay, error)
                 failed += 1
-            db.session.execute(update(_OUTBOX).where(_OUTBOX.c.id == row.id).values(**outcome))
+            # Only while the claim is still ours: after a broken connection the claim was not
+            # renewed, and another worker may have taken the message over meanwhile.
+            db.session.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == worker, _OUTBOX.c.sent_at.is_(None))
+                .values(**outcome)
+            )
             # One commit per message: a worker killed now re-sends at most the message in hand.
             db.session.commit()
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -84,11 +84,13 @@ def _confirmation_context(message: OutboxMessage) -> dict[str, Any]:
     title, whether they asked for updates) and the digest of the mailbox the links are bound
     to; the links are signed now, so they are valid for their whole lifetime from arrival.
     """
-    context = message.context or {}
+    context = message.context
+    if message.signature_id is None or not context:
+        raise ValueError("a confirmation email without its signature or context")
     return {
         "signature": {"name": context["name"], "updates": context["updates"]},
         "petition": {"title": context["title"]},
-        **_links(int(message.signature_id or 0), context["digest"], bool(context["updates"])),
+        **_links(int(message.signature_id), context["digest"], bool(context["updates"])),
     }
 
 
@@ -391,7 +393,7 @@ _CONFIRM_ONE = text(
 def _confirm_in_one_statement(signature_id: int, digest: str, now: datetime) -> Row | None:
     """PostgreSQL's fast path of confirm_link, committed at once; None when it confirmed nothing."""
     with statement_transactions() as conn:
-        params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now), "confirmable": list(CONFIRMABLE)}
+        params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now.astimezone(UTC)), "confirmable": list(CONFIRMABLE)}
         row = conn.execute(_CONFIRM_ONE, params).first()
     if row is not None:
         publish_changed({row.petition_id})

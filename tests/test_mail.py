@@ -111,3 +111,17 @@ def test_without_a_mail_server_messages_go_to_files(database_url, tmp_path, smtp
         (eml,) = (tmp_path / "instance" / "mail").glob("*.eml")
         assert b"reader0@example.org" in eml.read_bytes()
         db.engine.dispose()
+
+
+def test_a_message_the_worker_cannot_render_is_retried_not_failed(app, ctx, mailbox) -> None:
+    """A late-rendered message (see mail.rendered_late) that fails in this worker stays due, with its error."""
+    now = utcnow()
+    # A confirmation email queued without its signature: as a worker a version behind or ahead might see it.
+    message_id = mail.queue_late_email("sam@example.org", "Please confirm", "confirm_signature",
+                                       {"name": "Sam", "title": "T", "digest": "0" * 16, "updates": False}, now=now)
+    db.session.commit()
+    assert mail.drain() == (0, 1)
+    row = db.session.get(OutboxMessage, message_id)
+    assert row.sent_at is None and row.failed_at is None and row.attempts == 1
+    assert row.next_attempt_at > now and "cannot build the message" in row.last_error
+    assert mailbox.messages == []

@@ -319,3 +319,14 @@ def test_a_confirmation_link_bound_to_another_mailbox_confirms_nothing(app, clie
     assert client.post(f"/verify/{right}", data={"csrf_token": csrf_from(page)}).status_code == 303
     with app.app_context():
         assert db.session.scalar(select(Petition.signature_count).where(Petition.slug == slug)) == 1
+
+
+def test_the_sign_form_is_checked_for_its_csrf_token_even_when_views_are_not_checked_by_default(app, client, petition) -> None:
+    """The form leaves its token to CSRFProtect; with WTF_CSRF_CHECK_DEFAULT off, the view checks it itself."""
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    response = client.post(f"/petitions/{petition}/sign", data={"name": "A", "email": "a@example.org", "country": "GB"})
+    assert response.status_code == 400
+    assert "Nothing was saved" in response.text
+    assert rows(app) == 0
+    assert sign_form(client, petition, email="b@example.org").status_code == 303  # with its token
+    assert rows(app) == 1

@@ -90,6 +90,8 @@ def sign(slug: str) -> Response | tuple[str, int]:
     the form has errors). Whether the petition is open is decided by the INSERT itself.
     """
     brief = visible_petition_brief_or_404(slug)
+    if current_app.config.get("WTF_CSRF_ENABLED", True) and not current_app.config.get("WTF_CSRF_CHECK_DEFAULT", True):
+        csrf.protect()  # the form does not check its token itself (see SignForm): never leave it unchecked
     form = SignForm()
     now = utcnow()
     if effective_status(brief.status, brief.closes_at, now) != "open":
