@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, exists, select, text, update
+from sqlalchemy import Row, String, bindparam, case, exists, func, insert, literal, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -74,6 +74,14 @@ def signer_links(signature: Signature) -> dict[str, str | None]:
 
 
 CONFIRMATION_EMAIL = "confirm_signature"
+ALREADY_SIGNED_EMAIL = "already_signed"
+
+
+def _late_context(message: OutboxMessage) -> dict[str, Any]:
+    context = message.context
+    if message.signature_id is None or not context:
+        raise ValueError("an email to a signer without its signature or context")
+    return context
 
 
 @rendered_late(CONFIRMATION_EMAIL)
@@ -84,12 +92,21 @@ def _confirmation_context(message: OutboxMessage) -> dict[str, Any]:
     title, whether they asked for updates) and the digest of the mailbox the links are bound
     to; the links are signed now, so they are valid for their whole lifetime from arrival.
     """
-    context = message.context
-    if message.signature_id is None or not context:
-        raise ValueError("a confirmation email without its signature or context")
+    context = _late_context(message)
     return {
         "signature": {"name": context["name"], "updates": context["updates"]},
         "petition": {"title": context["title"]},
+        **_links(int(message.signature_id), context["digest"], bool(context["updates"])),
+    }
+
+
+@rendered_late(ALREADY_SIGNED_EMAIL)
+def _already_signed_context(message: OutboxMessage) -> dict[str, Any]:
+    """The context of "you have already signed", queued by a repeated signing of a confirmed signature."""
+    context = _late_context(message)
+    return {
+        "petition": {"title": context["title"]},
+        "petition_url": external_url("public.petition", slug=context["slug"]),
         **_links(int(message.signature_id), context["digest"], bool(context["updates"])),
     }
 
@@ -106,14 +123,15 @@ _COLUMNS = (
 def _insert_statement(dialect: str):
     """INSERT ... SELECT <values> WHERE <the petition is open> ON CONFLICT DO NOTHING RETURNING id.
 
-    Built once per dialect; the values come as parameters. The petition's being open is
+    Built once per dialect; the values come as parameters named new_<column> (not <column>:
+    an UPDATE in the same statement would take those as values to set). The petition's being open is
     checked by the statement that stores, so a petition closed a moment ago takes nothing.
     """
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     petition_open = exists().where(
-        _PETITIONS.c.id == bindparam("petition_id"), open_at(bindparam("now", type_=_PETITIONS.c.closes_at.type))
+        _PETITIONS.c.id == bindparam("new_petition_id"), open_at(bindparam("now", type_=_PETITIONS.c.closes_at.type))
     )
-    values = select(*[bindparam(c, type_=_SIGNATURES.c[c].type) for c in _COLUMNS]).where(petition_open)
+    values = select(*[bindparam(f"new_{c}", type_=_SIGNATURES.c[c].type) for c in _COLUMNS]).where(petition_open)
     return (
         insert(_SIGNATURES)
         .from_select(list(_COLUMNS), values)
@@ -126,31 +144,77 @@ _INSERTS = {name: _insert_statement(name) for name in ("postgresql", "sqlite")}
 _OUTBOX = OutboxMessage.__table__
 
 
-def _sign_and_queue_statement():
-    """PostgreSQL: the signature's INSERT and its confirmation email's, in one statement.
+def _sign_or_repeat_statement():
+    """PostgreSQL: a signing, new or repeated, and the email it sends, in ONE statement.
 
-    The signature is inserted by a data-modifying CTE and the outbox row is selected from
-    what it returns: a signing that stores nothing (a repeat, a closed petition) queues
-    nothing either, and a new one costs one round trip instead of two.
+    - `signed`: the new signature (INSERT ... SELECT ... WHERE <open> ON CONFLICT DO NOTHING);
+    - `existing`: otherwise, this mailbox's signature on this petition, if the petition is open;
+    - `repeated`: its resend counter, moved while under SIGNATURE_MAX_RESENDS (the claim);
+    - `queued`: the outbox row: the confirmation email for a new signature; for a claimed
+      repeat that is not invalidated, the link again (pending) or "already signed" (confirmed),
+      rendered by the mail worker like the first.
+
+    A repeat thus costs what a first signing costs, one statement: the answer's timing does
+    not tell that an address has signed. The result row says which case it was; neither id
+    (a closed petition, or a conflict with a signing not yet committed) sends the caller to
+    the long path. Petition-level bind parameters: petition_title, petition_slug, digest.
     """
     signed = _INSERTS["postgresql"].cte("signed")
+    petition_open = exists().where(
+        _PETITIONS.c.id == bindparam("new_petition_id"), open_at(bindparam("now", type_=_PETITIONS.c.closes_at.type))
+    )
+    existing = (
+        select(_SIGNATURES.c.id)
+        .where(
+            _SIGNATURES.c.petition_id == bindparam("new_petition_id"),
+            _SIGNATURES.c.email_normalized == bindparam("new_email_normalized"),
+            ~exists(select(signed.c.id)),
+            petition_open,
+        )
+        .cte("existing")
+    )
+    repeated = (
+        update(_SIGNATURES)
+        .where(_SIGNATURES.c.id.in_(select(existing.c.id)), _SIGNATURES.c.resend_count < bindparam("max_resends"))
+        .values(resend_count=_SIGNATURES.c.resend_count + 1)
+        .returning(
+            _SIGNATURES.c.id, _SIGNATURES.c.email, _SIGNATURES.c.name, _SIGNATURES.c.updates,
+            _SIGNATURES.c.confirmed_at, _SIGNATURES.c.invalidated_at,
+        )
+        .cte("repeated")
+    )
     now = bindparam("now", type_=_OUTBOX.c.created_at.type)
-    message = select(
-        bindparam("email", type_=_OUTBOX.c.to_addr.type),
+    headers = bindparam("mail_headers", type_=_OUTBOX.c.headers.type)
+    attempts = bindparam("mail_attempts", type_=_OUTBOX.c.attempts.type)
+    first = select(
+        bindparam("new_email", type_=_OUTBOX.c.to_addr.type),
         bindparam("mail_subject", type_=_OUTBOX.c.subject.type),
         bindparam("mail_template", type_=_OUTBOX.c.template.type),
         bindparam("mail_context", type_=_OUTBOX.c.context.type),
-        bindparam("mail_headers", type_=_OUTBOX.c.headers.type),
-        now,
-        now,
-        bindparam("mail_attempts", type_=_OUTBOX.c.attempts.type),
-        signed.c.id,
+        headers, now, now, attempts, signed.c.id,
     ).select_from(signed)
+    pending = repeated.c.confirmed_at.is_(None)
+    again = select(
+        repeated.c.email,
+        case((pending, bindparam("mail_subject")), else_=bindparam("repeat_subject", type_=_OUTBOX.c.subject.type)),
+        case((pending, bindparam("mail_template")), else_=literal(ALREADY_SIGNED_EMAIL)),
+        func.json_build_object(
+            "name", repeated.c.name, "title", bindparam("petition_title", type_=String()),
+            "slug", bindparam("petition_slug", type_=String()), "digest", bindparam("digest", type_=String()),
+            "updates", repeated.c.updates,
+        ),
+        headers, now, now, attempts, repeated.c.id,
+    ).where(repeated.c.invalidated_at.is_(None))
     columns = ["to_addr", "subject", "template", "context", "headers", "created_at", "next_attempt_at", "attempts", "signature_id"]
-    return pg_insert(_OUTBOX).from_select(columns, message).returning(_OUTBOX.c.signature_id)
+    queued = insert(_OUTBOX).from_select(columns, union_all(first, again)).returning(_OUTBOX.c.id).cte("queued")
+    return select(
+        select(signed.c.id).scalar_subquery().label("signed_id"),
+        select(existing.c.id).scalar_subquery().label("existing_id"),
+        select(func.count()).select_from(queued).scalar_subquery().label("queued"),
+    )
 
 
-_SIGN_AND_QUEUE = _sign_and_queue_statement()
+_SIGN_OR_REPEAT = _sign_or_repeat_statement()
 
 
 def _is_open(petition_id: int, now: datetime) -> bool:
@@ -188,52 +252,66 @@ def record(
     """
     normalized = normalize_email(data.email)
     values = {
-        "petition_id": petition.id,
-        "name": data.name.strip(),
-        "email": canonical_email(data.email),
-        "email_normalized": normalized,
-        "email_domain": normalized.rpartition("@")[2],
-        "country": data.country,
-        "postcode": (data.postcode or "").strip().upper() or None,
-        "comment": (data.comment or "").strip() or None,
-        "show_name": data.show_name,
-        "updates": data.updates,
-        "ip_address": ip,
-        "ip_key": ip_key(ip),
-        "created_at": now,
-        "resend_count": 0,
+        "new_petition_id": petition.id,
+        "new_name": data.name.strip(),
+        "new_email": canonical_email(data.email),
+        "new_email_normalized": normalized,
+        "new_email_domain": normalized.rpartition("@")[2],
+        "new_country": data.country,
+        "new_postcode": (data.postcode or "").strip().upper() or None,
+        "new_comment": (data.comment or "").strip() or None,
+        "new_show_name": data.show_name,
+        "new_updates": data.updates,
+        "new_ip_address": ip,
+        "new_ip_key": ip_key(ip),
+        "new_created_at": now,
+        "new_resend_count": 0,
         "now": now,
     }
+    digest = _email_digest(normalized)
     message = late_message(
-        values["email"],
+        values["new_email"],
         f"Please confirm your signature: {petition.title}"[:255],
         CONFIRMATION_EMAIL,
-        {"name": values["name"], "title": petition.title, "digest": _email_digest(normalized), "updates": data.updates},
+        {"name": values["new_name"], "title": petition.title, "slug": petition.slug, "digest": digest, "updates": data.updates},
         now=now,
     )
     # One statement decides, on every database and under any concurrency: the unique
     # constraint on (petition, mailbox) either takes the row or answers nothing, and nothing
     # is taken for a petition that is not open. On PostgreSQL the same statement queues the
-    # confirmation email; elsewhere a second one does, in the same transaction.
+    # email and answers a repeat (see _sign_or_repeat_statement); elsewhere the steps are
+    # separate statements in the same transaction.
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     if postgresql:
-        statement = _SIGN_AND_QUEUE
         values.update(
             mail_subject=message["subject"], mail_template=message["template"], mail_context=message["context"],
-            mail_headers=message["headers"], mail_attempts=0,
+            mail_headers=message["headers"], mail_attempts=0, petition_title=petition.title, petition_slug=petition.slug,
+            digest=digest, repeat_subject=f"You have already signed: {petition.title}"[:255],
+            max_resends=current_app.config["SIGNATURE_MAX_RESENDS"],
         )
-    else:
-        statement = _INSERTS["sqlite"]
-    if commit and postgresql and not suspected and not db.session().in_transaction():
-        with statement_transactions() as conn:
-            signature_id = conn.execute(statement, values).scalar()
-        if signature_id is not None:
-            return signature_id
-        # nothing stored: a repeat or a closed petition, answered below
+    # A plain signing from the view runs alone, committed by itself (see statement_transactions).
+    alone = postgresql and commit and not suspected and not db.session().in_transaction()
     for _ in range(3):
-        signature_id = db.session.execute(statement, values).scalar()
-        if signature_id is not None:
-            break
+        if postgresql:
+            if alone:
+                with statement_transactions() as conn:
+                    outcome = conn.execute(_SIGN_OR_REPEAT, values).one()
+            else:
+                outcome = db.session.execute(_SIGN_OR_REPEAT, values).one()
+            if outcome.signed_id is not None:
+                if alone:
+                    return outcome.signed_id
+                signature_id = outcome.signed_id
+                break
+            if outcome.existing_id is not None:  # a repeat, answered (its email queued) by the statement
+                if commit:
+                    db.session.commit()
+                return outcome.existing_id
+            alone = False  # a second try runs in the session
+        else:
+            signature_id = db.session.execute(_INSERTS["sqlite"], values).scalar()
+            if signature_id is not None:
+                break
         if not _is_open(petition.id, now):
             raise PetitionClosed()
         existing = _find(petition.id, normalized)

@@ -88,3 +88,39 @@ def test_my_data_finds_a_mailbox_through_an_index_not_a_scan_of_every_signature(
         plan = "\n".join(str(row[-1]) for row in db.session.execute(db.text(f"EXPLAIN QUERY PLAN {sql}")))
     db.session.rollback()
     assert "ix_signatures_email_normalized" in plan, plan
+
+
+def test_a_repeated_signing_sends_the_same_statements_as_a_first_one(app, client) -> None:
+    """Whether an address has signed must not show in the answer, nor in its timing: on PostgreSQL a
+    first signing and a repeat are the same one statement (see signing._sign_or_repeat_statement)."""
+    from sqlalchemy.engine import Engine
+
+    from .conftest import is_postgres, sign_form
+
+    with app.app_context():
+        slug = make_petition().slug
+    sent: list[str] = []
+
+    def before(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    def statements_of(email: str) -> list[str]:
+        sent.clear()
+        event.listen(Engine, "before_cursor_execute", before)  # every engine: the session's and the autocommit pool's
+        try:
+            assert sign_form(client, slug, email=email).status_code == 303
+        finally:
+            event.remove(Engine, "before_cursor_execute", before)
+        return list(sent)
+
+    statements_of("warm@example.org")  # caches filled
+    first = statements_of("sam@example.org")
+    repeats = [statements_of("SAM@example.org") for _ in range(app.config["SIGNATURE_MAX_RESENDS"] + 1)]
+    if is_postgres(app):
+        assert sum("WITH signed AS" in s for s in first) == 1, first  # one statement writes
+        assert all(r == first for r in repeats), [r for r in repeats if r != first][:1]  # resends within the limit and beyond it alike
+    with app.app_context():
+        from petitions.models import OutboxMessage, Signature
+        assert db.session.scalar(db.select(db.func.count()).select_from(Signature)) == 2
+        sam = db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage).where(OutboxMessage.to_addr == "sam@example.org"))
+        assert sam == 1 + app.config["SIGNATURE_MAX_RESENDS"]

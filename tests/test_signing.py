@@ -97,17 +97,37 @@ def test_one_signature_per_mailbox_and_the_repeat_is_emailed_a_few_times_at_most
     assert outbox_count() == 1 + app.config["SIGNATURE_MAX_RESENDS"]
 
 
-def test_a_repeat_after_confirming_says_already_signed(ctx) -> None:
-    petition = make_petition()
+def test_a_repeat_after_confirming_says_already_signed(ctx, mailbox) -> None:
+    petition = make_petition(title="Stop selling Rekognition")
     signature = signing.sign(petition, data(), now=utcnow(), ip=None)
     signing.confirm(signature, now=utcnow())
     db.session.commit()
-    signing.sign(petition, data("SAM@example.org"), now=utcnow(), ip=None)
+    assert signing.sign(petition, data("SAM@example.org"), now=utcnow(), ip=None).id == signature.id
     db.session.commit()
     last = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
-    assert "already signed" in last.subject
-    assert last.body_text is not None and "/verify/" not in last.body_text
+    assert last.subject == "You have already signed: Stop selling Rekognition"
+    assert mail.drain() == (2, 0)
+    first, again = mailbox.to("sam@example.org")
+    assert "/verify/" in body_of(first)
+    assert again["Subject"] == last.subject
+    assert "/verify/" not in body_of(again) and "already signed" in body_of(again)
+    assert f"/petitions/{petition.slug}" in body_of(again)
+    withdraw = link_in(again, "/withdraw/").rsplit("/", 1)[1]
+    assert signing.signature_from_token(withdraw, now=utcnow(), purpose=tokens.WITHDRAW_SIGNATURE).id == signature.id
     assert db.session.get(Petition, petition.id).signature_count == 1
+
+
+def test_a_repeat_of_a_pending_signature_sends_the_link_again_with_the_first_name(ctx, mailbox) -> None:
+    petition = make_petition()
+    signature = signing.sign(petition, data(name="Sam Signer"), now=utcnow(), ip=None)
+    db.session.commit()
+    signing.sign(petition, data("sam+again@example.org", name="Someone Else"), now=utcnow(), ip=None)
+    db.session.commit()
+    assert mail.drain() == (2, 0)
+    first, again = mailbox.to("sam@example.org")  # to the address that signed, not the new spelling
+    assert "Hello Sam Signer," in body_of(again)
+    token = link_in(again, "/verify/").rsplit("/", 1)[1]
+    assert signing.signature_from_token(token, now=utcnow()).id == signature.id
 
 
 def test_the_database_itself_refuses_a_second_row_for_a_mailbox(ctx) -> None:
