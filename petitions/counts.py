@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -74,7 +74,8 @@ def apply(changes: Iterable[Counted], delta: int, *, now: datetime, with_groups:
     written, petitions first and the rest in a fixed order, so concurrent transactions never
     deadlock. Call it last before the commit: the counters of a popular petition are rows that
     every confirmation waits for, and their locks are held until the commit. `with_groups=False`
-    says the caller has just seen, in this transaction, that the petitions have no groups.
+    says the caller has just seen, in this transaction, that the petitions have no groups. On
+    PostgreSQL one signature's counters, its groups included, move in one statement (_COUNT_ONE).
     """
     totals: Counter[int] = Counter()
     countries: Counter[tuple[int, str]] = Counter()
@@ -85,21 +86,20 @@ def apply(changes: Iterable[Counted], delta: int, *, now: datetime, with_groups:
         countries[(c.petition_id, c.country)] += delta
         hours[(c.petition_id, hour_of(c.confirmed_at))] += delta
         domains[(c.petition_id, c.email_domain)] += delta
-    groups = _group_changes(domains) if with_groups else Counter()
     if totals:
         from .live import mark_changed
 
         mark_changed(set(totals))
-    one_kind = len(totals) == len(countries) == len(hours) == len(domains) == 1  # every group then moves by n
+    one_kind = len(totals) == len(countries) == len(hours) == len(domains) == 1
     if one_kind and delta > 0 and _dialect() == "postgresql":
         # One confirmation, the hottest write there is: every counter in one statement, so the
         # locks are taken and released within one round trip and the commit that follows.
-        [(petition_id, n)], [(_, country)], [(_, hour)] = totals.items(), countries, hours
+        [(petition_id, n)], [(_, country)], [(_, hour)], [(_, domain)] = totals.items(), countries, hours, domains
         db.session.execute(
-            _COUNT_ONE,
-            {"pid": petition_id, "n": n, "now": now, "country": country, "hour": hour, "groups": sorted(groups)},
+            _COUNT_ONE, {"pid": petition_id, "n": n, "now": now, "country": country, "hour": hour, "domain": domain}
         )
         return n
+    groups = _group_changes(domains) if with_groups else Counter()
     for petition_id, n in sorted(totals.items()):
         db.session.execute(
             update(Petition)
@@ -125,25 +125,48 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-# PostgreSQL runs the parts in the order the final SELECT names them: the petition, then the
-# country, the hour and the groups, the same order as apply's statements.
-_COUNT_ONE = text(
-    """
-    WITH p AS (
-        UPDATE petitions SET signature_count = signature_count + :n, count_updated_at = :now WHERE id = :pid RETURNING 1
+# PostgreSQL: every counter of ONE signature moved by :n, in one statement. The signature's
+# facts (petition_id, country, email_domain) come from a CTE named `s` that the statement
+# defines first: given values here, the confirming UPDATE itself in signing._CONFIRM_ONE.
+# PostgreSQL runs the parts in the order the final SELECT reads them: the petition, then the
+# country, the hour and the groups, the same order as apply's statements, so none deadlocks.
+# A group counts a signature whose domain is its domain or under one (_group_changes's rule).
+COUNT_ONE_CTES = """
+    p AS (
+        UPDATE petitions SET signature_count = signature_count + :n, count_updated_at = :now
+        WHERE id = (SELECT petition_id FROM s) RETURNING 1
     ), c AS (
-        INSERT INTO petition_country_counts AS t (petition_id, country, count) VALUES (:pid, :country, :n)
+        INSERT INTO petition_country_counts AS t (petition_id, country, count) SELECT petition_id, country, :n FROM s
         ON CONFLICT (petition_id, country) DO UPDATE SET count = t.count + excluded.count RETURNING 1
     ), h AS (
-        INSERT INTO petition_hourly_counts AS t (petition_id, hour, count) VALUES (:pid, :hour, :n)
+        INSERT INTO petition_hourly_counts AS t (petition_id, hour, count) SELECT petition_id, :hour, :n FROM s
         ON CONFLICT (petition_id, hour) DO UPDATE SET count = t.count + excluded.count RETURNING 1
     ), g AS (
-        UPDATE supporter_groups SET signature_count = signature_count + :n WHERE id = ANY(CAST(:groups AS integer[]))
+        UPDATE supporter_groups SET signature_count = signature_count + :n
+        WHERE id IN (
+            SELECT d.group_id FROM group_domains d JOIN s ON d.petition_id = s.petition_id
+            WHERE s.email_domain = d.domain OR right(s.email_domain, length(d.domain) + 1) = '.' || d.domain
+        )
         RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM c), (SELECT count(*) FROM h), (SELECT count(*) FROM g)
+    )"""
+_COUNT_ONE_READS = "(SELECT count(*) FROM p) AS p, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM g) AS g"
+
+
+def count_one_statement(signature: str, columns: str) -> TextClause:
+    """WITH s AS (<signature>), <every counter of it moved by :n> SELECT <columns>, <what moved> FROM s.
+
+    `signature` is SQL giving at most one row (petition_id, country, email_domain, ...);
+    `columns` are those of its columns to answer. No row in s: nothing moves, no row comes
+    back. Parameters: :n, :now, :hour and the signature's. Built once, from constant SQL.
     """
-).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("hour", type_=UTCDateTime()))
+    sql = f"WITH s AS ({signature}), {COUNT_ONE_CTES} SELECT {columns}, {_COUNT_ONE_READS} FROM s"  # noqa: S608 - constant SQL of this module and its callers, never input
+    return text(sql).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("hour", type_=UTCDateTime()))
+
+
+_COUNT_ONE = count_one_statement(
+    "SELECT CAST(:pid AS integer) AS petition_id, CAST(:country AS varchar) AS country, CAST(:domain AS varchar) AS email_domain",
+    "s.petition_id",
+)
 
 
 # Built once: the petitions come as one expanding parameter.

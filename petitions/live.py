@@ -224,14 +224,13 @@ def _publish(session: Session) -> None:
 
 def publish_changed(petition_ids: set[int]) -> None:
     """Tell every process's live hub that these petitions' counts moved (call it after the commit)."""
-    changed = petition_ids
     if not has_app_context():
         return
     client = current_app.extensions.get("count_publisher")
     if client is None:
         return
     try:
-        client.publish(CHANNEL, json.dumps(sorted(changed)))
+        client.publish(CHANNEL, json.dumps(sorted(petition_ids)))
     except Exception as exc:  # the hubs' slow poll still carries the change
         log.warning("Live counts: could not publish to Redis: %s", exc)
 

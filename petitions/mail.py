@@ -86,7 +86,7 @@ _LATE: dict[str, Callable[[OutboxMessage], dict[str, Any]]] = {}
 
 
 def rendered_late(template: str) -> Callable[[Callable[[OutboxMessage], dict[str, Any]]], Callable[[OutboxMessage], dict[str, Any]]]:
-    """Register the function that makes the context of `template` messages queued with late_message()."""
+    """Register the function that makes the context of `template` messages queued with queue_late_email()."""
 
     def register(make_context: Callable[[OutboxMessage], dict[str, Any]]) -> Callable[[OutboxMessage], dict[str, Any]]:
         _LATE[template] = make_context
@@ -95,26 +95,22 @@ def rendered_late(template: str) -> Callable[[Callable[[OutboxMessage], dict[str
     return register
 
 
-def late_message(to: str, subject: str, template: str, context: dict[str, Any], *, now: datetime) -> dict[str, Any]:
-    """The values of an outbox row for a message the worker renders (add signature_id where it has one)."""
-    if template not in _LATE:
-        raise KeyError(f"no context function registered for the email template {template!r}")
-    return {
-        "to_addr": to, "subject": subject, "body_text": None, "body_html": None, "template": template,
-        "context": context, "headers": {}, "created_at": now, "next_attempt_at": now, "attempts": 0,
-    }
-
-
 def queue_late_email(
     to: str, subject: str, template: str, context: dict[str, Any], *, now: datetime, signature_id: int | None = None
 ) -> int:
     """queue_email() for a message the worker renders (see rendered_late); returns its id."""
-    row = late_message(to, subject, template, context, now=now)
-    return db.session.execute(_INSERT_MESSAGE, {**row, "signature_id": signature_id}).scalar_one()
+    if template not in _LATE:
+        raise KeyError(f"no context function registered for the email template {template!r}")
+    row = {
+        "to_addr": to, "subject": subject, "body_text": None, "body_html": None, "template": template,
+        "context": context, "headers": {}, "created_at": now, "next_attempt_at": now, "attempts": 0,
+        "signature_id": signature_id,
+    }
+    return db.session.execute(_INSERT_MESSAGE, row).scalar_one()
 
 
 def body_of(row: OutboxMessage) -> tuple[str, str | None]:
-    """(text, html) of an outbox message: as queued, or rendered now for one queued with late_message()."""
+    """(text, html) of an outbox message: as queued, or rendered now for one queued with queue_late_email()."""
     if row.body_text is not None:
         return row.body_text, row.body_html
     return render(row.template or "", _LATE[row.template or ""](row))

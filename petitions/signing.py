@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, String, bindparam, case, exists, func, insert, literal, select, text, union_all, update
+from sqlalchemy import Row, String, bindparam, case, exists, func, insert, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -19,10 +19,9 @@ from .emails import canonical_email, normalize_email
 from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
 from .live import publish_changed
-from .mail import external_url, late_message, queue_email, queue_late_email, rendered_late
+from .mail import external_url, queue_late_email, rendered_late
 from .models import GroupDomain, Invalidation, OutboxMessage, Petition, Signature
 from .models.petition import effective_status, open_at
-from .models.types import UTCDateTime
 from .netaddr import ip_key
 
 
@@ -77,6 +76,12 @@ CONFIRMATION_EMAIL = "confirm_signature"
 ALREADY_SIGNED_EMAIL = "already_signed"
 
 
+def _signer_context(name: str, petition: Petition | Row, digest: str, updates: bool) -> dict[str, Any]:
+    """What an email to a signer, rendered by the worker, needs to know (the same keys as the SQL in
+    _sign_or_repeat_statement builds for a repeat)."""
+    return {"name": name, "title": petition.title, "slug": petition.slug, "digest": digest, "updates": updates}
+
+
 def _late_context(message: OutboxMessage) -> dict[str, Any]:
     context = message.context
     if message.signature_id is None or not context:
@@ -120,6 +125,13 @@ _COLUMNS = (
 )
 
 
+def _petition_open():
+    """EXISTS: the signing's petition takes signatures at :now."""
+    return exists().where(
+        _PETITIONS.c.id == bindparam("new_petition_id"), open_at(bindparam("now", type_=_PETITIONS.c.closes_at.type))
+    )
+
+
 def _insert_statement(dialect: str):
     """INSERT ... SELECT <values> WHERE <the petition is open> ON CONFLICT DO NOTHING RETURNING id.
 
@@ -128,10 +140,7 @@ def _insert_statement(dialect: str):
     checked by the statement that stores, so a petition closed a moment ago takes nothing.
     """
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    petition_open = exists().where(
-        _PETITIONS.c.id == bindparam("new_petition_id"), open_at(bindparam("now", type_=_PETITIONS.c.closes_at.type))
-    )
-    values = select(*[bindparam(f"new_{c}", type_=_SIGNATURES.c[c].type) for c in _COLUMNS]).where(petition_open)
+    values = select(*[bindparam(f"new_{c}", type_=_SIGNATURES.c[c].type) for c in _COLUMNS]).where(_petition_open())
     return (
         insert(_SIGNATURES)
         .from_select(list(_COLUMNS), values)
@@ -160,16 +169,13 @@ def _sign_or_repeat_statement():
     the long path. Petition-level bind parameters: petition_title, petition_slug, digest.
     """
     signed = _INSERTS["postgresql"].cte("signed")
-    petition_open = exists().where(
-        _PETITIONS.c.id == bindparam("new_petition_id"), open_at(bindparam("now", type_=_PETITIONS.c.closes_at.type))
-    )
     existing = (
         select(_SIGNATURES.c.id)
         .where(
             _SIGNATURES.c.petition_id == bindparam("new_petition_id"),
             _SIGNATURES.c.email_normalized == bindparam("new_email_normalized"),
             ~exists(select(signed.c.id)),
-            petition_open,
+            _petition_open(),
         )
         .cte("existing")
     )
@@ -184,20 +190,20 @@ def _sign_or_repeat_statement():
         .cte("repeated")
     )
     now = bindparam("now", type_=_OUTBOX.c.created_at.type)
-    headers = bindparam("mail_headers", type_=_OUTBOX.c.headers.type)
-    attempts = bindparam("mail_attempts", type_=_OUTBOX.c.attempts.type)
+    headers, attempts = literal({}, _OUTBOX.c.headers.type), literal(0)
+    confirm_subject = bindparam("mail_subject", type_=_OUTBOX.c.subject.type)
     first = select(
         bindparam("new_email", type_=_OUTBOX.c.to_addr.type),
-        bindparam("mail_subject", type_=_OUTBOX.c.subject.type),
-        bindparam("mail_template", type_=_OUTBOX.c.template.type),
+        confirm_subject,
+        literal(CONFIRMATION_EMAIL),
         bindparam("mail_context", type_=_OUTBOX.c.context.type),
         headers, now, now, attempts, signed.c.id,
     ).select_from(signed)
     pending = repeated.c.confirmed_at.is_(None)
     again = select(
         repeated.c.email,
-        case((pending, bindparam("mail_subject")), else_=bindparam("repeat_subject", type_=_OUTBOX.c.subject.type)),
-        case((pending, bindparam("mail_template")), else_=literal(ALREADY_SIGNED_EMAIL)),
+        case((pending, confirm_subject), else_=bindparam("repeat_subject", type_=_OUTBOX.c.subject.type)),
+        case((pending, literal(CONFIRMATION_EMAIL)), else_=literal(ALREADY_SIGNED_EMAIL)),
         func.json_build_object(
             "name", repeated.c.name, "title", bindparam("petition_title", type_=String()),
             "slug", bindparam("petition_slug", type_=String()), "digest", bindparam("digest", type_=String()),
@@ -207,6 +213,7 @@ def _sign_or_repeat_statement():
     ).where(repeated.c.invalidated_at.is_(None))
     columns = ["to_addr", "subject", "template", "context", "headers", "created_at", "next_attempt_at", "attempts", "signature_id"]
     queued = insert(_OUTBOX).from_select(columns, union_all(first, again)).returning(_OUTBOX.c.id).cte("queued")
+    # `queued` is read only so that the statement includes it (a CTE nobody reads is not written out).
     return select(
         select(signed.c.id).scalar_subquery().label("signed_id"),
         select(existing.c.id).scalar_subquery().label("existing_id"),
@@ -269,13 +276,8 @@ def record(
         "now": now,
     }
     digest = _email_digest(normalized)
-    message = late_message(
-        values["new_email"],
-        f"Please confirm your signature: {petition.title}"[:255],
-        CONFIRMATION_EMAIL,
-        {"name": values["new_name"], "title": petition.title, "slug": petition.slug, "digest": digest, "updates": data.updates},
-        now=now,
-    )
+    subject = f"Please confirm your signature: {petition.title}"[:255]
+    context = _signer_context(values["new_name"], petition, digest, data.updates)
     # One statement decides, on every database and under any concurrency: the unique
     # constraint on (petition, mailbox) either takes the row or answers nothing, and nothing
     # is taken for a petition that is not open. On PostgreSQL the same statement queues the
@@ -284,8 +286,7 @@ def record(
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     if postgresql:
         values.update(
-            mail_subject=message["subject"], mail_template=message["template"], mail_context=message["context"],
-            mail_headers=message["headers"], mail_attempts=0, petition_title=petition.title, petition_slug=petition.slug,
+            mail_subject=subject, mail_context=context, petition_title=petition.title, petition_slug=petition.slug,
             digest=digest, repeat_subject=f"You have already signed: {petition.title}"[:255],
             max_resends=current_app.config["SIGNATURE_MAX_RESENDS"],
         )
@@ -324,8 +325,7 @@ def record(
     else:  # pragma: no cover - withdrawn three times in a row
         raise RuntimeError("could not store the signature")
     if not postgresql:
-        queue_late_email(**{k: message[k] for k in ("subject", "template", "context")}, to=message["to_addr"], now=now,
-                         signature_id=signature_id)
+        queue_late_email(values["new_email"], subject, CONFIRMATION_EMAIL, context, now=now, signature_id=signature_id)
     if suspected:
         from .abuse import mark_suspected
 
@@ -360,26 +360,12 @@ def _answer_repeat(signature: Signature, *, now: datetime) -> None:
     if claimed.rowcount != 1 or signature.invalidated_at is not None:
         return
     petition = signature.petition
+    context = _signer_context(signature.name, petition, _email_digest(signature.email_normalized), signature.updates)
     if signature.confirmed_at is not None:
-        queue_email(
-            signature.email,
-            f"You have already signed: {petition.title}"[:255],
-            "already_signed",
-            now=now,
-            petition=petition,
-            petition_url=external_url("public.petition", slug=petition.slug),
-            **signer_links(signature),
-        )
+        subject, template = f"You have already signed: {petition.title}", ALREADY_SIGNED_EMAIL
     else:
-        queue_email(
-            signature.email,
-            f"Please confirm your signature: {petition.title}"[:255],
-            "confirm_signature",
-            now=now,
-            petition=petition,
-            signature=signature,
-            **signer_links(signature),
-        )
+        subject, template = f"Please confirm your signature: {petition.title}", CONFIRMATION_EMAIL
+    queue_late_email(signature.email, subject[:255], template, context, now=now, signature_id=signature.id)
 
 
 def _link(token: str, *, purpose: str, now: datetime, max_age: int | None) -> tuple[int, str]:
@@ -430,48 +416,26 @@ _LINKED = (
 # PostgreSQL: a pending, valid signature confirmed and counted by ONE statement, run on its own
 # (autocommit), so it is its own transaction. The counter rows of a hot petition, which every
 # confirmation waits for, are then locked only while PostgreSQL runs it and flushes the commit,
-# never while the request's thread waits for its turn to run Python again. The parts run in
-# the order the final SELECT reads them: the signature, then the petition, country, hour and
-# groups, the order of every other path (see counts.apply), so none deadlocks with another.
-# The link's mailbox digest is checked in SQL (_email_digest's sha256); a supporter group
-# counts a signature whose domain is its domain or under it (counts._group_changes's rule).
-_CONFIRM_ONE = text(
+# never while the request's thread waits for its turn to run Python again. The signature is
+# updated first, then every counter as counts.COUNT_ONE_CTES moves it; the link's mailbox
+# digest is checked in SQL (_email_digest's sha256).
+_CONFIRM_ONE = counts.count_one_statement(
     """
-    WITH s AS (
         UPDATE signatures SET confirmed_at = :now FROM petitions
         WHERE signatures.id = :sid AND signatures.confirmed_at IS NULL AND signatures.invalidated_at IS NULL
           AND left(encode(sha256(convert_to(signatures.email_normalized, 'UTF8')), 'hex'), 16) = :digest
           AND petitions.id = signatures.petition_id AND petitions.status = ANY(:confirmable)
         RETURNING signatures.petition_id, signatures.country, signatures.email_domain, petitions.slug, petitions.status
-    ), p AS (
-        UPDATE petitions SET signature_count = signature_count + 1, count_updated_at = :now
-        WHERE id = (SELECT petition_id FROM s) RETURNING 1
-    ), c AS (
-        INSERT INTO petition_country_counts AS t (petition_id, country, count) SELECT petition_id, country, 1 FROM s
-        ON CONFLICT (petition_id, country) DO UPDATE SET count = t.count + excluded.count RETURNING 1
-    ), h AS (
-        INSERT INTO petition_hourly_counts AS t (petition_id, hour, count) SELECT petition_id, :hour, 1 FROM s
-        ON CONFLICT (petition_id, hour) DO UPDATE SET count = t.count + excluded.count RETURNING 1
-    ), g AS (
-        UPDATE supporter_groups SET signature_count = signature_count + 1
-        WHERE id IN (
-            SELECT d.group_id FROM group_domains d JOIN s ON d.petition_id = s.petition_id
-            WHERE s.email_domain = d.domain OR right(s.email_domain, length(d.domain) + 1) = '.' || d.domain
-        )
-        RETURNING 1
-    )
-    SELECT s.petition_id, s.slug, s.status,
-           (SELECT count(*) FROM p) AS p, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h,
-           (SELECT count(*) FROM g) AS g
-    FROM s
-    """
-).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("hour", type_=UTCDateTime()))
+    """,
+    "s.petition_id, s.slug, s.status",
+)
 
 
 def _confirm_in_one_statement(signature_id: int, digest: str, now: datetime) -> Row | None:
     """PostgreSQL's fast path of confirm_link, committed at once; None when it confirmed nothing."""
     with statement_transactions() as conn:
-        params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now.astimezone(UTC)), "confirmable": list(CONFIRMABLE)}
+        params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now.astimezone(UTC)), "n": 1,
+                  "confirmable": list(CONFIRMABLE)}
         row = conn.execute(_CONFIRM_ONE, params).first()
     if row is not None:
         publish_changed({row.petition_id})
