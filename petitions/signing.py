@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import counts, tokens
-from .database import statement_transactions
+from .database import AutocommitStatement
 from .emails import canonical_email, normalize_email
 from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
@@ -222,6 +222,7 @@ def _sign_or_repeat_statement():
 
 
 _SIGN_OR_REPEAT = _sign_or_repeat_statement()
+_SIGN_OR_REPEAT_ALONE = AutocommitStatement(_SIGN_OR_REPEAT)
 
 
 def _is_open(petition_id: int, now: datetime) -> bool:
@@ -244,7 +245,7 @@ def record(
 
     With `commit`, the signing is committed before this returns: a new, unsuspected signature
     on PostgreSQL, while the session has no transaction open, by one statement that is its own
-    transaction (see database.statement_transactions), the signing view's case.
+    transaction (see database.AutocommitStatement), the signing view's case.
 
     A repeated signing by the same mailbox stores nothing new and, up to a few times, emails
     that mailbox again (the link once more, or "you have already signed"), and returns the
@@ -290,13 +291,12 @@ def record(
             digest=digest, repeat_subject=f"You have already signed: {petition.title}"[:255],
             max_resends=current_app.config["SIGNATURE_MAX_RESENDS"],
         )
-    # A plain signing from the view runs alone, committed by itself (see statement_transactions).
+    # A plain signing from the view runs alone, committed by itself (see AutocommitStatement).
     alone = postgresql and commit and not suspected and not db.session().in_transaction()
     for _ in range(3):
         if postgresql:
             if alone:
-                with statement_transactions() as conn:
-                    outcome = conn.execute(_SIGN_OR_REPEAT, values).one()
+                outcome = _SIGN_OR_REPEAT_ALONE.first(values)
             else:
                 outcome = db.session.execute(_SIGN_OR_REPEAT, values).one()
             if outcome.signed_id is not None:
@@ -429,14 +429,14 @@ _CONFIRM_ONE = counts.count_one_statement(
     """,
     "s.petition_id, s.slug, s.status",
 )
+_CONFIRM_ONE_ALONE = AutocommitStatement(_CONFIRM_ONE)
 
 
 def _confirm_in_one_statement(signature_id: int, digest: str, now: datetime) -> Row | None:
     """PostgreSQL's fast path of confirm_link, committed at once; None when it confirmed nothing."""
-    with statement_transactions() as conn:
-        params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now.astimezone(UTC)), "n": 1,
-                  "confirmable": list(CONFIRMABLE)}
-        row = conn.execute(_CONFIRM_ONE, params).first()
+    params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now.astimezone(UTC)), "n": 1,
+              "confirmable": list(CONFIRMABLE)}
+    row = _CONFIRM_ONE_ALONE.first(params)
     if row is not None:
         publish_changed({row.petition_id})
     return row

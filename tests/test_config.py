@@ -35,6 +35,28 @@ def test_environment_names_are_read(monkeypatch, tmp_path) -> None:
     assert app.config["SECRET_KEY"] == "from-env"
 
 
+def test_each_database_pool_keeps_a_connection_per_thread(monkeypatch, postgres_url) -> None:
+    """No busy thread opens a connection that its pool then closes: both pools of a process keep as
+    many as it has threads (GUNICORN_THREADS), or DATABASE_POOL_SIZE."""
+    from petitions import database
+    from petitions.extensions import db
+
+    monkeypatch.setenv("GUNICORN_THREADS", "12")
+    app = create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"})
+    with app.app_context():
+        assert db.engine.pool.size() == 12
+        assert database._statement_engine().pool.size() == 12
+        db.engine.dispose()
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "3")
+    app = create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"})
+    with app.app_context():
+        assert db.engine.pool.size() == 3
+        db.engine.dispose()
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "0")
+    with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE must be at least 1"):
+        create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"})
+
+
 def test_gunicorn_refuses_a_production_start_without_a_secret(tmp_path) -> None:
     import os
     import subprocess

@@ -789,7 +789,7 @@ def test_a_pooled_connection_that_postgresql_closed_is_replaced_at_checkout_with
 def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_connections(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    """The hot writes' own pool (autocommit, see database.statement_transactions) replaces dead connections too."""
+    """The hot writes' own pool (autocommit, see database.AutocommitStatement) replaces dead connections too."""
     from petitions import signing
     from petitions.models import OutboxMessage, Signature
 
@@ -822,6 +822,46 @@ def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_c
             db.session.remove()
             db.engine.dispose()
             assert "engine" not in app.extensions["statement_engine"]  # disposed with the main engine
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(postgres_url: str, tmp_path: Path) -> None:
+    """AutocommitStatement skips SQLAlchemy's execution but not its error handling: an error of the
+    statement comes as SQLAlchemy's exception with the connection kept; a connection the server
+    ends mid-statement comes as OperationalError, is thrown away, and the next run gets a new one."""
+    from sqlalchemy import exc, text
+
+    from petitions.database import AutocommitStatement
+
+    app = make_app(postgres_url, None, tmp_path)
+    try:
+        with app.app_context():
+            divide = AutocommitStatement(text("SELECT pg_backend_pid() AS pid, 1 / :d AS q"))
+            sleep = AutocommitStatement(text("SELECT pg_backend_pid() AS pid, pg_sleep(:seconds) AS slept"))
+            pid = divide.first({"d": 1}).pid
+            with pytest.raises(exc.DataError) as error:
+                divide.first({"d": 0})
+            assert not error.value.connection_invalidated
+            assert divide.first({"d": 1}) == (pid, 1)  # the same connection, fine after the error
+
+            def end_backend() -> None:
+                with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+                    deadline = time.monotonic() + 5
+                    while not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND query LIKE '%%pg_sleep%%'",
+                                            (pid,)).fetchone()[0]:
+                        assert time.monotonic() < deadline, "the statement did not start"
+                        time.sleep(0.02)
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+            killer = threading.Thread(target=end_backend)
+            killer.start()
+            with pytest.raises(exc.OperationalError) as error:
+                sleep.first({"seconds": 10.0})
+            killer.join()
+            assert error.value.connection_invalidated
+            assert sleep.first({"seconds": 0.0}).pid != pid  # a new connection, without restarting anything
     finally:
         with app.app_context():
             db.engine.dispose()
