@@ -21,6 +21,16 @@ from .extensions import db
 log = logging.getLogger(__name__)
 
 
+def is_postgresql() -> bool:
+    """True when the app's database is PostgreSQL; asks the engine, so no session is made for it."""
+    return db.engine.dialect.name == "postgresql"
+
+
+def session_in_transaction() -> bool:
+    """True when the request's session has a transaction open; a session not made yet has none (and is not made)."""
+    return db.session.registry.has() and db.session().in_transaction()
+
+
 class AutocommitStatement:
     """A hot write that is a whole transaction by itself: run alone, in autocommit, straight on the driver.
 
@@ -28,7 +38,7 @@ class AutocommitStatement:
     Run alone they need no BEGIN and no COMMIT round trip, and the rows they lock are
     released when PostgreSQL has run and flushed them, not after the request's thread gets
     its next turn on a busy CPU. Use it only while the request's session has no transaction
-    open (see `db.session().in_transaction()`), so a thread holds one pooled connection at most.
+    open (see `session_in_transaction()`), so a thread holds one pooled connection at most.
 
     The statement is written with SQLAlchemy Core and compiled by it once per process (its
     SQL, its constant parameters, its types' bind processors); each run fills in the values

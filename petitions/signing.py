@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import counts, tokens
-from .database import AutocommitStatement
+from .database import AutocommitStatement, is_postgresql, session_in_transaction
 from .emails import canonical_email, normalize_email
 from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
@@ -284,7 +284,7 @@ def record(
     # is taken for a petition that is not open. On PostgreSQL the same statement queues the
     # email and answers a repeat (see _sign_or_repeat_statement); elsewhere the steps are
     # separate statements in the same transaction.
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    postgresql = is_postgresql()
     if postgresql:
         values.update(
             mail_subject=subject, mail_context=context, petition_title=petition.title, petition_slug=petition.slug,
@@ -292,7 +292,7 @@ def record(
             max_resends=current_app.config["SIGNATURE_MAX_RESENDS"],
         )
     # A plain signing from the view runs alone, committed by itself (see AutocommitStatement).
-    alone = postgresql and commit and not suspected and not db.session().in_transaction()
+    alone = postgresql and commit and not suspected and not session_in_transaction()
     for _ in range(3):
         if postgresql:
             if alone:
@@ -452,7 +452,7 @@ def confirm_link(token: str, *, now: datetime) -> tuple[bool, Row]:
     Raises TokenInvalid, TokenExpired, PetitionClosed or SignatureInvalidated.
     """
     signature_id, digest = _link(token, purpose=tokens.CONFIRM_SIGNATURE, now=now, max_age=None)
-    if db.session.get_bind().dialect.name == "postgresql" and not db.session().in_transaction():
+    if is_postgresql() and not session_in_transaction():
         done = _confirm_in_one_statement(signature_id, digest, now)
         if done is not None:
             return True, done
