@@ -151,8 +151,11 @@ def still_connected(dbapi_connection: Any) -> bool:
     """
     if dbapi_connection.closed or dbapi_connection.broken:
         return False
-    readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
-    return not readable
+    # poll, not select: select() cannot look at a descriptor numbered 1024 or more, which
+    # every new connection of a process holding a thousand event streams has.
+    poller = select.poll()
+    poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
+    return not poller.poll(0)
 
 
 def _check_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

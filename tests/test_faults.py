@@ -786,6 +786,36 @@ def test_a_pooled_connection_that_postgresql_closed_is_replaced_at_checkout_with
             db.engine.dispose()
 
 
+def test_pooled_connections_are_checked_while_the_process_holds_more_than_1024_files(pg: str, tmp_path: Path) -> None:
+    """An event-stream process holds a thousand client sockets, so a database connection it makes
+    then has a descriptor above 1023, which select() cannot watch: checking it out must still work
+    (found by `make bench`: 1,000 streams, then every new connection failed its checkout)."""
+    import resource
+
+    from .conftest import make_petition, sign_form
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2000:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(2000, hard), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    app = make_app(pg, None, tmp_path)
+    client = app.test_client()
+    try:
+        for _ in range(3):  # made, returned, checked out again (twice)
+            response = client.get("/healthz")
+            assert response.status_code == 200, response.text
+        with app.app_context():
+            assert db.session.connection().connection.dbapi_connection.pgconn.socket >= 1024
+            slug = make_petition().slug
+        for n in range(3):  # the autocommit pool's connection, made and checked out again
+            assert sign_form(client, slug, email=f"many-files-{n}@example.org").status_code == 303
+    finally:
+        for fd in held:
+            os.close(fd)
+        with app.app_context():
+            db.engine.dispose()
+
+
 def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_connections(
     postgres_url: str, tmp_path: Path
 ) -> None:
