@@ -1,5 +1,6 @@
 """gunicorn settings for production: gunicorn app:app (this file is read from the working directory)."""
 
+import gc
 import multiprocessing
 import os
 
@@ -26,3 +27,13 @@ if not control_socket_disable:
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def when_ready(server):
+    """Before the workers are forked: move what the master loaded (the app and its modules, under
+    preload_app) out of the garbage collector's reach, as Python's gc.freeze documentation advises
+    for forking servers. A worker's collections then look only at what its requests make and do
+    not write to the pages it shares with the master (copy-on-write). Side by side the signing
+    rate moved within the noise (medians of two 4- and 5-round runs: +5 %, +0 %)."""
+    gc.collect()
+    gc.freeze()
