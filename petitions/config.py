@@ -168,7 +168,7 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if url.startswith("sqlite"):
         # SQLite lets one writer in at a time; wait for the lock rather than fail.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
-    else:
+    elif "poolclass" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:  # a chosen pool (NullPool behind PgBouncer) is kept
         pool_size = app.config["DATABASE_POOL_SIZE"]
         if pool_size is None:
             pool_size = _parse("GUNICORN_THREADS", int, os.environ.get("GUNICORN_THREADS") or "8")

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
+import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
 from psycopg.rows import namedtuple_row
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidRequestError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from .extensions import db
@@ -55,42 +57,71 @@ class AutocommitStatement:
     def first(self, params: dict[str, Any]) -> Any:
         """Run the statement with these values, committed by itself; its first row, or None."""
         engine = _statement_engine()
-        sql, constants, processors = self._compiled(engine)
-        args = {**constants, **params}
-        for name, process in processors:
+        compiled = self._compiled(engine)
+        missing = compiled.required.difference(params)
+        if missing:  # as SQLAlchemy would refuse it, rather than send NULL
+            raise InvalidRequestError(f"A value is required for bind parameter {sorted(missing)[0]!r}")
+        args = {**compiled.constants, **params}
+        for name, process in compiled.processors:
             args[name] = process(args[name])
-        connection = engine.raw_connection()  # the pool's checkout: a dead connection is replaced here
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        try:
+            connection = engine.raw_connection()  # the pool's checkout: a dead connection is replaced here
+        except dbapi_error as exc:  # the database is down, full, or refused us: SQLAlchemy's error, a 503
+            raise DBAPIError.instance(
+                None, None, exc, dbapi_error, connection_invalidated=engine.dialect.is_disconnect(exc, None, None),
+                dialect=engine.dialect,
+            ) from exc
         cursor = None
         try:
             cursor = connection.dbapi_connection.cursor(row_factory=namedtuple_row)
-            cursor.execute(sql, args)
+            cursor.execute(compiled.sql, args)
             return cursor.fetchone()
-        except engine.dialect.loaded_dbapi.Error as exc:
+        except dbapi_error as exc:
             dropped = engine.dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
-            if dropped:
-                connection.invalidate(exc)
+            if dropped:  # this connection, and every other one made before it, is replaced (as SQLAlchemy does)
+                engine.pool._invalidate(connection, exc)
             raise DBAPIError.instance(
-                sql, args, exc, engine.dialect.loaded_dbapi.Error, connection_invalidated=dropped, dialect=engine.dialect
+                compiled.sql, args, exc, dbapi_error, connection_invalidated=dropped, dialect=engine.dialect
             ) from exc
+        except BaseException:  # interrupted mid-statement (a timeout, a signal): the connection's state is unknown
+            connection.invalidate()
+            raise
         finally:
             if cursor is not None and not cursor.closed:
                 cursor.close()
             connection.close()
 
-    def _compiled(self, engine: Engine) -> tuple[str, dict[str, Any], list[tuple[str, Callable[[Any], Any]]]]:
+    def _compiled(self, engine: Engine) -> _Compiled:
         compiled_statements = current_app.extensions["statement_engine"]["compiled"]
         found = compiled_statements.get(self)
         if found is None:  # two threads may both compile; either answer is the same
-            dialect = engine.dialect
-            compiled = self.statement.compile(dialect=dialect)
-            processors = {  # by name: one parameter can be in the statement more than once
-                compiled.bind_names[bind]: process
-                for bind in compiled.binds.values()
-                if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-            }
-            found = (compiled.string, compiled.construct_params(_check=False), list(processors.items()))
-            compiled_statements[self] = found
+            found = compiled_statements[self] = _Compiled.of(self.statement, engine.dialect)
         return found
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """What running an AutocommitStatement needs: its SQL, constant values, required names, bind processors."""
+
+    sql: str
+    constants: dict[str, Any]
+    required: frozenset[str]
+    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> _Compiled:
+        compiled = statement.compile(dialect=dialect)
+        # Only plain parameters: nothing rendered at execution time, no names the dialect escapes.
+        if compiled.post_compile_params or compiled.escaped_bind_names:
+            raise ValueError("an AutocommitStatement takes only plain bound parameters")
+        processors: dict[str, Callable[[Any], Any]] = {}
+        for bind, name in compiled.bind_names.items():  # a name can stand in several places
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors[name] = process
+        required = frozenset(name for bind, name in compiled.bind_names.items() if bind.required)
+        return cls(compiled.string, compiled.construct_params(_check=False), required, tuple(processors.items()))
 
 
 def _statement_engine() -> Engine:
@@ -153,9 +184,16 @@ def still_connected(dbapi_connection: Any) -> bool:
         return False
     # poll, not select: select() cannot look at a descriptor numbered 1024 or more, which
     # every new connection of a process holding a thousand event streams has.
-    poller = select.poll()
+    poller = _os_poll()
     poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
     return not poller.poll(0)
+
+
+def _os_poll() -> Any:
+    """The operating system's poll, under gevent too: gevent's own would switch greenlets for a
+    look that never waits (and on its libuv loop may return before looking at the socket)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey.get_original("select", "poll")() if monkey is not None else select.poll()
 
 
 def _check_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

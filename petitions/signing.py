@@ -432,7 +432,7 @@ _CONFIRM_ONE = counts.count_one_statement(
 _CONFIRM_ONE_ALONE = AutocommitStatement(_CONFIRM_ONE)
 
 
-def _confirm_in_one_statement(signature_id: int, digest: str, now: datetime) -> Row | None:
+def _confirm_in_one_statement(signature_id: int, digest: str, now: datetime) -> Any:
     """PostgreSQL's fast path of confirm_link, committed at once; None when it confirmed nothing."""
     params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now.astimezone(UTC)), "n": 1,
               "confirmable": list(CONFIRMABLE)}

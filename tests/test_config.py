@@ -57,6 +57,24 @@ def test_each_database_pool_keeps_a_connection_per_thread(monkeypatch, postgres_
         create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"})
 
 
+def test_a_chosen_pool_class_is_kept(postgres_url) -> None:
+    """Behind PgBouncer one may choose NullPool (no pool in the app): no pool size is forced on it."""
+    from sqlalchemy import text
+    from sqlalchemy.pool import NullPool
+
+    from petitions import database
+    from petitions.extensions import db
+
+    app = create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x", "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": NullPool}})
+    with app.app_context():
+        assert isinstance(db.engine.pool, NullPool)
+        assert db.session.execute(text("SELECT 1")).scalar() == 1
+        assert isinstance(database._statement_engine().pool, NullPool)
+        assert database.AutocommitStatement(text("SELECT :n AS n")).first({"n": 2}).n == 2
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_gunicorn_refuses_a_production_start_without_a_secret(tmp_path) -> None:
     import os
     import subprocess

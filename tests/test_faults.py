@@ -28,6 +28,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -870,6 +871,8 @@ def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(postgres_url: str,
         with app.app_context():
             divide = AutocommitStatement(text("SELECT pg_backend_pid() AS pid, 1 / :d AS q"))
             sleep = AutocommitStatement(text("SELECT pg_backend_pid() AS pid, pg_sleep(:seconds) AS slept"))
+            with pytest.raises(exc.InvalidRequestError, match="'d'"):  # refused, as SQLAlchemy does, not sent as NULL
+                divide.first({})
             pid = divide.first({"d": 1}).pid
             with pytest.raises(exc.DataError) as error:
                 divide.first({"d": 0})
@@ -895,3 +898,35 @@ def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(postgres_url: str,
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_confirmation_while_the_database_is_unreachable_answers_503(tmp_path: Path) -> None:
+    """The one-statement confirmation is often a process's first use of the database: a failed
+    connect there is the database's unavailability (503, try again), not a crash (500)."""
+    from petitions import signing, tokens
+
+    app = make_app("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", None, tmp_path, WTF_CSRF_ENABLED=False)
+    with app.app_context():
+        token = signing._token(1, signing._email_digest("someone@example.org"), tokens.CONFIRM_SIGNATURE)
+    response = app.test_client().post(f"/verify/{token}")
+    assert response.status_code == 503, response.text
+    assert "try again" in response.text
+
+
+def test_a_dead_pooled_connection_is_seen_under_gevent(postgres_url: str) -> None:
+    """The event-stream instance runs gevent, which replaces select.poll with its own: the check at
+    checkout must still tell an idle connection from one the server ended."""
+    script = f"""
+from gevent import monkey
+monkey.patch_all()
+import psycopg, time
+from petitions.database import still_connected
+conn = psycopg.connect({plain(postgres_url)!r}, autocommit=True)
+print("idle", still_connected(conn))
+with psycopg.connect({plain(postgres_url)!r}, autocommit=True) as admin:
+    admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+time.sleep(0.3)
+print("ended", still_connected(conn))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["idle", "True", "ended", "False"], out.stdout + out.stderr
