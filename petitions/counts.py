@@ -16,6 +16,7 @@ from sqlalchemy import TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .database import is_postgresql
 from .extensions import db
 from .models import CountryCount, GroupDomain, HourlyCount, Petition, Signature, SupporterGroup
 from .models.types import UTCDateTime
@@ -58,7 +59,7 @@ def _upsert(model, keys: dict, delta: int) -> None:
             .execution_options(synchronize_session=False)
         )
         return
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if is_postgresql() else sqlite_insert
     table = model.__table__
     stmt = insert(table).values(**keys, count=delta)
     stmt = stmt.on_conflict_do_update(
@@ -91,7 +92,7 @@ def apply(changes: Iterable[Counted], delta: int, *, now: datetime, with_groups:
 
         mark_changed(set(totals))
     one_kind = len(totals) == len(countries) == len(hours) == len(domains) == 1
-    if one_kind and delta > 0 and _dialect() == "postgresql":
+    if one_kind and delta > 0 and is_postgresql():
         # One confirmation, the hottest write there is: every counter in one statement, so the
         # locks are taken and released within one round trip and the commit that follows.
         [(petition_id, n)], [(_, country)], [(_, hour)], [(_, domain)] = totals.items(), countries, hours, domains
@@ -119,10 +120,6 @@ def apply(changes: Iterable[Counted], delta: int, *, now: datetime, with_groups:
             .execution_options(synchronize_session=False)
         )
     return sum(abs(n) for n in totals.values())
-
-
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
 
 
 # PostgreSQL: every counter of ONE signature moved by :n, in one statement. The signature's
