@@ -61,9 +61,11 @@ class AutocommitStatement:
         missing = compiled.required.difference(params)
         if missing:  # as SQLAlchemy would refuse it, rather than send NULL
             raise InvalidRequestError(f"A value is required for bind parameter {sorted(missing)[0]!r}")
-        args = {**compiled.constants, **params}
-        for name, process in compiled.processors:
-            args[name] = process(args[name])
+        args = dict(compiled.constants)  # already through their types' processors
+        processors = compiled.processors
+        for name, value in params.items():
+            process = processors.get(name)
+            args[name] = value if process is None else process(value)
         dbapi_error = engine.dialect.loaded_dbapi.Error
         try:
             connection = engine.raw_connection()  # the pool's checkout: a dead connection is replaced here
@@ -75,7 +77,7 @@ class AutocommitStatement:
         cursor = None
         try:
             cursor = connection.dbapi_connection.cursor(row_factory=namedtuple_row)
-            cursor.execute(compiled.sql, args)
+            cursor.execute(compiled.query, args)
             return cursor.fetchone()
         except dbapi_error as exc:
             dropped = engine.dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
@@ -102,12 +104,18 @@ class AutocommitStatement:
 
 @dataclass(frozen=True)
 class _Compiled:
-    """What running an AutocommitStatement needs: its SQL, constant values, required names, bind processors."""
+    """What running an AutocommitStatement needs: its SQL, constant values, required names, bind processors.
+
+    The SQL is also kept encoded (psycopg would otherwise encode the text, and look its parsed
+    form up by the new bytes, on every run), and the constants are kept already processed (a JSON
+    literal is wrapped for the driver once, not on every run).
+    """
 
     sql: str
+    query: bytes
     constants: dict[str, Any]
     required: frozenset[str]
-    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    processors: dict[str, Callable[[Any], Any]]
 
     @classmethod
     def of(cls, statement: Executable, dialect: Dialect) -> _Compiled:
@@ -121,7 +129,13 @@ class _Compiled:
             if process is not None:
                 processors[name] = process
         required = frozenset(name for bind, name in compiled.bind_names.items() if bind.required)
-        return cls(compiled.string, compiled.construct_params(_check=False), required, tuple(processors.items()))
+        constants = {
+            name: value if name not in processors else processors[name](value)
+            for name, value in compiled.construct_params(_check=False).items()
+            if name not in required
+        }
+        # ASCII (names and placeholders; values are parameters): the same bytes in any client encoding.
+        return cls(compiled.string, compiled.string.encode("ascii"), constants, required, processors)
 
 
 def _statement_engine() -> Engine:

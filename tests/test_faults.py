@@ -900,6 +900,35 @@ def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(postgres_url: str,
             db.engine.dispose()
 
 
+def test_a_hot_write_sends_typed_values_and_constants_the_same_way_every_time(postgres_url: str, tmp_path: Path) -> None:
+    """Constants (a JSON literal) are made ready for the driver once and sent unchanged on every run;
+    each run's values still go through their types (JSON, the UTC datetime type), as SQLAlchemy would."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import JSON, bindparam, literal, select
+
+    from petitions.database import AutocommitStatement
+    from petitions.models.types import UTCDateTime
+
+    app = make_app(postgres_url, None, tmp_path)
+    try:
+        with app.app_context():
+            statement = AutocommitStatement(select(
+                literal({"kind": "constant"}, JSON).label("fixed"),
+                bindparam("doc", type_=JSON).label("doc"),
+                bindparam("at", type_=UTCDateTime()).label("at"),
+            ))
+            moment = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
+            for n in range(3):
+                row = statement.first({"doc": {"n": n, "name": "Zoë"}, "at": moment})
+                assert row.fixed == {"kind": "constant"}
+                assert row.doc == {"n": n, "name": "Zoë"}
+                assert row.at.replace(tzinfo=UTC) == moment
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 def test_a_confirmation_while_the_database_is_unreachable_answers_503(tmp_path: Path) -> None:
     """The one-statement confirmation is often a process's first use of the database: a failed
     connect there is the database's unavailability (503, try again), not a crash (500)."""
