@@ -84,7 +84,8 @@ class AutocommitStatement:
             if dropped:  # this connection, and every other one made before it, is replaced (as SQLAlchemy does)
                 engine.pool._invalidate(connection, exc)
             raise DBAPIError.instance(
-                compiled.sql, args, exc, dbapi_error, connection_invalidated=dropped, dialect=engine.dialect
+                compiled.query.decode("ascii"), args, exc, dbapi_error, connection_invalidated=dropped,
+                dialect=engine.dialect,
             ) from exc
         except BaseException:  # interrupted mid-statement (a timeout, a signal): the connection's state is unknown
             connection.invalidate()
@@ -106,12 +107,11 @@ class AutocommitStatement:
 class _Compiled:
     """What running an AutocommitStatement needs: its SQL, constant values, required names, bind processors.
 
-    The SQL is also kept encoded (psycopg would otherwise encode the text, and look its parsed
-    form up by the new bytes, on every run), and the constants are kept already processed (a JSON
-    literal is wrapped for the driver once, not on every run).
+    The SQL is kept encoded (psycopg would otherwise encode the text, and look its parsed form
+    up by the new bytes, on every run), and the constants already processed (a JSON literal is
+    wrapped for the driver once, not on every run).
     """
 
-    sql: str
     query: bytes
     constants: dict[str, Any]
     required: frozenset[str]
@@ -135,7 +135,7 @@ class _Compiled:
             if name not in required
         }
         # ASCII (names and placeholders; values are parameters): the same bytes in any client encoding.
-        return cls(compiled.string, compiled.string.encode("ascii"), constants, required, processors)
+        return cls(compiled.string.encode("ascii"), constants, required, processors)
 
 
 def _statement_engine() -> Engine:
@@ -156,8 +156,7 @@ def _statement_engine() -> Engine:
                 options.pop("isolation_level", None)  # this pool's whole point
                 options.pop("execution_options", None)
                 engine = create_engine(main.url, isolation_level="AUTOCOMMIT", **options)
-                if main.dialect.driver == "psycopg" and not options.get("pool_pre_ping"):
-                    event.listen(engine, "checkout", _check_out)
+                _check_connections_at_checkout(engine, options)
                 engines["engine"] = engine
     return engine
 
@@ -210,6 +209,12 @@ def _os_poll() -> Any:
     return monkey.get_original("select", "poll")() if monkey is not None else select.poll()
 
 
+def _check_connections_at_checkout(engine: Engine, options: dict[str, Any]) -> None:
+    """Both pools of a PostgreSQL app look at a connection's socket at checkout, unless pre-ping was chosen."""
+    if engine.dialect.driver == "psycopg" and not options.get("pool_pre_ping"):
+        event.listen(engine, "checkout", _check_out)
+
+
 def _check_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     if not still_connected(dbapi_connection):
         raise DisconnectionError("the database closed this connection")  # the pool connects afresh
@@ -240,7 +245,7 @@ def init_app(app: Flask) -> None:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
-    elif engine.dialect.driver == "psycopg" and not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping"):
-        event.listen(engine, "checkout", _check_out)
+    else:
+        _check_connections_at_checkout(engine, app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     app.extensions["statement_engine"] = {"lock": threading.Lock(), "compiled": {}}
     event.listen(engine, "engine_disposed", lambda _engine: _dispose_statement_engine(app))
