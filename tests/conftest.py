@@ -44,6 +44,7 @@ class Mailbox:
     """Messages received by the test SMTP server."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # each message as it came over the wire
     lock: threading.Lock = field(default_factory=threading.Lock)
     refuse: set[str] = field(default_factory=set)  # recipients answered with 550
 
@@ -59,12 +60,14 @@ class Mailbox:
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append(msg)  # type: ignore[arg-type]
+            self.raw.append(envelope.original_content or envelope.content)
         return "250 Message accepted"
 
     def clear(self) -> None:
         """Forget what was received."""
         with self.lock:
             self.messages.clear()
+            self.raw.clear()
         self.refuse.clear()
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -95,7 +98,8 @@ def smtp_server() -> Iterator[SMTPServer]:
     """One aiosmtpd server for the session."""
     mailbox = Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    # SMTPUTF8, as real servers offer it: an address that is not ASCII can be delivered.
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
     controller.start()
     yield SMTPServer("127.0.0.1", port, mailbox, controller)
     controller.stop()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
+from email.utils import parseaddr
 
+import pytest
 from sqlalchemy import func, select
 
-from petitions import mail
+from petitions import mail, signing
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import OutboxMessage
 
-from .conftest import free_port, is_postgres, make_app
+from .conftest import body_of, free_port, is_postgres, make_app, make_petition
 
 
 def queue(n: int, to: str = "reader{i}@example.org") -> None:
@@ -125,3 +128,51 @@ def test_a_message_the_worker_cannot_render_is_retried_not_failed(app, ctx, mail
     assert row.sent_at is None and row.failed_at is None and row.attempts == 1
     assert row.next_attempt_at > now and "cannot build the message" in row.last_error
     assert mailbox.messages == []
+
+
+def _within_smtp_limits(raw: bytes) -> None:
+    """No line longer than SMTP carries (998 octets), no RFC 2047 encoded word longer than 75 characters."""
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n")), max(map(len, raw.split(b"\r\n")))
+    words = re.findall(rb"=\?[^?\s]+\?[qQbB]\?[^?\s]*\?=", raw)
+    assert all(len(word) <= 75 for word in words), max(words, key=len)
+
+
+@pytest.mark.parametrize("address", ["zoe@example.org", "zoë@example.org"])
+def test_names_titles_and_addresses_in_any_script_arrive_as_written(app, ctx, mailbox, address) -> None:
+    """A confirmation email with accents everywhere: in the sender's name, the signer's name, a long title, and
+    (second case) the address itself, which goes over SMTPUTF8."""
+    app.config["MAIL_DEFAULT_SENDER"] = "Pétitions Citoyennes <no-reply@example.org>"
+    petition = make_petition(title="Gegen den Verkauf von Gesichtserkennung an Behörden, " + "jetzt und für immer " * 4)
+    data = signing.SignatureData(name="Zoë Ångström-Müller", email=address, country="DE", updates=True)
+    signing.sign(petition, data, now=utcnow(), ip=None)
+    db.session.commit()
+    assert mail.drain() == (1, 0)
+
+    (sent,) = mailbox.messages
+    assert sent["Subject"] == f"Please confirm your signature: {petition.title}"
+    # (str, not .addresses: Python's address parser leaves raw UTF-8 undecoded, a mail program does not)
+    assert parseaddr(str(sent["From"])) == ("Pétitions Citoyennes", "no-reply@example.org")
+    assert sent["To"] == address
+    text = body_of(sent)
+    assert "Hello Zoë Ångström-Müller," in text and petition.title in text and "/verify/" in text
+    html = sent.get_body(("html",)).get_content()
+    assert "Zoë Ångström-Müller" in html and "/verify/" in html
+    _within_smtp_limits(mailbox.raw[0])
+
+
+def test_a_line_longer_than_smtp_carries_arrives_whole(app, ctx, mailbox) -> None:
+    """An update whose text has a 1,500-character line (a pasted link, say) and a long List-Unsubscribe header."""
+    unsubscribe = "https://petitions.example/unsubscribe/" + "t" * 300
+    long_line = "https://example.org/" + "x" * 1480
+    mail.queue_email("reader@example.org", "News", "update", now=utcnow(),
+                     headers={"List-Unsubscribe": f"<{unsubscribe}>"},
+                     update={"body": f"{long_line}\nZweite Zeile für alle."}, petition={"title": "T"},
+                     body_html=f"<p>{long_line}</p>", unsubscribe_url=unsubscribe, petition_url="https://petitions.example/p")
+    db.session.commit()
+    assert mail.drain() == (1, 0)
+
+    (sent,) = mailbox.messages
+    assert f"{long_line}\nZweite Zeile für alle." in body_of(sent).replace("\r\n", "\n")  # lines end in CRLF on the wire
+    assert f"<p>{long_line}</p>" in sent.get_body(("html",)).get_content()
+    assert sent["List-Unsubscribe"] == f"<{unsubscribe}>"  # on one line, whole
+    _within_smtp_limits(mailbox.raw[0])
