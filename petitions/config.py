@@ -46,6 +46,11 @@ class Defaults:
     MAIL_GIVE_UP_AFTER = 3 * 24 * 3600  # a message failing this long is marked failed, kept
     MAIL_CLAIM_TIMEOUT = 300  # a claim older than this is taken as a dead worker's
     MAIL_POLL_INTERVAL = 1.0
+    # SMTP connections each mail worker sends over at once, each message still claimed and
+    # committed on its own. None: 4 on PostgreSQL (a relay across the internet answers each
+    # command in tens of milliseconds; one connection would wait most of the time), 1 on
+    # SQLite, where a sender holds the one write lock while it sends.
+    MAIL_SENDERS: int | None = None
 
     # Signing.
     SIGNATURE_TOKEN_MAX_AGE = 30 * 24 * 3600
@@ -117,6 +122,7 @@ _ENV: dict[str, type] = {
     "MAIL_CLAIM_TIMEOUT": float,
     "MAIL_POLL_INTERVAL": float,
     "MAIL_TIMEOUT": float,
+    "MAIL_SENDERS": int,
     "DATABASE_POOL_SIZE": int,
 }
 
@@ -175,6 +181,13 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
         if pool_size < 1:
             raise ConfigError(f"DATABASE_POOL_SIZE must be at least 1, not {pool_size}")
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": pool_size, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
+
+    if app.config["MAIL_SENDERS"] is None:
+        app.config["MAIL_SENDERS"] = 1 if url.startswith("sqlite") else 4
+    if app.config["MAIL_SENDERS"] < 1:
+        raise ConfigError(f"MAIL_SENDERS must be at least 1, not {app.config['MAIL_SENDERS']}")
+    if app.config["MAIL_SENDERS"] > 1 and url.startswith("sqlite"):
+        raise ConfigError("MAIL_SENDERS above 1 needs PostgreSQL: SQLite lets one writer in at a time")
 
     if app.config["MODERATION"] not in {"post", "pre"}:
         raise ConfigError(f"MODERATION must be 'post' or 'pre', not {app.config['MODERATION']!r}")

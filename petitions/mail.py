@@ -26,6 +26,7 @@ from jinja2 import TemplateNotFound
 from sqlalchemy import bindparam, insert, or_, select, update
 
 from .clock import utcnow
+from .database import is_postgresql
 from .extensions import db
 from .models import OutboxMessage
 
@@ -432,8 +433,41 @@ def run_once(*, clock: Any = utcnow) -> tuple[int, int]:
     return send_claimed(ids, clock=clock, worker=me)
 
 
-def drain(*, clock: Any = utcnow) -> tuple[int, int]:
-    """Send batches until nothing is due. Returns the totals (sent, failed)."""
+def drain(*, clock: Any = utcnow, senders: int | None = None) -> tuple[int, int]:
+    """Send batches until nothing is due, over `senders` (MAIL_SENDERS) connections at once. Returns (sent, failed).
+
+    Each sender is a thread with its own database session and SMTP connection, claiming its
+    own batches: the claims (SKIP LOCKED) keep any two from sending the same message. On
+    SQLite, where a sender holds the one write lock while it sends, there is one sender.
+    """
+    senders = senders or current_app.config["MAIL_SENDERS"]
+    if senders == 1 or not is_postgresql():
+        return _drain_alone(clock)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    results: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            with app.app_context():
+                try:
+                    results.append(_drain_alone(clock))
+                finally:
+                    db.session.remove()
+        except BaseException as exc:  # raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, name=f"mail-sender-{n}") for n in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return sum(sent for sent, _ in results), sum(failed for _, failed in results)
+
+
+def _drain_alone(clock: Any) -> tuple[int, int]:
     total_sent = total_failed = 0
     while True:
         sent, failed = run_once(clock=clock)

@@ -34,7 +34,17 @@ def drain(*, clock: Any = utcnow) -> tuple[int, int]:
 
 
 def run_forever(app: Flask, stop: threading.Event) -> None:
-    """Work until `stop` is set, polling when idle; survives database and SMTP outages."""
+    """Work until `stop` is set, polling when idle; survives database and SMTP outages.
+
+    This thread keeps house, queues update batches and sends; MAIL_SENDERS - 1 more threads
+    only send, each over its own SMTP connection.
+    """
+    senders = [
+        threading.Thread(target=_send_forever, args=(app, stop), name=f"mail-sender-{n}", daemon=True)
+        for n in range(1, app.config["MAIL_SENDERS"])
+    ]
+    for sender in senders:
+        sender.start()
     interval = app.config["MAIL_POLL_INTERVAL"]
     last_housekeeping = 0.0
     with app.app_context():
@@ -50,6 +60,26 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
                 busy = bool(queued) or sent + failed > 0
             except Exception:
                 log.exception("Worker: a step failed; retrying shortly")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+            if not busy:
+                stop.wait(interval)
+    for sender in senders:  # each finishes the batch in hand
+        sender.join()
+
+
+def _send_forever(app: Flask, stop: threading.Event) -> None:
+    """One more sender: claim and send batches until `stop` is set."""
+    interval = app.config["MAIL_POLL_INTERVAL"]
+    with app.app_context():
+        while not stop.is_set():
+            busy = False
+            try:
+                sent, failed = mail.run_once()
+                busy = sent + failed > 0
+            except Exception:
+                log.exception("Worker: sending failed; retrying shortly")
                 db.session.rollback()
             finally:
                 db.session.remove()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -47,6 +48,10 @@ class Mailbox:
     raw: list[bytes] = field(default_factory=list)  # each message as it came over the wire
     lock: threading.Lock = field(default_factory=threading.Lock)
     refuse: set[str] = field(default_factory=set)  # recipients answered with 550
+    delay: float = 0.0  # seconds each message takes to accept, as a distant server's would
+    sessions: set[tuple[str, int]] = field(default_factory=set)  # the client ends of the connections used
+    in_flight: int = 0
+    most_at_once: int = 0  # messages being accepted at the same moment, at most
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's name)
         """Accept a recipient, or refuse it for good when told to."""
@@ -56,7 +61,13 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        """Keep the message."""
+        """Keep the message (after the delay, during which other connections go on)."""
+        self.sessions.add(session.peer)
+        if self.delay:
+            self.in_flight += 1
+            self.most_at_once = max(self.most_at_once, self.in_flight)
+            await asyncio.sleep(self.delay)
+            self.in_flight -= 1
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append(msg)  # type: ignore[arg-type]
@@ -69,6 +80,8 @@ class Mailbox:
             self.messages.clear()
             self.raw.clear()
         self.refuse.clear()
+        self.sessions.clear()
+        self.delay, self.in_flight, self.most_at_once = 0.0, 0, 0
 
     def to(self, address: str) -> list[EmailMessage]:
         """Messages addressed to this address."""
@@ -196,6 +209,9 @@ def make_app(database_url: str, smtp: SMTPServer | None, tmp_path: Path, **overr
         "COUNT_MAX_AGE": 0,
         # Tests sign faster than a person; the abuse tests set their own minimum.
         "SIGN_MIN_SECONDS": 0,
+        # One sender, so a test reads its messages in the order they were queued (the default
+        # on PostgreSQL is 4); test_mail tests several at once, test_faults the real worker.
+        "MAIL_SENDERS": 1,
     }
     settings.update(overrides)
     app = create_app(settings)

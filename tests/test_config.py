@@ -57,6 +57,19 @@ def test_each_database_pool_keeps_a_connection_per_thread(monkeypatch, postgres_
         create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"})
 
 
+def test_a_mail_worker_sends_over_four_connections_on_postgresql_and_one_on_sqlite(monkeypatch, postgres_url, tmp_path) -> None:
+    sqlite = f"sqlite:///{tmp_path}/x.sqlite"
+    assert create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"}).config["MAIL_SENDERS"] == 4
+    assert create_app({"DATABASE_URL": sqlite, "SECRET_KEY": "x"}).config["MAIL_SENDERS"] == 1
+    monkeypatch.setenv("MAIL_SENDERS", "8")
+    assert create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"}).config["MAIL_SENDERS"] == 8
+    with pytest.raises(ConfigError, match="MAIL_SENDERS above 1 needs PostgreSQL"):
+        create_app({"DATABASE_URL": sqlite, "SECRET_KEY": "x"})
+    monkeypatch.setenv("MAIL_SENDERS", "0")
+    with pytest.raises(ConfigError, match="MAIL_SENDERS must be at least 1"):
+        create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"})
+
+
 def test_a_chosen_pool_class_is_kept(postgres_url) -> None:
     """Behind PgBouncer one may choose NullPool (no pool in the app): no pool size is forced on it."""
     from sqlalchemy import text

@@ -761,17 +761,17 @@ def test_the_site_answers_503_while_the_database_is_down_and_recovers_without_a_
 
 
 def test_a_pooled_connection_that_postgresql_closed_is_replaced_at_checkout_without_an_error(
-    postgres_url: str, tmp_path: Path
+    pg: str, tmp_path: Path
 ) -> None:
     """No pre-ping round trip: the socket of an idle pooled connection tells that the server hung up."""
-    app = make_app(postgres_url, None, tmp_path)
+    app = make_app(pg, None, tmp_path)
     client = app.test_client()
     try:
         assert client.get("/healthz").status_code == 200
         with app.app_context():
             pid = db.session.execute(db.text("SELECT pg_backend_pid()")).scalar()
             db.session.remove()  # back in the pool, idle
-        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+        with psycopg.connect(pg.replace("+psycopg", ""), autocommit=True) as admin:
             assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
             deadline = time.monotonic() + 5
             while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]:
@@ -818,7 +818,7 @@ def test_pooled_connections_are_checked_while_the_process_holds_more_than_1024_f
 
 
 def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_connections(
-    postgres_url: str, tmp_path: Path
+    pg: str, tmp_path: Path
 ) -> None:
     """The hot writes' own pool (autocommit, see database.AutocommitStatement) replaces dead connections too."""
     from petitions import signing
@@ -826,13 +826,13 @@ def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_c
 
     from .conftest import csrf_from, make_petition, sign_form
 
-    app = make_app(postgres_url, None, tmp_path)
+    app = make_app(pg, None, tmp_path)
     client = app.test_client()
     try:
         with app.app_context():
             slug = make_petition().slug
         assert sign_form(client, slug, email="first@example.org").status_code == 303
-        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+        with psycopg.connect(pg.replace("+psycopg", ""), autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                           " WHERE datname = current_database() AND pid <> pg_backend_pid()")
             deadline = time.monotonic() + 5
@@ -858,7 +858,7 @@ def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_c
             db.engine.dispose()
 
 
-def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(postgres_url: str, tmp_path: Path) -> None:
+def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(pg: str, tmp_path: Path) -> None:
     """AutocommitStatement skips SQLAlchemy's execution but not its error handling: an error of the
     statement comes as SQLAlchemy's exception with the connection kept; a connection the server
     ends mid-statement comes as OperationalError, is thrown away, and the next run gets a new one."""
@@ -866,7 +866,7 @@ def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(postgres_url: str,
 
     from petitions.database import AutocommitStatement
 
-    app = make_app(postgres_url, None, tmp_path)
+    app = make_app(pg, None, tmp_path)
     try:
         with app.app_context():
             divide = AutocommitStatement(text("SELECT pg_backend_pid() AS pid, 1 / :d AS q"))
@@ -880,7 +880,7 @@ def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(postgres_url: str,
             assert divide.first({"d": 1}) == (pid, 1)  # the same connection, fine after the error
 
             def end_backend() -> None:
-                with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+                with psycopg.connect(pg.replace("+psycopg", ""), autocommit=True) as admin:
                     deadline = time.monotonic() + 5
                     while not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND query LIKE '%%pg_sleep%%'",
                                             (pid,)).fetchone()[0]:
@@ -900,7 +900,7 @@ def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(postgres_url: str,
             db.engine.dispose()
 
 
-def test_a_hot_write_sends_typed_values_and_constants_the_same_way_every_time(postgres_url: str, tmp_path: Path) -> None:
+def test_a_hot_write_sends_typed_values_and_constants_the_same_way_every_time(pg: str, tmp_path: Path) -> None:
     """Constants (a JSON literal) are made ready for the driver once and sent unchanged on every run;
     each run's values still go through their types (JSON, the UTC datetime type), as SQLAlchemy would."""
     from datetime import UTC, datetime
@@ -910,7 +910,7 @@ def test_a_hot_write_sends_typed_values_and_constants_the_same_way_every_time(po
     from petitions.database import AutocommitStatement
     from petitions.models.types import UTCDateTime
 
-    app = make_app(postgres_url, None, tmp_path)
+    app = make_app(pg, None, tmp_path)
     try:
         with app.app_context():
             statement = AutocommitStatement(select(

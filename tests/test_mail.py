@@ -176,3 +176,24 @@ def test_a_line_longer_than_smtp_carries_arrives_whole(app, ctx, mailbox) -> Non
     assert f"<p>{long_line}</p>" in sent.get_body(("html",)).get_content()
     assert sent["List-Unsubscribe"] == f"<{unsubscribe}>"  # on one line, whole
     _within_smtp_limits(mailbox.raw[0])
+
+
+def test_a_worker_sends_over_several_connections_at_once_each_message_once(app, ctx, mailbox) -> None:
+    """A distant server takes a while to accept each message; on PostgreSQL the senders of one worker overlap their waits."""
+    queue(24)
+    app.config["MAIL_BATCH_SIZE"] = 3  # each sender claims 3 at a time, so all four get some
+    mailbox.delay = 0.05
+    assert mail.drain(senders=4) == (24, 0)
+    ids = [m["Message-ID"] for m in mailbox.messages]
+    assert len(ids) == 24 and len(set(ids)) == 24
+    # SQLite lets one writer in at a time, so a worker there has one sender whatever it is asked.
+    assert mailbox.most_at_once > 1 if is_postgres(app) else mailbox.most_at_once == 1
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) == 0
+    assert mail.drain(senders=4) == (0, 0)
+
+
+def test_one_sender_uses_one_connection(app, ctx, mailbox) -> None:
+    queue(6)
+    mailbox.delay = 0.01
+    assert mail.drain(senders=1) == (6, 0)
+    assert len(mailbox.sessions) == 1 and mailbox.most_at_once == 1
