@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -171,23 +172,29 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    if url.startswith("sqlite"):
-        # SQLite lets one writer in at a time; wait for the lock rather than fail.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
-    elif "poolclass" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:  # a chosen pool (NullPool behind PgBouncer) is kept
-        pool_size = app.config["DATABASE_POOL_SIZE"]
-        if pool_size is None:
-            pool_size = _parse("GUNICORN_THREADS", int, os.environ.get("GUNICORN_THREADS") or "8")
-        if pool_size < 1:
-            raise ConfigError(f"DATABASE_POOL_SIZE must be at least 1, not {pool_size}")
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": pool_size, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
-
     if app.config["MAIL_SENDERS"] is None:
         app.config["MAIL_SENDERS"] = 1 if url.startswith("sqlite") else 4
     if app.config["MAIL_SENDERS"] < 1:
         raise ConfigError(f"MAIL_SENDERS must be at least 1, not {app.config['MAIL_SENDERS']}")
     if app.config["MAIL_SENDERS"] > 1 and url.startswith("sqlite"):
         raise ConfigError("MAIL_SENDERS above 1 needs PostgreSQL: SQLite lets one writer in at a time")
+    if url.startswith("sqlite"):
+        # SQLite lets one writer in at a time; wait for the lock rather than fail.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    elif "poolclass" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:  # a chosen pool (NullPool behind PgBouncer) is kept
+        pool_size = app.config["DATABASE_POOL_SIZE"]
+        if pool_size is None:  # a connection for each thread: gunicorn's, or a mail worker's senders
+            pool_size = max(_parse("GUNICORN_THREADS", int, os.environ.get("GUNICORN_THREADS") or "8"), app.config["MAIL_SENDERS"])
+        if pool_size < 1:
+            raise ConfigError(f"DATABASE_POOL_SIZE must be at least 1, not {pool_size}")
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": pool_size, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
+
+    sender = getaddresses([app.config["MAIL_DEFAULT_SENDER"]])
+    if len(sender) != 1 or "@" not in sender[0][1]:
+        raise ConfigError(
+            "MAIL_DEFAULT_SENDER must be one address, like 'Petitions <no-reply@example.org>'"
+            f" (a name with a comma goes in quotes), not {app.config['MAIL_DEFAULT_SENDER']!r}"
+        )
 
     if app.config["MODERATION"] not in {"post", "pre"}:
         raise ConfigError(f"MODERATION must be 'post' or 'pre', not {app.config['MODERATION']!r}")

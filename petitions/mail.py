@@ -201,7 +201,8 @@ def _classic_address(value: str) -> str:
 
 
 def _text_part(body: str, subtype: str) -> MIMEText:
-    charset = _UTF8_QP if any(len(line) > _SMTP_LINE for line in body.splitlines()) else _UTF8
+    # SMTP's limit is in octets, and only CR and LF end a line on the wire.
+    charset = _UTF8_QP if any(len(line) > _SMTP_LINE for line in body.encode("utf-8").splitlines()) else _UTF8
     return MIMEText(body, subtype, charset, policy=_POLICY_CLASSIC)  # type: ignore[arg-type]
 
 
@@ -353,7 +354,7 @@ def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cfg = app.config
     sender = cfg["MAIL_DEFAULT_SENDER"]
-    domain = sender.rpartition("@")[2].strip(">") or "localhost"
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     transport = _transport(app)
     sent = failed = 0
     broken: str | None = None  # once the server is unreachable, the rest of the batch waits too
@@ -409,7 +410,7 @@ def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None 
                 # Only while the claim is still ours: after a broken connection the claim was not
                 # renewed, and another worker may have taken the message over meanwhile.
                 db.session.execute(update(_OUTBOX).where(*_MINE).values(**outcome), mine)
-            # One commit per message: a worker killed now re-sends at most the message in hand.
+            # One commit per message: a sender killed now re-sends at most the message in hand.
             db.session.commit()
     finally:
         transport.close()
@@ -421,7 +422,8 @@ _CLAIMED = select(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=Tru
 
 def worker_id() -> str:
     """A name for this worker, unique across processes and machines."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:64]
+    # The host name is shortened, never the thread: each sender thread must have its own name.
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident()}"[:64]
 
 
 def run_once(*, clock: Any = utcnow) -> tuple[int, int]:

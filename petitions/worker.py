@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app
@@ -37,52 +39,56 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
     """Work until `stop` is set, polling when idle; survives database and SMTP outages.
 
     This thread keeps house, queues update batches and sends; MAIL_SENDERS - 1 more threads
-    only send, each over its own SMTP connection.
+    only send, each over its own SMTP connection and database session.
     """
+    last_housekeeping = 0.0
+
+    def work() -> bool:
+        nonlocal last_housekeeping
+        if time.monotonic() - last_housekeeping > HOUSEKEEPING_EVERY:
+            housekeeping()
+            last_housekeeping = time.monotonic()
+        queued = updates.queue_batch(now=utcnow())
+        db.session.commit()
+        sent, failed = mail.run_once()
+        return bool(queued) or sent + failed > 0
+
     senders = [
-        threading.Thread(target=_send_forever, args=(app, stop), name=f"mail-sender-{n}", daemon=True)
+        threading.Thread(target=_repeat, args=(app, stop, _send), name=f"mail-sender-{n}", daemon=True)
         for n in range(1, app.config["MAIL_SENDERS"])
     ]
     for sender in senders:
         sender.start()
+    try:
+        _repeat(app, stop, work)
+    finally:
+        for sender in senders:  # each finishes the message in hand and records it
+            sender.join()
+
+
+def _send() -> bool:
+    sent, failed = mail.run_once()
+    return sent + failed > 0
+
+
+def _repeat(app: Flask, stop: threading.Event, step: Callable[[], bool]) -> None:
+    """Run `step` until `stop` is set, waiting MAIL_POLL_INTERVAL after a step that found nothing to do.
+
+    A failing step is logged and tried again; nothing it raises ends the thread.
+    """
     interval = app.config["MAIL_POLL_INTERVAL"]
-    last_housekeeping = 0.0
     with app.app_context():
         while not stop.is_set():
             busy = False
             try:
-                if time.monotonic() - last_housekeeping > HOUSEKEEPING_EVERY:
-                    housekeeping()
-                    last_housekeeping = time.monotonic()
-                queued = updates.queue_batch(now=utcnow())
-                db.session.commit()
-                sent, failed = mail.run_once()
-                busy = bool(queued) or sent + failed > 0
+                busy = step()
             except Exception:
                 log.exception("Worker: a step failed; retrying shortly")
-                db.session.rollback()
+                with contextlib.suppress(Exception):
+                    db.session.rollback()
             finally:
-                db.session.remove()
-            if not busy:
-                stop.wait(interval)
-    for sender in senders:  # each finishes the batch in hand
-        sender.join()
-
-
-def _send_forever(app: Flask, stop: threading.Event) -> None:
-    """One more sender: claim and send batches until `stop` is set."""
-    interval = app.config["MAIL_POLL_INTERVAL"]
-    with app.app_context():
-        while not stop.is_set():
-            busy = False
-            try:
-                sent, failed = mail.run_once()
-                busy = sent + failed > 0
-            except Exception:
-                log.exception("Worker: sending failed; retrying shortly")
-                db.session.rollback()
-            finally:
-                db.session.remove()
+                with contextlib.suppress(Exception):
+                    db.session.remove()
             if not busy:
                 stop.wait(interval)
 

@@ -23,6 +23,18 @@ def test_bad_settings_are_explained(monkeypatch, tmp_path) -> None:
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x"})
 
 
+@pytest.mark.parametrize("sender", ["Acme, Inc <no-reply@example.org>", "no-reply", "a@example.org, b@example.org", ""])
+def test_a_sender_address_mail_could_not_go_out_from_is_refused(tmp_path, sender) -> None:
+    with pytest.raises(ConfigError, match="MAIL_DEFAULT_SENDER must be one address"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x", "MAIL_DEFAULT_SENDER": sender})
+
+
+def test_a_sender_with_a_quoted_or_accented_name_is_taken(tmp_path) -> None:
+    for sender in ['"Acme, Inc" <no-reply@example.org>', "Pétitions Citoyennes <no-reply@example.org>", "no-reply@example.org"]:
+        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x", "MAIL_DEFAULT_SENDER": sender})
+        assert app.config["MAIL_DEFAULT_SENDER"] == sender
+
+
 def test_environment_names_are_read(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgres://u@h/db")
     monkeypatch.setenv("BASE_URL", "https://petitions.example.org/")
@@ -61,8 +73,9 @@ def test_a_mail_worker_sends_over_four_connections_on_postgresql_and_one_on_sqli
     sqlite = f"sqlite:///{tmp_path}/x.sqlite"
     assert create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"}).config["MAIL_SENDERS"] == 4
     assert create_app({"DATABASE_URL": sqlite, "SECRET_KEY": "x"}).config["MAIL_SENDERS"] == 1
-    monkeypatch.setenv("MAIL_SENDERS", "8")
-    assert create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"}).config["MAIL_SENDERS"] == 8
+    monkeypatch.setenv("MAIL_SENDERS", "12")  # more senders than gunicorn threads: a pooled connection for each
+    app = create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"})
+    assert app.config["MAIL_SENDERS"] == 12 and app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 12
     with pytest.raises(ConfigError, match="MAIL_SENDERS above 1 needs PostgreSQL"):
         create_app({"DATABASE_URL": sqlite, "SECRET_KEY": "x"})
     monkeypatch.setenv("MAIL_SENDERS", "0")

@@ -438,8 +438,9 @@ def test_a_killed_mail_workers_claims_are_taken_over_and_every_message_is_delive
     all_ids = {r.id for r in outbox(pg)}
     assert len(all_ids) == len(emails)
 
-    # One worker claims all 40 in one batch and sends them slowly; it is killed a few messages in.
-    settings = {"MAIL_BATCH_SIZE": "50", "MAIL_CLAIM_TIMEOUT": str(CLAIM_TIMEOUT)}
+    # One worker with one sender claims all 40 in one batch and sends them slowly; it is killed a few
+    # messages in. (With MAIL_SENDERS senders, as many messages can be in flight, one per sender.)
+    settings = {"MAIL_BATCH_SIZE": "50", "MAIL_CLAIM_TIMEOUT": str(CLAIM_TIMEOUT), "MAIL_SENDERS": "1"}
     first = start_mail_worker(stack, tmp_path, "mail-worker-1", pg, smtp_port, **settings)
     wait_until(lambda: len(received(mailbox)) >= 4, timeout=20, what="the first worker sending",
                details=first.log)

@@ -160,10 +160,11 @@ def test_names_titles_and_addresses_in_any_script_arrive_as_written(app, ctx, ma
     _within_smtp_limits(mailbox.raw[0])
 
 
-def test_a_line_longer_than_smtp_carries_arrives_whole(app, ctx, mailbox) -> None:
-    """An update whose text has a 1,500-character line (a pasted link, say) and a long List-Unsubscribe header."""
+@pytest.mark.parametrize("long_line", ["https://example.org/" + "x" * 1480, "Журнал " * 90], ids=["link", "cyrillic"])
+def test_a_line_longer_than_smtp_carries_arrives_whole(app, ctx, mailbox, long_line) -> None:
+    """An update whose text has a line longer than SMTP's 998 octets (a pasted link; a paragraph in Cyrillic: 630
+    characters, 1,170 octets) and a long List-Unsubscribe header."""
     unsubscribe = "https://petitions.example/unsubscribe/" + "t" * 300
-    long_line = "https://example.org/" + "x" * 1480
     mail.queue_email("reader@example.org", "News", "update", now=utcnow(),
                      headers={"List-Unsubscribe": f"<{unsubscribe}>"},
                      update={"body": f"{long_line}\nZweite Zeile für alle."}, petition={"title": "T"},
