@@ -33,16 +33,22 @@ BIG = int(os.environ.get("BENCH_BIG", "200000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "400"))
 
 
-def timed(fn, n: int) -> float:
-    """Median seconds per call over n calls, after a warm-up."""
+def timed_in_turn(fns, n: int) -> list[float]:
+    """Median seconds per call of each function, called in turn n times each after a warm-up.
+
+    In turn, not one after the other: this machine's speed drifts from one second to the next,
+    and a drift would otherwise fall on one side of a comparison only.
+    """
     for _ in range(20):
-        fn()
-    samples = []
+        for fn in fns:
+            fn()
+    samples: list[list[float]] = [[] for _ in fns]
     for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
+        for fn, times in zip(fns, samples, strict=True):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    return [statistics.median(times) for times in samples]
 
 
 def setup(url: str) -> tuple[Flask, str, str]:
@@ -78,15 +84,14 @@ def main() -> None:
     try:
         app, big, small = setup(url)
         client = app.test_client()
-        print(f"count_o1: PostgreSQL, {BIG:,} confirmed signatures vs 10, median of {ROUNDS} requests (in-process)")
+        print(f"count_o1: PostgreSQL, {BIG:,} confirmed signatures vs 10, median of {ROUNDS} requests each, in turn (in-process)")
         print(f"{'request':<34}{'10 sigs (ms)':>14}{'big (ms)':>12}{'ratio':>8}")
         for label, path in [
             ("GET /api/v1/petitions/<slug>/count", "/api/v1/petitions/{}/count"),
             ("GET /api/v1/petitions/<slug>", "/api/v1/petitions/{}"),
             ("GET /petitions/<slug>", "/petitions/{}"),
         ]:
-            t_small = timed(lambda p=path: client.get(p.format(small)), ROUNDS)
-            t_big = timed(lambda p=path: client.get(p.format(big)), ROUNDS)
+            t_small, t_big = timed_in_turn([lambda p=path: client.get(p.format(small)), lambda p=path: client.get(p.format(big))], ROUNDS)
             print(f"{label:<34}{t_small * 1000:>14.2f}{t_big * 1000:>12.2f}{t_big / t_small:>8.2f}")
 
         bare = Flask("bare")
@@ -103,8 +108,7 @@ def main() -> None:
                 "csrf_token": token, "started": started, "name": "Bench", "email": f"bench{i}@example.org", "country": "GB"})
             assert r.status_code == 303, r.status_code
 
-        t_bare = timed(lambda: bare_client.post("/sign"), ROUNDS)
-        t_sign = timed(sign, ROUNDS)
+        t_bare, t_sign = timed_in_turn([lambda: bare_client.post("/sign"), sign], ROUNDS)
         print()
         print("signing: full signing POST vs a bare Flask POST returning the same redirect (in-process)")
         print(f"{'bare (ms)':>12}{'signing (ms)':>14}{'signing/s':>11}{'ratio to bare':>15}")
