@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import timedelta
 from email.utils import parseaddr
 
 import pytest
 from sqlalchemy import func, select
 
-from petitions import mail, signing
+from petitions import mail, signing, worker
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import OutboxMessage
@@ -198,3 +199,26 @@ def test_one_sender_uses_one_connection(app, ctx, mailbox) -> None:
     mailbox.delay = 0.01
     assert mail.drain(senders=1) == (6, 0)
     assert len(mailbox.sessions) == 1 and mailbox.most_at_once == 1
+
+
+def test_the_running_worker_sends_over_its_senders_and_stops_with_them(app, ctx, mailbox) -> None:
+    """`mail-worker` (run_forever) with MAIL_SENDERS threads: every message once, several at a time on
+    PostgreSQL, and when told to stop, no sender thread is left running."""
+    queue(12)
+    postgres = is_postgres(app)
+    app.config.update(MAIL_BATCH_SIZE=2, MAIL_POLL_INTERVAL=0.05, MAIL_SENDERS=3 if postgres else 1)
+    mailbox.delay = 0.05
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run_forever, args=(app, stop))
+    runner.start()
+    deadline = time.monotonic() + 30  # a bound for a broken worker, not a measure of speed
+    while len(mailbox.messages) < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    runner.join(30)
+
+    assert not runner.is_alive()
+    assert not [t for t in threading.enumerate() if t.name.startswith("mail-sender-")]
+    ids = [m["Message-ID"] for m in mailbox.messages]
+    assert len(ids) == 12 and len(set(ids)) == 12
+    assert mailbox.most_at_once > 1 if postgres else mailbox.most_at_once == 1
