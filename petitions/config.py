@@ -172,13 +172,14 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     app.config["SQLALCHEMY_DATABASE_URI"] = url
+    sqlite = url.startswith("sqlite")
     if app.config["MAIL_SENDERS"] is None:
-        app.config["MAIL_SENDERS"] = 1 if url.startswith("sqlite") else 4
+        app.config["MAIL_SENDERS"] = 1 if sqlite else 4
     if app.config["MAIL_SENDERS"] < 1:
         raise ConfigError(f"MAIL_SENDERS must be at least 1, not {app.config['MAIL_SENDERS']}")
-    if app.config["MAIL_SENDERS"] > 1 and url.startswith("sqlite"):
+    if app.config["MAIL_SENDERS"] > 1 and sqlite:
         raise ConfigError("MAIL_SENDERS above 1 needs PostgreSQL: SQLite lets one writer in at a time")
-    if url.startswith("sqlite"):
+    if sqlite:
         # SQLite lets one writer in at a time; wait for the lock rather than fail.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     elif "poolclass" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:  # a chosen pool (NullPool behind PgBouncer) is kept

@@ -216,32 +216,24 @@ def build_message(row: OutboxMessage, sender: str, domain: str) -> Message:
     EmailMessage writes; it is built with EmailMessage.
     """
     text, html = body_of(row)
-    message_id = f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{domain}>"
-    if not (row.to_addr.isascii() and parseaddr(sender)[1].isascii()):
-        return _build_international(row, sender, message_id, text, html)
-    msg: Message = _text_part(text, "plain")
-    if html:
-        msg = MIMEMultipart("alternative", _subparts=[msg, _text_part(html, "html")], policy=_POLICY_CLASSIC)
-    msg["From"] = _classic_address(sender)
-    msg["To"] = _classic_address(row.to_addr)
-    msg["Subject"] = _classic_header(row.subject)
-    msg["Message-ID"] = message_id
-    for name, value in (row.headers or {}).items():
-        msg[header_text(name)] = _classic_header(value)
-    return msg
-
-
-def _build_international(row: OutboxMessage, sender: str, message_id: str, text: str, html: str | None) -> EmailMessage:
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = header_text(sender)
-    msg["To"] = header_text(row.to_addr)
-    msg["Subject"] = header_text(row.subject)
-    msg["Message-ID"] = message_id
-    for name, value in (row.headers or {}).items():
-        msg[header_text(name)] = header_text(value)
-    msg.set_content(text)
-    if html:
-        msg.add_alternative(html, subtype="html")
+    msg: Message
+    if row.to_addr.isascii() and (sender.isascii() or parseaddr(sender)[1].isascii()):
+        msg = _text_part(text, "plain")
+        if html:
+            msg = MIMEMultipart("alternative", _subparts=[msg, _text_part(html, "html")], policy=_POLICY_CLASSIC)
+        address, value = _classic_address, _classic_header
+    else:
+        msg = EmailMessage(policy=_POLICY)
+        msg.set_content(text)
+        if html:
+            msg.add_alternative(html, subtype="html")
+        address = value = header_text  # EmailMessage encodes what needs it
+    msg["From"] = address(sender)
+    msg["To"] = address(row.to_addr)
+    msg["Subject"] = value(row.subject)
+    msg["Message-ID"] = f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{domain}>"
+    for name, text_value in (row.headers or {}).items():
+        msg[header_text(name)] = value(text_value)
     return msg
 
 
