@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from email import message_from_bytes
 from pathlib import Path
 
@@ -66,32 +68,103 @@ class Inbox:
         return "250 OK"
 
 
-def wrk(url: str, env: dict, script: str = "signing.lua") -> tuple[float, float, int, int]:
-    """(requests/s, p99 ms, requests, non-2xx/3xx) of a wrk run with one of bench/*.lua."""
+@dataclass
+class Round:
+    """One wrk run, and what it cost the machine (from /proc, read before and after the run)."""
+
+    side: str
+    rps: float
+    p99: float
+    requests: int
+    errors: int
+    cpu_us: dict[str, float]  # CPU per answered request, by who spent it: server, postgres, wrk, other
+    share: dict[str, float]  # the machine's time during the run: busy, idle (iowait included), steal
+
+    @property
+    def busy_us(self) -> float:
+        """All the machine's CPU per request, whoever spent it."""
+        return sum(self.cpu_us.values())
+
+
+_TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def _machine() -> list[int]:
+    """/proc/stat's first line: user nice system idle iowait irq softirq steal (in ticks)."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:9]]
+
+
+def _process_ticks(server_group: int) -> dict[str, int]:
+    """CPU ticks used so far by the server's process group (its master and workers) and by PostgreSQL."""
+    ticks = {"server": 0, "postgres": 0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:  # ended meanwhile
+            continue
+        comm, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        used = int(fields[11]) + int(fields[12])  # utime + stime
+        if int(fields[2]) == server_group:
+            ticks["server"] += used
+        elif comm == "postgres":
+            ticks["postgres"] += used
+    return ticks
+
+
+def wrk(side: str, url: str, env: dict, server: subprocess.Popen, script: str = "signing.lua") -> Round:
+    """A wrk run with one of bench/*.lua: throughput, p99, errors, and the CPU each request cost, by process."""
+    machine, processes, children = _machine(), _process_ticks(server.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", "-s", str(ROOT / "bench" / script), url],
                          capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child waited for meanwhile
+    spent = [b - a for a, b in zip(machine, _machine(), strict=True)]
+    used = {k: (v - processes[k]) * _TICK_US for k, v in _process_ticks(server.pid).items()}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
     p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
     total = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return rps, p99, total, (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0)
+    user, nice, system, idle, iowait, irq, softirq, steal = spent
+    busy = (user + nice + system + irq + softirq) * _TICK_US
+    used["wrk"] = (after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime) * 1e6
+    used["other"] = max(busy - sum(used.values()), 0.0)
+    return Round(side, rps, p99, total, (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0),
+                 {k: v / max(total, 1) for k, v in used.items()},
+                 {"busy": 100 * busy / _TICK_US / sum(spent), "idle": 100 * (idle + iowait) / sum(spent), "steal": 100 * steal / sum(spent)})
 
 
-def alternated(ceiling, measure) -> tuple[float, float, float, float, int, int]:
-    """ceiling, measure(0), ceiling, measure(1): the best run of each, and the sums of the measure's requests and errors.
+def alternated(ceiling, measure) -> tuple[Round, Round, list[Round]]:
+    """ceiling, measure(0), ceiling, measure(1): the best run of each side, and every run in order.
 
     This machine's speed drifts by 10-20 % (sometimes more) from one moment to the next; taking
     the best of two alternated runs on each side keeps the ratio from riding on that drift.
-    Returns (ceiling req/s, its p99, measured req/s, its p99, requests, errors).
     """
-    bare, runs = [], []
+    runs = []
     for n in range(2):
-        bare.append(ceiling())
-        runs.append(measure(n))
-    best_bare, best = max(bare), max(runs)
-    return best_bare[0], best_bare[1], best[0], best[1], sum(r[2] for r in runs), sum(r[3] for r in runs)
+        runs += [ceiling(), measure(n)]
+    best = [max(runs[side::2], key=lambda r: r.rps) for side in (0, 1)]
+    return best[0], best[1], runs
+
+
+def print_rounds(runs: list[Round], bare: Round, best: Round) -> None:
+    """Every run with its cost per request, and the best pair's ratio split into work and machine.
+
+    req/s is the machine's busy CPU time per second over the CPU time per request, so the ratio
+    of two runs is (bare's CPU per request / the measure's) x (the measure's busy share / bare's):
+    the first factor is the work a request takes, the second what the machine gave each run
+    (idle waits, time stolen by the hypervisor).
+    """
+    print(f"  {'run':<9}{'req/s':>7}  {'CPU us per request: server':>26}{'postgres':>9}{'wrk':>6}{'other':>7}{'all':>7}"
+          f"  {'machine %: busy':>15}{'idle':>6}{'steal':>6}")
+    for r in runs:
+        c, m = r.cpu_us, r.share
+        print(f"  {r.side:<9}{r.rps:>7.0f}  {c['server']:>26.0f}{c['postgres']:>9.0f}{c['wrk']:>6.0f}{c['other']:>7.0f}{r.busy_us:>7.0f}"
+              f"  {m['busy']:>15.0f}{m['idle']:>6.0f}{m['steal']:>6.0f}")
+    work, machine = bare.busy_us / best.busy_us, best.share["busy"] / bare.share["busy"]
+    print(f"  best runs' ratio {best.rps / bare.rps:.3f} = CPU per request {work:.3f} x busy share {machine:.3f}")
 
 
 def main() -> None:
@@ -132,14 +205,17 @@ def main() -> None:
             "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
         }
         session.close()
-        ceiling, bare_p99, rps, p99, total, errors = alternated(
-            lambda: wrk(f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign", wrk_env),
-            lambda n: wrk(f"http://127.0.0.1:{app_port}/petitions/{slug}/sign", {**wrk_env, "BENCH_RUN": f"r{n}-"}),
+        bare, best, runs = alternated(
+            lambda: wrk("bare", f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign", wrk_env, procs[1]),
+            lambda n: wrk("signing", f"http://127.0.0.1:{app_port}/petitions/{slug}/sign", {**wrk_env, "BENCH_RUN": f"r{n}-"},
+                          procs[0]),
         )
+        total, errors = sum(r.requests for r in runs if r.side != "bare"), sum(r.errors for r in runs if r.side != "bare")
         print(f"signing: gunicorn gthread 2 workers x 8 threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off")
         print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
-        print(f"{'bare Flask POST (best of 2 runs)':<34}{ceiling:>9.0f}{bare_p99:>9.1f}{0:>8}{1:>8.2f}")
-        print(f"{'POST .../sign (best of 2 runs)':<34}{rps:>9.0f}{p99:>9.1f}{errors:>8}{rps / ceiling:>8.3f}")
+        print(f"{'bare Flask POST (best of 2 runs)':<34}{bare.rps:>9.0f}{bare.p99:>9.1f}{0:>8}{1:>8.2f}")
+        print(f"{'POST .../sign (best of 2 runs)':<34}{best.rps:>9.0f}{best.p99:>9.1f}{errors:>8}{best.rps / bare.rps:>8.3f}")
+        print_rounds(runs, bare, best)
 
         for p in procs:  # a graceful stop lets the requests still in flight when wrk stopped finish
             stop(p)
@@ -164,7 +240,7 @@ def main() -> None:
         # Confirmations: CONFIRMATIONS pending signatures on the same petition, each link pressed once.
         procs.append(start("app:app", app_port, env))
         procs.append(start("bare_sign:app", bare_port, {**env, "PYTHONPATH": str(bare_dir)}))
-        confirm_stage(app, env["SECRET_KEY"], url, slug, app_port, bare_port, bare_dir)
+        confirm_stage(app, env["SECRET_KEY"], url, slug, procs, app_port, bare_port, bare_dir)
         with app.app_context():
             db.engine.dispose()
     finally:
@@ -178,7 +254,8 @@ def main() -> None:
         drop_database(name)
 
 
-def confirm_stage(app, secret_key: str, url: str, slug: str, app_port: int, bare_port: int, work_dir: Path) -> None:
+def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subprocess.Popen], app_port: int, bare_port: int,
+                  work_dir: Path) -> None:
     """wrk presses the confirmation button of a different pending signature each time; the count must be exact."""
     from petitions import signing, tokens
     from petitions.extensions import db
@@ -209,11 +286,13 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, app_port: int, bare
         "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
     }
     session.close()
-    ceiling, bare_p99, rps, p99, total, errors = alternated(
-        lambda: wrk(f"http://127.0.0.1:{bare_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / "tokens-0.txt")}, "confirm.lua"),
-        lambda n: wrk(f"http://127.0.0.1:{app_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / f"tokens-{n}.txt")},
-                      "confirm.lua"),
+    bare, best, runs = alternated(
+        lambda: wrk("bare", f"http://127.0.0.1:{bare_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / "tokens-0.txt")},
+                    servers[1], "confirm.lua"),
+        lambda n: wrk("confirm", f"http://127.0.0.1:{app_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / f"tokens-{n}.txt")},
+                      servers[0], "confirm.lua"),
     )
+    total, errors = sum(r.requests for r in runs if r.side != "bare"), sum(r.errors for r in runs if r.side != "bare")
     time.sleep(1)  # the requests in flight when wrk stopped
     with psycopg.connect(plain) as conn:
         count = conn.execute("SELECT signature_count FROM petitions WHERE id = %s", (petition_id,)).fetchone()[0]
@@ -228,8 +307,9 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, app_port: int, bare
     print()
     print(f"confirmations: {CONFIRMATIONS:,} pending signatures on ONE petition, each link pressed once, same gunicorn and wrk")
     print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
-    print(f"{'bare Flask POST (best of 2 runs)':<34}{ceiling:>9.0f}{bare_p99:>9.1f}{0:>8}{1:>8.2f}")
-    print(f"{'POST /verify/<token> (best of 2)':<34}{rps:>9.0f}{p99:>9.1f}{errors:>8}{rps / ceiling:>8.3f}")
+    print(f"{'bare Flask POST (best of 2 runs)':<34}{bare.rps:>9.0f}{bare.p99:>9.1f}{0:>8}{1:>8.2f}")
+    print(f"{'POST /verify/<token> (best of 2)':<34}{best.rps:>9.0f}{best.p99:>9.1f}{errors:>8}{best.rps / bare.rps:>8.3f}")
+    print_rounds(runs, bare, best)
     print(f"{'count before':>14}{'confirmed now':>15}{'count now':>11}{'by country':>12}{'by hour':>9}{'acknowledged':>14}")
     print(f"{before:>14}{confirmed:>15}{count:>11}{by_country:>12}{by_hour:>9}{total - errors:>14}")
     if total > half:
