@@ -14,6 +14,7 @@ import os
 import re
 import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 from bench.common import create_database, drop_database, migrate_with_owner  # noqa: E402
 from bench.press import free_port, start, stop  # noqa: E402
 
-DURATION = os.environ.get("BENCH_WRK_SECONDS", "8")
+DURATION = int(os.environ.get("BENCH_WRK_SECONDS", "8"))
+WARM_UP_SECONDS = 2
+PAIRS = int(os.environ.get("BENCH_PAIRS", "3"))
 BARE = """
 from flask import Flask, redirect
 app = Flask(__name__)
@@ -113,10 +116,10 @@ def _process_ticks(server_group: int) -> dict[str, int]:
     return ticks
 
 
-def wrk(side: str, url: str, env: dict, server: subprocess.Popen, script: str = "signing.lua") -> Round:
+def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, script: str = "signing.lua") -> Round:
     """A wrk run with one of bench/*.lua: throughput, p99, errors, and the CPU each request cost, by process."""
     machine, processes, children = _machine(), _process_ticks(server.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", "-s", str(ROOT / "bench" / script), url],
+    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / script), url],
                          capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child waited for meanwhile
     spent = [b - a for a, b in zip(machine, _machine(), strict=True)]
@@ -136,35 +139,48 @@ def wrk(side: str, url: str, env: dict, server: subprocess.Popen, script: str = 
                  {"busy": 100 * busy / _TICK_US / sum(spent), "idle": 100 * (idle + iowait) / sum(spent), "steal": 100 * steal / sum(spent)})
 
 
-def alternated(ceiling, measure) -> tuple[Round, Round, list[Round]]:
-    """ceiling, measure(0), ceiling, measure(1): the best run of each side, and every run in order.
+def alternated(ceiling, measure) -> list[tuple[Round, Round]]:
+    """A short warm-up of each side, then PAIRS pairs of runs: ceiling, measure(0), ceiling, measure(1), ...
 
-    This machine's speed drifts by 10-20 % (sometimes more) from one moment to the next; taking
-    the best of two alternated runs on each side keeps the ratio from riding on that drift.
+    This machine's speed drifts by 10-20 % (sometimes more) from one minute to the next, so
+    each measured run is compared with the ceiling run just before it, and the figure is the
+    median of those pairs' ratios. The warm-up (connections, prepared statements, the first
+    rows) is not counted.
     """
-    runs = []
-    for n in range(2):
-        runs += [ceiling(), measure(n)]
-    best = [max(runs[side::2], key=lambda r: r.rps) for side in (0, 1)]
-    return best[0], best[1], runs
+    ceiling(WARM_UP_SECONDS)
+    if measure(PAIRS, WARM_UP_SECONDS).errors:
+        sys.exit("FAILED: errors in the warm-up run")
+    return [(ceiling(DURATION), measure(n, DURATION)) for n in range(PAIRS)]
 
 
-def print_rounds(runs: list[Round], bare: Round, best: Round) -> None:
-    """Every run with its cost per request, and the best pair's ratio split into work and machine.
+def report(pairs: list[tuple[Round, Round]], bare_label: str, label: str) -> tuple[int, int]:
+    """Print the medians and every run; return the measured side's (requests, errors).
 
     req/s is the machine's busy CPU time per second over the CPU time per request, so the ratio
-    of two runs is (bare's CPU per request / the measure's) x (the measure's busy share / bare's):
+    of a pair is (bare's CPU per request / the measure's) x (the measure's busy share / bare's):
     the first factor is the work a request takes, the second what the machine gave each run
-    (idle waits, time stolen by the hypervisor).
+    (idle waits, time stolen by the hypervisor). The best runs of each side, wherever they fell,
+    give the other ratio printed at the end.
     """
+    ratios = [m.rps / b.rps for b, m in pairs]
+    bare, measured = (statistics.median(r.rps for r in side) for side in zip(*pairs, strict=True))
+    p99s = [statistics.median(r.p99 for r in side) for side in zip(*pairs, strict=True)]
+    errors = sum(m.errors for _, m in pairs)
+    n = len(pairs)
+    print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
+    print(f"{f'{bare_label} (median of {n})':<34}{bare:>9.0f}{p99s[0]:>9.1f}{0:>8}{1:>8.2f}")
+    print(f"{f'{label} (median of {n})':<34}{measured:>9.0f}{p99s[1]:>9.1f}{errors:>8}{statistics.median(ratios):>8.3f}"
+          "  (the pairs' median ratio)")
     print(f"  {'run':<9}{'req/s':>7}  {'CPU us per request: server':>26}{'postgres':>9}{'wrk':>6}{'other':>7}{'all':>7}"
-          f"  {'machine %: busy':>15}{'idle':>6}{'steal':>6}")
-    for r in runs:
-        c, m = r.cpu_us, r.share
-        print(f"  {r.side:<9}{r.rps:>7.0f}  {c['server']:>26.0f}{c['postgres']:>9.0f}{c['wrk']:>6.0f}{c['other']:>7.0f}{r.busy_us:>7.0f}"
-              f"  {m['busy']:>15.0f}{m['idle']:>6.0f}{m['steal']:>6.0f}")
-    work, machine = bare.busy_us / best.busy_us, best.share["busy"] / bare.share["busy"]
-    print(f"  best runs' ratio {best.rps / bare.rps:.3f} = CPU per request {work:.3f} x busy share {machine:.3f}")
+          f"  {'machine %: busy':>15}{'idle':>6}{'steal':>6}  ratio = CPU per request x busy share")
+    for b, m in pairs:
+        for r, end in ((b, ""), (m, f"  {m.rps / b.rps:.3f} = {b.busy_us / m.busy_us:.3f} x {m.share['busy'] / b.share['busy']:.3f}")):
+            c, share = r.cpu_us, r.share
+            print(f"  {r.side:<9}{r.rps:>7.0f}  {c['server']:>26.0f}{c['postgres']:>9.0f}{c['wrk']:>6.0f}{c['other']:>7.0f}"
+                  f"{r.busy_us:>7.0f}  {share['busy']:>15.0f}{share['idle']:>6.0f}{share['steal']:>6.0f}{end}")
+    best = max(m.rps for _, m in pairs) / max(b.rps for b, _ in pairs)
+    print(f"  the best run of each side, wherever it fell: ratio {best:.3f}")
+    return sum(m.requests for _, m in pairs), errors
 
 
 def main() -> None:
@@ -205,17 +221,13 @@ def main() -> None:
             "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
         }
         session.close()
-        bare, best, runs = alternated(
-            lambda: wrk("bare", f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign", wrk_env, procs[1]),
-            lambda n: wrk("signing", f"http://127.0.0.1:{app_port}/petitions/{slug}/sign", {**wrk_env, "BENCH_RUN": f"r{n}-"},
-                          procs[0]),
+        pairs = alternated(
+            lambda seconds: wrk("bare", seconds, f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign", wrk_env, procs[1]),
+            lambda n, seconds: wrk("signing", seconds, f"http://127.0.0.1:{app_port}/petitions/{slug}/sign",
+                                   {**wrk_env, "BENCH_RUN": f"r{n}-"}, procs[0]),
         )
-        total, errors = sum(r.requests for r in runs if r.side != "bare"), sum(r.errors for r in runs if r.side != "bare")
         print(f"signing: gunicorn gthread 2 workers x 8 threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off")
-        print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
-        print(f"{'bare Flask POST (best of 2 runs)':<34}{bare.rps:>9.0f}{bare.p99:>9.1f}{0:>8}{1:>8.2f}")
-        print(f"{'POST .../sign (best of 2 runs)':<34}{best.rps:>9.0f}{best.p99:>9.1f}{errors:>8}{best.rps / bare.rps:>8.3f}")
-        print_rounds(runs, bare, best)
+        total, errors = report(pairs, "bare Flask POST", "POST .../sign")
 
         for p in procs:  # a graceful stop lets the requests still in flight when wrk stopped finish
             stop(p)
@@ -275,9 +287,9 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subpr
     with app.app_context():
         app.config["SECRET_KEY"] = secret_key  # the links must be signed with the served app's key
         paths = [f"/verify/{signing._token(sid, signing._email_digest(normalized), tokens.CONFIRM_SIGNATURE)}" for sid, normalized in rows]
-    half = len(paths) // 2  # each of the two timed runs presses its own links
-    (work_dir / "tokens-0.txt").write_text("\n".join(paths[:half]) + "\n")
-    (work_dir / "tokens-1.txt").write_text("\n".join(paths[half:]) + "\n")
+    share = len(paths) // (PAIRS + 1)  # each run (the warm-up's too) presses its own links
+    for n in range(PAIRS + 1):
+        (work_dir / f"tokens-{n}.txt").write_text("\n".join(paths[n * share:(n + 1) * share]) + "\n")
     session = requests.Session()
     page = session.get(f"http://127.0.0.1:{app_port}{paths[0]}", timeout=10).text
     wrk_env = {
@@ -286,13 +298,12 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subpr
         "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
     }
     session.close()
-    bare, best, runs = alternated(
-        lambda: wrk("bare", f"http://127.0.0.1:{bare_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / "tokens-0.txt")},
-                    servers[1], "confirm.lua"),
-        lambda n: wrk("confirm", f"http://127.0.0.1:{app_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / f"tokens-{n}.txt")},
-                      servers[0], "confirm.lua"),
+    pairs = alternated(
+        lambda seconds: wrk("bare", seconds, f"http://127.0.0.1:{bare_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / "tokens-0.txt")},
+                            servers[1], "confirm.lua"),
+        lambda n, seconds: wrk("confirm", seconds, f"http://127.0.0.1:{app_port}/",
+                               {**wrk_env, "BENCH_TOKENS": str(work_dir / f"tokens-{n}.txt")}, servers[0], "confirm.lua"),
     )
-    total, errors = sum(r.requests for r in runs if r.side != "bare"), sum(r.errors for r in runs if r.side != "bare")
     time.sleep(1)  # the requests in flight when wrk stopped
     with psycopg.connect(plain) as conn:
         count = conn.execute("SELECT signature_count FROM petitions WHERE id = %s", (petition_id,)).fetchone()[0]
@@ -306,13 +317,10 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subpr
         db.engine.dispose()
     print()
     print(f"confirmations: {CONFIRMATIONS:,} pending signatures on ONE petition, each link pressed once, same gunicorn and wrk")
-    print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
-    print(f"{'bare Flask POST (best of 2 runs)':<34}{bare.rps:>9.0f}{bare.p99:>9.1f}{0:>8}{1:>8.2f}")
-    print(f"{'POST /verify/<token> (best of 2)':<34}{best.rps:>9.0f}{best.p99:>9.1f}{errors:>8}{best.rps / bare.rps:>8.3f}")
-    print_rounds(runs, bare, best)
+    total, errors = report(pairs, "bare Flask POST", "POST /verify/<token>")
     print(f"{'count before':>14}{'confirmed now':>15}{'count now':>11}{'by country':>12}{'by hour':>9}{'acknowledged':>14}")
     print(f"{before:>14}{confirmed:>15}{count:>11}{by_country:>12}{by_hour:>9}{total - errors:>14}")
-    if total > half:
+    if any(m.requests > share for _, m in pairs):
         print(f"note: a run pressed links a second time (BENCH_CONFIRMATIONS={CONFIRMATIONS} is too small for this speed)")
     if not (count == confirmed == by_country == by_hour) or confirmed < min(total - errors, CONFIRMATIONS) or errors:
         sys.exit("FAILED: the count is not exact, or a confirmation answered 303 was lost")
