@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
-# pytest-xdist processes for `make test` (each has its own PostgreSQL database, SQLite files,
+# pytest-xdist processes for `make test`, at most 4 (each has its own PostgreSQL database, SQLite files,
 # SMTP server and browser); TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= auto
 
@@ -42,7 +42,7 @@ worker: $(VENV)/.run-installed
 	$(FLASK) mail-worker
 
 test: $(VENV)/.dev-installed node_modules/axe-core/axe.min.js chromium
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses=4
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check petitions tests bench app.py gunicorn.conf.py

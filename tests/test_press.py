@@ -18,7 +18,7 @@ from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import Petition
 
-from .conftest import ROOT, LiveServer, free_port, make_app, make_petition
+from .conftest import LiveServer, free_port, make_app, make_petition
 
 
 def confirmed(petition, email: str, country: str = "GB") -> None:
@@ -285,11 +285,11 @@ def test_events_cross_processes_through_redis(postgres_url, smtp_server, tmp_pat
 # --- the widget in a page of another site ---------------------------------------------------
 
 
-def test_a_news_page_on_another_origin_shows_the_count_growing(live: LiveServer, browser) -> None:
+def test_a_news_page_on_another_origin_shows_the_count_growing(live: LiveServer, browser, tmp_path: Path) -> None:
     with live.app.app_context():
         petition = make_petition()
         slug = petition.slug
-    article = tmp_article(live.url, slug)
+    article = tmp_article(tmp_path / "news-site", live.url, slug)
     port = free_port()
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -326,8 +326,8 @@ def test_a_news_page_on_another_origin_shows_the_count_growing(live: LiveServer,
         news.server_close()
 
 
-def tmp_article(base: str, slug: str) -> Path:
-    folder = ROOT / ".pytest_cache" / "news-site"
+def tmp_article(folder: Path, base: str, slug: str) -> Path:
+    """A news site's article embedding the petition's widget, in a folder of this test's own."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"article-{slug}.html"
     path.write_text(
