@@ -35,7 +35,7 @@ from bench.common import ADMIN, create_database, drop_database, migrate_with_own
 from bench.press import free_port, start, stop  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_WRK_SECONDS", "8"))
-WARM_UP_SECONDS = 2
+WARM_UP_SECONDS = int(os.environ.get("BENCH_WARM_UP_SECONDS", "8"))
 PAIRS = int(os.environ.get("BENCH_PAIRS", "3"))
 if PAIRS < 1:
     sys.exit("BENCH_PAIRS must be 1 or more")
@@ -150,7 +150,7 @@ def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, 
 
 
 def alternated(ceiling, measure) -> tuple[Round, list[tuple[Round, Round]]]:
-    """A short warm-up of each side, then PAIRS pairs of runs: ceiling, measure(0), ceiling, measure(1), ...
+    """A warm-up run of each side, then PAIRS pairs of runs: ceiling, measure(0), ceiling, measure(1), ...
 
     This machine's speed drifts by 10-20 % (sometimes more) from one minute to the next, so
     each measured run is compared with the ceiling run just before it, and the figure is the
