@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -42,3 +43,14 @@ def migrate_with_owner(name: str = "B", email: str = "bench@example.org", passwo
     db.session.add(owner)
     db.session.flush()
     return owner
+
+
+def wrk_figures(out: str) -> tuple[float, float, int, int]:
+    """What a `wrk --latency` run printed: (requests/s, p99 ms, requests, errors: non-2xx/3xx answers and socket errors)."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return rps, p99, requests, (int(bad.group(1)) if bad else 0) + (sum(map(int, sockets.groups())) if sockets else 0)

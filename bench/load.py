@@ -31,7 +31,7 @@ from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import ADMIN, create_database, drop_database, migrate_with_owner  # noqa: E402
+from bench.common import ADMIN, create_database, drop_database, migrate_with_owner, wrk_figures  # noqa: E402
 from bench.press import free_port, start, stop  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_WRK_SECONDS", "8"))
@@ -131,12 +131,7 @@ def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, 
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child waited for meanwhile
     spent = [b - a for a, b in zip(machine, _machine(), strict=True)]
     used = {k: (v - processes[k]) * _TICK_US for k, v in _process_ticks(server.pid).items()}
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
-    p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    rps, p99, total, errors = wrk_figures(out)
     user, nice, system, idle, iowait, irq, softirq, steal = spent
     busy = (user + nice + system + irq + softirq) * _TICK_US
     used["wrk"] = (after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime) * 1e6
@@ -144,7 +139,7 @@ def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, 
     # in some runs, above all under steal, the processes add up to a little more than the
     # machine's busy time: "other" then reads 0, and "all" (busy_us) is the machine's.
     used["other"] = max(busy - sum(used.values()), 0.0)
-    return Round(side, rps, p99, total, (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0),
+    return Round(side, rps, p99, total, errors,
                  {k: v / max(total, 1) for k, v in used.items()}, busy / max(total, 1),
                  {"busy": 100 * busy / _TICK_US / sum(spent), "idle": 100 * (idle + iowait) / sum(spent), "steal": 100 * steal / sum(spent)})
 
@@ -166,15 +161,15 @@ def alternated(ceiling, measure) -> tuple[Round, list[tuple[Round, Round]]]:
     return warm_up, pairs
 
 
-def report(pairs: list[tuple[Round, Round]], bare_label: str, label: str) -> tuple[int, int]:
-    """Print the medians and every run; return the measured side's (requests, errors).
+def report(pairs: list[tuple[Round, Round]], bare_label: str, label: str) -> int:
+    """Print the medians and every run; return the measured side's errors.
 
     req/s is the CPU time the machine spent per second over the CPU time per request, so the
     ratio of a pair is (bare's CPU per request / the measure's) x (the CPU time per second the
     machine spent on the measure / on bare): the first factor is the work a request takes, the
     second what the machine gave each run (it drops with idle waits and time stolen by the
-    hypervisor). The second is computed as req/s x CPU per request, so the product is exact. The best runs of each side, wherever they fell,
-    give the other ratio printed at the end.
+    hypervisor). The second is computed as req/s x CPU per request, so the product is exact.
+    The best runs of each side, wherever they fell, give the other ratio printed at the end.
     """
     ratios = [m.rps / b.rps for b, m in pairs]
     bare, measured = (statistics.median(r.rps for r in side) for side in zip(*pairs, strict=True))
@@ -195,7 +190,7 @@ def report(pairs: list[tuple[Round, Round]], bare_label: str, label: str) -> tup
                   f"{r.busy_us:>7.0f}  {share['busy']:>15.0f}{share['idle']:>6.0f}{share['steal']:>6.0f}{end}")
     best = max(m.rps for _, m in pairs) / max(b.rps for b, _ in pairs)
     print(f"  the best run of each side, wherever it fell: ratio {best:.3f}")
-    return sum(m.requests for _, m in pairs), errors
+    return errors
 
 
 def main() -> None:
@@ -242,7 +237,7 @@ def main() -> None:
                                    {**wrk_env, "BENCH_RUN": f"r{n}-"}, procs[0]),
         )
         print(f"signing: gunicorn gthread 2 workers x 8 threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off")
-        report(pairs, "bare Flask POST", "POST .../sign")
+        errors = report(pairs, "bare Flask POST", "POST .../sign")
         acknowledged = sum(r.requests - r.errors for r in [warm_up, *(m for _, m in pairs)])  # answered 303, warm-up too
 
         for p in procs:  # a graceful stop lets the requests still in flight when wrk stopped finish
@@ -263,8 +258,8 @@ def main() -> None:
               " drain the confirmations into a local SMTP server")
         print(f"{'acknowledged':>13}{'rows':>8}{'emails':>8}{'duplicates':>12}{'seconds':>9}{'emails/s':>10}")
         print(f"{acknowledged:>13}{rows:>8}{len(ids):>8}{len(ids) - len(set(ids)):>12}{seconds:>9.1f}{len(ids) / seconds:>10.0f}")
-        if rows != len(set(ids)) or len(ids) != len(set(ids)) or rows < acknowledged:
-            sys.exit("FAILED: a signature lost or an email lost or sent twice")
+        if rows != len(set(ids)) or len(ids) != len(set(ids)) or rows < acknowledged or errors:
+            sys.exit("FAILED: a signing answered with an error, or a signature lost, or an email lost or sent twice")
         # Confirmations: CONFIRMATIONS pending signatures on the same petition, each link pressed once.
         procs.append(start("app:app", app_port, env))
         procs.append(start("bare_sign:app", bare_port, {**env, "PYTHONPATH": str(bare_dir)}))
@@ -333,7 +328,7 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subpr
         db.engine.dispose()
     print()
     print(f"confirmations: {CONFIRMATIONS:,} pending signatures on ONE petition, each link pressed once, same gunicorn and wrk")
-    _, errors = report(pairs, "bare Flask POST", "POST /verify/<token>")
+    errors = report(pairs, "bare Flask POST", "POST /verify/<token>")
     runs = [warm_up, *(m for _, m in pairs)]
     # Each run presses the links of its own file, once each until the file runs out (then again).
     pressed = sum(min(r.requests - r.errors, share) for r in runs)

@@ -26,7 +26,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import create_database, drop_database, migrate_with_owner  # noqa: E402
+from bench.common import create_database, drop_database, migrate_with_owner, wrk_figures  # noqa: E402
 
 STREAMS = int(os.environ.get("BENCH_STREAMS", "1000"))
 DURATION = os.environ.get("BENCH_WRK_SECONDS", "8")
@@ -67,14 +67,11 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def wrk(url: str) -> tuple[float, float, int]:
-    """(requests per second, p99 ms, non-2xx/3xx responses)."""
+    """(requests per second, p99 ms, errors)."""
     out = subprocess.run(["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", url],
                          capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
-    p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, p99, int(bad.group(1)) if bad else 0
+    rps, p99, _, errors = wrk_figures(out)
+    return rps, p99, errors
 
 
 def rss_kb(pid: int) -> int:
