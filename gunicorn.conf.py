@@ -1,8 +1,12 @@
 """gunicorn settings for production: gunicorn app:app (this file is read from the working directory)."""
 
+import errno
 import gc
 import multiprocessing
 import os
+import socket
+
+from gunicorn.util import parse_address
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(min(8, multiprocessing.cpu_count() * 2))))
@@ -27,6 +31,50 @@ if not control_socket_disable:
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def _own_listener_per_worker(address: str) -> bool:
+    """A TCP address with a fixed port: each worker can open its own socket on it (SO_REUSEPORT)."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        return False
+    try:
+        parsed = parse_address(address)
+    except RuntimeError:
+        return False  # gunicorn itself says what is wrong with the address
+    return isinstance(parsed, tuple) and parsed[1] != 0  # not a Unix socket, an fd, or "any free port"
+
+
+# Each worker listens on a socket of its own, and the kernel spreads new connections over
+# them. With the one socket the workers share otherwise, whichever worker is awake when a
+# burst of connections arrives accepts them all, and keep-alive keeps them there: measured
+# under load, all 32 of a client's connections landed on one of two workers in about one
+# run of four, which then used one core while the other worker sat idle (a third of the
+# machine's CPU unused, signing at 490-600 instead of 850-1,000 a second; docs/SCALING.md).
+# GUNICORN_REUSE_PORT=false goes back to the shared socket.
+_reuse_asked = os.environ.get("GUNICORN_REUSE_PORT", "true").lower() not in ("0", "false", "no", "off")
+reuse_port = _reuse_asked and _own_listener_per_worker(bind)
+
+
+def on_starting(server):
+    """With a socket per worker, refuse to start on an address something already listens on.
+
+    SO_REUSEPORT would otherwise let a second instance of this site (same user, same port)
+    start and silently take half of the first one's connections. Not checked when gunicorn
+    re-executes itself for an upgrade (USR2): the old workers listen there on purpose.
+    """
+    if not reuse_port or server.master_pid:
+        return
+    host, port = parse_address(bind)
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise RuntimeError(f"{bind} is already in use: is another server running there?") from None
+            raise
+    server.log.info("Each worker listens on %s with a socket of its own (SO_REUSEPORT)", bind)
 
 
 def when_ready(server):

@@ -8,6 +8,8 @@ count by country, the rows and `recount` must all agree on exactly 200.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import re
 import secrets
@@ -370,3 +372,82 @@ def test_the_count_is_exact_when_many_sign_and_confirm_at_once(
 
     log = server.log()
     assert "Traceback" not in log and " ERROR " not in log, log
+
+
+# --- the listening sockets -----------------------------------------------------------------------
+
+
+def _workers(master: int) -> list[int]:
+    """The ids of gunicorn's worker processes (the master's children)."""
+    return sorted(int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split())
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets a process holds open."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _tcp_states(port: int) -> dict[int, str]:
+    """Socket inode -> state ("listen", "established", or the kernel's code) of the IPv4 sockets on local `port`."""
+    states = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            states[int(fields[9])] = {"0A": "listen", "01": "established"}.get(fields[3], fields[3])
+    return states
+
+
+def _held(pid: int, port: int, state: str) -> int:
+    """How many sockets on `port` in `state` the process holds."""
+    states = _tcp_states(port)
+    return sum(1 for inode in _socket_inodes(pid) if states.get(inode) == state)
+
+
+def test_each_worker_listens_for_itself_and_connections_are_spread_over_the_workers(server: Server) -> None:
+    """A burst of keep-alive connections (a load balancer's, a benchmark's) does not all land on one worker.
+
+    With one listening socket shared by the workers, whichever worker is awake takes a whole
+    burst, and keep-alive holds it there: one core busy, the other idle (docs/SCALING.md).
+    """
+    port = urlsplit(server.url).port
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:  # /healthz answers as soon as one worker is up; wait for both
+        workers = _workers(server.proc.pid)
+        listening = [_held(w, port, "listen") for w in workers]
+        if listening == [1, 1] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert listening == [1, 1], f"workers {workers} listening on sockets of their own: {listening}\n{server.log()}"
+    assert _held(server.proc.pid, port, "listen") == 0, "the master listens itself"
+
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT) for _ in range(32)]
+    try:
+        for c in connections:
+            c.connect()
+        for c in connections:  # each answered, and kept open
+            c.request("GET", "/healthz")
+            response = c.getresponse()
+            assert (response.status, response.read()) == (200, b'{"status":"ok"}\n')
+        held = [_held(w, port, "established") for w in workers]
+    finally:
+        for c in connections:
+            c.close()
+    # The kernel hashes each connection to one of the two sockets: all 32 on one has a chance of 2 in 2^32.
+    assert sum(held) == 32 and min(held) > 0, f"connections per worker: {held}"
+
+
+def test_a_second_server_on_the_same_address_refuses_to_start(server: Server) -> None:
+    """Sockets per worker (SO_REUSEPORT) must not let a second instance quietly take half the traffic."""
+    second = subprocess.run(
+        [str(VENV_BIN / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"],
+        cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=60,
+    )
+    assert second.returncode != 0
+    assert f"{urlsplit(server.url).netloc} is already in use" in second.stderr, second.stderr
+    assert requests.get(f"{server.url}/healthz", timeout=HTTP_TIMEOUT).status_code == 200
