@@ -11,7 +11,13 @@ from gunicorn.util import parse_address
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(min(8, multiprocessing.cpu_count() * 2))))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# Two threads per worker, and two workers per core: a worker's threads take turns on Python's
+# one interpreter lock, and the more of them queue for it the more each request costs.
+# Alternated side by side on 2 cores (signing's rate over a bare Flask POST's, same settings):
+# 4 x 2 0.178-0.198 (median 0.19) against 4 x 8 0.146-0.176 (0.16), 4 x 4 0.147-0.173 and
+# 2 x 8 0.156-0.192, with signing itself about 10 % faster (docs/SCALING.md, session 8). Idle
+# keep-alive and just-opened connections wait in the worker's poller, not in a thread.
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 # gevent workers: one greenlet per connection; what the event-stream instance runs (see README).
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

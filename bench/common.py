@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import runpy
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,22 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def gunicorn_settings() -> dict[str, str]:
+    """The web server's processes and threads as gunicorn.conf.py sets them here (its defaults,
+    or BENCH_WORKERS and BENCH_THREADS_PER_WORKER), as the environment that gives them."""
+    env = {"WEB_CONCURRENCY": os.environ.get("BENCH_WORKERS"), "GUNICORN_THREADS": os.environ.get("BENCH_THREADS_PER_WORKER")}
+    saved = {k: os.environ.pop(k, None) for k in env}
+    try:
+        os.environ.update({k: v for k, v in env.items() if v})
+        config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None)
+            if v is not None:
+                os.environ[k] = v
+    return {"WEB_CONCURRENCY": str(config["workers"]), "GUNICORN_THREADS": str(config["threads"]), "GUNICORN_WORKER_CLASS": "gthread"}
 
 
 def create_database(prefix: str) -> tuple[str, str]:

@@ -31,7 +31,14 @@ from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import ADMIN, create_database, drop_database, migrate_with_owner, wrk_figures  # noqa: E402
+from bench.common import (  # noqa: E402
+    ADMIN,
+    create_database,
+    drop_database,
+    gunicorn_settings,
+    migrate_with_owner,
+    wrk_figures,
+)
 from bench.press import free_port, start, stop  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_WRK_SECONDS", "8"))
@@ -200,7 +207,7 @@ def main() -> None:
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     env = {"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "RATELIMIT_ENABLED": "false", "SIGN_MIN_SECONDS": "0",
-           "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8", "GUNICORN_WORKER_CLASS": "gthread",
+           **gunicorn_settings(),  # the production config's processes and threads, for both sides
            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port)}
     procs = []
     bare_dir = Path(tempfile.mkdtemp(prefix="petitions-bare-"))
@@ -236,7 +243,7 @@ def main() -> None:
             lambda n, seconds: wrk("signing", seconds, f"http://127.0.0.1:{app_port}/petitions/{slug}/sign",
                                    {**wrk_env, "BENCH_RUN": f"r{n}-"}, procs[0]),
         )
-        print(f"signing: gunicorn gthread 2 workers x 8 threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off")
+        print(f"signing: gunicorn gthread {env['WEB_CONCURRENCY']} workers x {env['GUNICORN_THREADS']} threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off")
         errors = report(pairs, "bare Flask POST", "POST .../sign")
         acknowledged = sum(r.requests - r.errors for r in [warm_up, *(m for _, m in pairs)])  # answered 303, warm-up too
 

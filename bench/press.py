@@ -1,8 +1,8 @@
 """Press benchmarks on the real stack: the count endpoint against a bare Flask ceiling, and open SSE streams.
 
 1. wrk (-t2 -c32) against GET /api/v1/petitions/<slug>/count and /badge.svg, served by the app under
-   gunicorn with its production config (gthread, 2 workers x 8 threads) on PostgreSQL, side by side
-   with a bare Flask app returning the same bytes under the same gunicorn settings (the ceiling).
+   gunicorn with its production config (gthread, the processes and threads it ships with: 2 per core
+   x 2) on PostgreSQL, side by side with a bare Flask app returning the same bytes under the same gunicorn settings (the ceiling).
 2. N open Server-Sent Event streams (default 1,000) on one gevent worker: the memory they cost,
    and how long until every stream sees a confirmation made in the database.
 
@@ -26,7 +26,13 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import create_database, drop_database, migrate_with_owner, wrk_figures  # noqa: E402
+from bench.common import (  # noqa: E402
+    create_database,
+    drop_database,
+    gunicorn_settings,
+    migrate_with_owner,
+    wrk_figures,
+)
 
 STREAMS = int(os.environ.get("BENCH_STREAMS", "1000"))
 DURATION = os.environ.get("BENCH_WRK_SECONDS", "8")
@@ -125,7 +131,7 @@ def main() -> None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     name, url = create_database("petitions_bench")
     env = {"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "RATELIMIT_ENABLED": "false",
-           "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8", "GUNICORN_WORKER_CLASS": "gthread"}
+           **gunicorn_settings()}
     procs: list[subprocess.Popen] = []
     try:
 
@@ -152,7 +158,7 @@ def main() -> None:
         procs.append(start("bench.bare_app:app", bare_port, {**env, "BARE_BODY": body.decode()}))
         # the bare app has no /healthz; start() accepted any answer
 
-        print(f"count endpoint: gunicorn gthread 2 workers x 8 threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL")
+        print(f"count endpoint: gunicorn gthread {env['WEB_CONCURRENCY']} workers x {env['GUNICORN_THREADS']} threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL")
         print(f"{'endpoint':<36}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
         ceiling, p99, _ = max(wrk(f"http://127.0.0.1:{bare_port}/api/v1/petitions/{slug}/count") for _ in range(2))
         print(f"{'bare Flask, same bytes (ceiling)':<36}{ceiling:>9.0f}{p99:>9.1f}{0:>8}{1:>8.2f}")

@@ -27,7 +27,7 @@ class Defaults:
     # at checkout by looking at its socket instead (database.still_connected).
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     # Connections each pool of a process keeps (see database.py for the two pools). None: as
-    # many as the process has threads (GUNICORN_THREADS, default 8), so that no busy thread
+    # many as the process has threads (GUNICORN_THREADS; 8 when it is not set), so that no busy thread
     # opens a connection that the pool then closes (measured: 221 new PostgreSQL sessions in
     # 8 s of signing at 8 threads with a pool of 5, and none at the thread count).
     DATABASE_POOL_SIZE: int | None = None
