@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -124,60 +124,66 @@ def _refused(petition: Petition, form_name: str, form: Any, exc: Exception) -> P
     return _render_petition(petition, 409, **{form_name: form})
 
 
+def _moderate(slug: str, form_name: str, form: Any, act: Callable[[Petition, Any], str]) -> Response | Page:
+    """What every moderation button does: check its form, act, commit once, go back.
+
+    `act` moderates the petition with the form's data and returns the message to flash. A
+    form with errors shows the petition's page again (422); a ModerationError (the petition
+    is not in a state this applies to, say another moderator got there first) shows it with
+    why, nothing changed (409).
+    """
+    petition = _petition_or_404(slug)
+    if not form.validate_on_submit():
+        return _render_petition(petition, 422, **{form_name: form})
+    try:
+        message = act(petition, form)
+    except moderation.ModerationError as exc:
+        return _refused(petition, form_name, form, exc)
+    return _done(petition, message)
+
+
 @bp.post("/petitions/<slug>/hide")
 def hide(slug: str) -> Response | Page:
     """Hide a petition from the public, with a reason for its owner."""
-    petition = _petition_or_404(slug)
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        return _render_petition(petition, 422, hide_form=form)
-    try:
+
+    def act(petition: Petition, form: ReasonForm) -> str:
         moderation.hide(petition, _actor(), reason=form.reason.data, now=utcnow())
-    except moderation.ModerationError as exc:
-        return _refused(petition, "hide_form", form, exc)
-    return _done(petition, "The petition is hidden; its owner has been emailed the reason.")
+        return "The petition is hidden; its owner has been emailed the reason."
+
+    return _moderate(slug, "hide_form", ReasonForm(), act)
 
 
 @bp.post("/petitions/<slug>/reject")
 def reject(slug: str) -> Response | Page:
     """Refuse a petition waiting for approval, with a reason for its owner."""
-    petition = _petition_or_404(slug)
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        return _render_petition(petition, 422, reject_form=form)
-    try:
+
+    def act(petition: Petition, form: ReasonForm) -> str:
         moderation.reject(petition, _actor(), reason=form.reason.data, now=utcnow())
-    except moderation.ModerationError as exc:
-        return _refused(petition, "reject_form", form, exc)
-    return _done(petition, "The petition is rejected and hidden; its owner has been emailed the reason.")
+        return "The petition is rejected and hidden; its owner has been emailed the reason."
+
+    return _moderate(slug, "reject_form", ReasonForm(), act)
 
 
 @bp.post("/petitions/<slug>/approve")
 def approve(slug: str) -> Response | Page:
     """Open a petition waiting for approval."""
-    petition = _petition_or_404(slug)
-    form = ButtonForm()
-    if not form.validate_on_submit():
-        return _render_petition(petition, 422, approve_form=form)
-    try:
+
+    def act(petition: Petition, _form: ButtonForm) -> str:
         moderation.approve(petition, _actor(), now=utcnow())
-    except moderation.ModerationError as exc:
-        return _refused(petition, "approve_form", form, exc)
-    return _done(petition, f"“{petition.title}” is approved and open.")
+        return f"“{petition.title}” is approved and open."
+
+    return _moderate(slug, "approve_form", ButtonForm(), act)
 
 
 @bp.post("/petitions/<slug>/restore")
 def restore(slug: str) -> Response | Page:
     """Show a hidden petition again, in the status it had before."""
-    petition = _petition_or_404(slug)
-    form = RestoreForm()
-    if not form.validate_on_submit():
-        return _render_petition(petition, 422, restore_form=form)
-    try:
+
+    def act(petition: Petition, form: RestoreForm) -> str:
         status = moderation.restore(petition, _actor(), reason=form.note.data, now=utcnow())
-    except moderation.ModerationError as exc:
-        return _refused(petition, "restore_form", form, exc)
-    return _done(petition, f"The petition is restored; its status is {status}.")
+        return f"The petition is restored; its status is {status}."
+
+    return _moderate(slug, "restore_form", RestoreForm(), act)
 
 
 # --- the pre-moderation queue -----------------------------------------------------------------
