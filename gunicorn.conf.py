@@ -14,8 +14,8 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 # Two threads per worker, and two workers per core: a worker's threads take turns on Python's
 # one interpreter lock, and the more of them queue for it the more each request costs.
 # Alternated side by side on 2 cores (signing's rate over a bare Flask POST's, same settings):
-# 4 x 2 0.178-0.198 (median 0.19) against 4 x 8 0.146-0.176 (0.16), 4 x 4 0.147-0.173 and
-# 2 x 8 0.156-0.192, with signing itself about 10 % faster (docs/SCALING.md, session 8). Idle
+# 4 x 2 0.143-0.198 (median 0.19) against 4 x 8 0.146-0.176 (0.16), 4 x 4 0.147-0.173 and
+# 2 x 8 0.156-0.176, with signing itself 9 % faster (docs/SCALING.md, session 8). Idle
 # keep-alive and just-opened connections wait in the worker's poller, not in a thread.
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 # gevent workers: one greenlet per connection; what the event-stream instance runs (see README).
@@ -39,14 +39,9 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
-def _own_listener_per_worker(address: str) -> bool:
+def _fixed_tcp_port(address: str) -> bool:
     """A TCP address with a fixed port: each worker can open its own socket on it (SO_REUSEPORT)."""
-    if not hasattr(socket, "SO_REUSEPORT"):
-        return False
-    try:
-        parsed = parse_address(address)
-    except RuntimeError:
-        return False  # gunicorn itself says what is wrong with the address
+    parsed = parse_address(address)
     return isinstance(parsed, tuple) and parsed[1] != 0  # not a Unix socket, an fd, or "any free port"
 
 
@@ -56,31 +51,41 @@ def _own_listener_per_worker(address: str) -> bool:
 # under load, all 32 of a client's connections landed on one of two workers in about one
 # run of four, which then used one core while the other worker sat idle (a third of the
 # machine's CPU unused, signing at 490-600 instead of 850-1,000 a second; docs/SCALING.md).
-# GUNICORN_REUSE_PORT=false goes back to the shared socket.
-_reuse_asked = os.environ.get("GUNICORN_REUSE_PORT", "true").lower() not in ("0", "false", "no", "off")
-reuse_port = _reuse_asked and _own_listener_per_worker(bind)
+# GUNICORN_REUSE_PORT=false goes back to the shared socket. on_starting keeps it only where it
+# applies, judged on the addresses gunicorn will really listen on (--bind included).
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true").lower() not in ("0", "false", "no", "off")
 
 
 def on_starting(server):
-    """With a socket per worker, refuse to start on an address something already listens on.
+    """Keep a socket per worker only for TCP addresses with a fixed port, and then refuse to
+    start on an address something already listens on.
 
-    SO_REUSEPORT would otherwise let a second instance of this site (same user, same port)
-    start and silently take half of the first one's connections. Not checked when gunicorn
-    re-executes itself for an upgrade (USR2): the old workers listen there on purpose.
+    Each worker binding a Unix socket's path would remove the others', and port 0 would give
+    each worker a different port. SO_REUSEPORT would also let a second instance of this site
+    (same user, same port) start and silently take half of the first one's connections. Not
+    checked when gunicorn re-executes itself for an upgrade (USR2): the old workers listen
+    there on purpose.
     """
-    if not reuse_port or server.master_pid:
+    cfg = server.cfg
+    if not cfg.reuse_port:
         return
-    host, port = parse_address(bind)
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no obstacle
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise RuntimeError(f"{bind} is already in use: is another server running there?") from None
-            raise
-    server.log.info("Each worker listens on %s with a socket of its own (SO_REUSEPORT)", bind)
+    if not hasattr(socket, "SO_REUSEPORT") or not all(_fixed_tcp_port(a) for a in cfg.bind):
+        cfg.set("reuse_port", False)
+        return
+    if server.master_pid:
+        return
+    for address in cfg.bind:
+        host, port = parse_address(address)
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no obstacle
+            try:
+                probe.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise RuntimeError(f"{address} is already in use: is another server running there?") from None
+                raise
+    server.log.info("Each worker listens on %s with a socket of its own (SO_REUSEPORT)", ", ".join(cfg.bind))
 
 
 def when_ready(server):

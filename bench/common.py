@@ -7,6 +7,7 @@ import re
 import runpy
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import psycopg
 
@@ -17,16 +18,14 @@ ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0
 def gunicorn_settings() -> dict[str, str]:
     """The web server's processes and threads as gunicorn.conf.py sets them here (its defaults,
     or BENCH_WORKERS and BENCH_THREADS_PER_WORKER), as the environment that gives them."""
-    env = {"WEB_CONCURRENCY": os.environ.get("BENCH_WORKERS"), "GUNICORN_THREADS": os.environ.get("BENCH_THREADS_PER_WORKER")}
-    saved = {k: os.environ.pop(k, None) for k in env}
-    try:
-        os.environ.update({k: v for k, v in env.items() if v})
+    wanted = {"WEB_CONCURRENCY": os.environ.get("BENCH_WORKERS"), "GUNICORN_THREADS": os.environ.get("BENCH_THREADS_PER_WORKER")}
+    with mock.patch.dict(os.environ):  # the config file reads the environment; put it back afterwards
+        for name, value in wanted.items():
+            if value:
+                os.environ[name] = value
+            else:
+                os.environ.pop(name, None)
         config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None)
-            if v is not None:
-                os.environ[k] = v
     return {"WEB_CONCURRENCY": str(config["workers"]), "GUNICORN_THREADS": str(config["threads"]), "GUNICORN_WORKER_CLASS": "gthread"}
 
 

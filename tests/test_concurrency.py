@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import time
 from collections import Counter, defaultdict
@@ -451,3 +452,34 @@ def test_a_second_server_on_the_same_address_refuses_to_start(server: Server) ->
     assert second.returncode != 0
     assert f"{urlsplit(server.url).netloc} is already in use" in second.stderr, second.stderr
     assert requests.get(f"{server.url}/healthz", timeout=HTTP_TIMEOUT).status_code == 200
+
+
+def test_a_unix_socket_is_one_socket_shared_by_the_workers(server: Server, tmp_path: Path) -> None:
+    """A socket per worker is for TCP ports only: workers each binding one path would take it from each other.
+
+    gunicorn's own --bind counts, not only GUNICORN_BIND: the socket per worker is decided on
+    the addresses gunicorn really listens on.
+    """
+    path = tmp_path / "web.sock"
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "app:app", "-c", "gunicorn.conf.py", "--bind", f"unix:{path}"],
+        cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(_workers(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # the workers' own start, had they sockets to open
+        assert proc.poll() is None, proc.communicate()[0]
+        listening = [line for line in Path("/proc/net/unix").read_text().splitlines()[1:] if line.endswith(f" {path}")]
+        assert len(listening) == 1, listening
+        conn = http.client.HTTPConnection("localhost", timeout=HTTP_TIMEOUT)
+        conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.sock.connect(str(path))
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=15)[0]
+    assert "SO_REUSEPORT" not in output, output
