@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 
 from . import config
 
@@ -59,11 +60,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
-        try:
-            return db.session.get(models.User, int(user_id))
-        except ValueError:
-            return None
+    def load_user(session_token: str) -> models.User | None:
+        # The session names its account by the account's session token (User.get_id), which
+        # changes on sign-out and with the password: an old cookie finds nobody.
+        return db.session.scalar(select(models.User).where(models.User.session_token == session_token))
 
 
 def register_blueprints(app: Flask) -> None:

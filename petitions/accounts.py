@@ -18,6 +18,7 @@ from .exceptions import DomainError, EmailTaken, TokenInvalid
 from .extensions import db
 from .mail import external_url, queue_email
 from .models import Petition, User
+from .models.user import new_session_token
 
 # Checked against when the address is unknown, so a failed login takes as long either way.
 _DUMMY_HASH = generate_password_hash("not a password")
@@ -112,6 +113,12 @@ def authenticate(email: str, password: str) -> User | None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if user.check_password(password) else None
+
+
+def end_sessions(user: User) -> None:
+    """Sign the account out everywhere: every session of it, and every copy of their cookies, stops working."""
+    user.end_sessions()
+    db.session.flush()
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -220,7 +227,7 @@ def confirm_email_change(token: str, *, now: datetime) -> User:
 
 
 def change_password(user: User, current_password: str, new_password: str, *, now: datetime) -> None:
-    """Set a new password after checking the current one; outstanding reset links stop working.
+    """Set a new password after checking the current one; outstanding reset links and every session stop working.
 
     Raises WrongPassword.
     """
@@ -331,15 +338,18 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> User:
     user = check_password_reset(token, now=now)
     old_hash = user.password_hash
     new_hash = generate_password_hash(new_password)
+    session_token = new_session_token()  # every session signed in with the old password ends
     result = db.session.execute(
         update(User)
         .where(User.id == user.id, User.password_hash == old_hash)
-        .values(password_hash=new_hash)
+        .values(password_hash=new_hash, session_token=session_token)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise TokenUsed()
-    set_committed_value(user, "password_hash", new_hash)  # what the row holds now; nothing more to write
+    # What the row holds now; nothing more to write.
+    set_committed_value(user, "password_hash", new_hash)
+    set_committed_value(user, "session_token", session_token)
     _confirm_address(user, now=now)
     _notify_password_changed(user, now=now)
     db.session.flush()
