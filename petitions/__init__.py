@@ -89,6 +89,7 @@ def register_hooks(app: Flask) -> None:
     from .campaign.forms import LogoutForm
     from .countries import country_names
     from .extensions import csrf
+    from .text import one_line
 
     errors.init_app(app)
     live.init_app(app)
@@ -99,6 +100,9 @@ def register_hooks(app: Flask) -> None:
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
         return {"country_names": country_names(), "logout_form": LogoutForm}
+
+    # Names and titles written into emails, also those stored before forms folded them.
+    app.add_template_filter(one_line, "one_line")
 
     @app.template_filter("thousands")
     def thousands(value: int) -> str:
