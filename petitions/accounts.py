@@ -290,13 +290,19 @@ def password_fingerprint(user: User) -> str:
 def request_password_reset(email: str, *, now: datetime) -> bool:
     """Email a reset link if an account has this address; nothing otherwise. True when one was sent.
 
-    The caller must answer the same either way. Raises InvalidEmail (a ValueError) for a malformed address.
+    The same work is done either way, so the time the answer takes does not tell whether the
+    address has an account: for an unknown address a link is signed, the email rendered and
+    its outbox row written for a stand-in account, then the row is undone (its savepoint
+    rolled back). The caller must answer the same either way. Raises InvalidEmail (a
+    ValueError) for a malformed address.
     """
     address = account_email(email)
     user = db.session.scalar(select(User).where(User.email == address))
+    known = user is not None
     if user is None:
-        return False
+        user = User(id=0, name="", email=address, password_hash=_DUMMY_HASH)  # never added to the session
     token = tokens.make_token(PASSWORD_RESET, [user.id, user.email, password_fingerprint(user)])
+    savepoint = db.session.begin_nested()
     queue_email(
         user.email,
         "Reset your password",
@@ -306,7 +312,11 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
         reset_url=external_url("campaign.reset_password", token=token),
         minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
     )
-    return True
+    if known:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
+    return known
 
 
 def check_password_reset(token: str, *, now: datetime) -> User:
