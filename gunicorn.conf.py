@@ -56,9 +56,38 @@ def _fixed_tcp_port(address: str) -> bool:
 reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true").lower() not in ("0", "false", "no", "off")
 
 
+def _production() -> bool:
+    """petitions.config.is_production, read here without importing the app: gevent workers must
+    import it only after their monkey-patching."""
+    return "production" in {os.environ.get("FLASK_ENV", ""), os.environ.get("APP_ENV", "")}
+
+
+def _warn_per_worker_limits(server) -> None:
+    """Say loudly when a production start's rate limits are counted by each worker on its own.
+
+    Without REDIS_URL, Flask-Limiter keeps its counters in each process's memory: with N
+    workers every limit (logins, registrations, password resets, signing) lets N times as
+    many requests through. A preloaded app's settings (instance/config.py included) decide;
+    otherwise the environment does.
+    """
+    workers = server.cfg.workers
+    if workers < 2 or not _production():
+        return
+    app = server.app.callable  # the Flask app under preload_app, else None (not loaded yet)
+    redis_url = app.config.get("REDIS_URL") if app is not None else os.environ.get("REDIS_URL")
+    if redis_url:
+        return
+    server.log.warning(
+        "REDIS_URL is not set: each of the %d workers counts rate limits on its own, so every limit "
+        "(logins, registrations, password resets, signing) lets %d times as many requests through. "
+        "Set REDIS_URL to share them, or run one worker (WEB_CONCURRENCY=1).",
+        workers, workers,
+    )
+
+
 def on_starting(server):
-    """Keep a socket per worker only for TCP addresses with a fixed port, and then refuse to
-    start on an address something already listens on.
+    """Warn when rate limits are per worker; keep a socket per worker only for TCP addresses
+    with a fixed port, and then refuse to start on an address something already listens on.
 
     Each worker binding a Unix socket's path would remove the others', and port 0 would give
     each worker a different port. SO_REUSEPORT would also let a second instance of this site
@@ -66,6 +95,7 @@ def on_starting(server):
     checked when gunicorn re-executes itself for an upgrade (USR2): the old workers listen
     there on purpose.
     """
+    _warn_per_worker_limits(server)
     cfg = server.cfg
     if not cfg.reuse_port:
         return

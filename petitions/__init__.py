@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 
 from . import config
 
@@ -59,11 +60,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
-        try:
-            return db.session.get(models.User, int(user_id))
-        except ValueError:
-            return None
+    def load_user(session_token: str) -> models.User | None:
+        # The session names its account by the account's session token (User.get_id), which
+        # changes on sign-out and with the password: an old cookie finds nobody.
+        return db.session.scalar(select(models.User).where(models.User.session_token == session_token))
 
 
 def register_blueprints(app: Flask) -> None:
@@ -89,6 +89,7 @@ def register_hooks(app: Flask) -> None:
     from .campaign.forms import LogoutForm
     from .countries import country_names
     from .extensions import csrf
+    from .text import one_line
 
     errors.init_app(app)
     live.init_app(app)
@@ -99,6 +100,9 @@ def register_hooks(app: Flask) -> None:
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
         return {"country_names": country_names(), "logout_form": LogoutForm}
+
+    # Names and titles written into emails, also those stored before forms folded them.
+    app.add_template_filter(one_line, "one_line")
 
     @app.template_filter("thousands")
     def thousands(value: int) -> str:

@@ -18,6 +18,7 @@ from .exceptions import DomainError, EmailTaken, TokenInvalid
 from .extensions import db
 from .mail import external_url, queue_email
 from .models import Petition, User
+from .models.user import new_session_token
 
 # Checked against when the address is unknown, so a failed login takes as long either way.
 _DUMMY_HASH = generate_password_hash("not a password")
@@ -112,6 +113,12 @@ def authenticate(email: str, password: str) -> User | None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if user.check_password(password) else None
+
+
+def end_sessions(user: User) -> None:
+    """Sign the account out everywhere: every session of it, and every copy of their cookies, stops working."""
+    user.end_sessions()
+    db.session.flush()
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -220,7 +227,7 @@ def confirm_email_change(token: str, *, now: datetime) -> User:
 
 
 def change_password(user: User, current_password: str, new_password: str, *, now: datetime) -> None:
-    """Set a new password after checking the current one; outstanding reset links stop working.
+    """Set a new password after checking the current one; outstanding reset links and every session stop working.
 
     Raises WrongPassword.
     """
@@ -283,13 +290,19 @@ def password_fingerprint(user: User) -> str:
 def request_password_reset(email: str, *, now: datetime) -> bool:
     """Email a reset link if an account has this address; nothing otherwise. True when one was sent.
 
-    The caller must answer the same either way. Raises InvalidEmail (a ValueError) for a malformed address.
+    The same work is done either way, so the time the answer takes does not tell whether the
+    address has an account: for an unknown address a link is signed, the email rendered and
+    its outbox row written for a stand-in account, then the row is undone (its savepoint
+    rolled back). The caller must answer the same either way. Raises InvalidEmail (a
+    ValueError) for a malformed address.
     """
     address = account_email(email)
     user = db.session.scalar(select(User).where(User.email == address))
+    known = user is not None
     if user is None:
-        return False
+        user = User(id=0, name="", email=address, password_hash=_DUMMY_HASH)  # never added to the session
     token = tokens.make_token(PASSWORD_RESET, [user.id, user.email, password_fingerprint(user)])
+    savepoint = db.session.begin_nested()
     queue_email(
         user.email,
         "Reset your password",
@@ -299,7 +312,11 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
         reset_url=external_url("campaign.reset_password", token=token),
         minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
     )
-    return True
+    if known:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
+    return known
 
 
 def check_password_reset(token: str, *, now: datetime) -> User:
@@ -331,15 +348,18 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> User:
     user = check_password_reset(token, now=now)
     old_hash = user.password_hash
     new_hash = generate_password_hash(new_password)
+    session_token = new_session_token()  # every session signed in with the old password ends
     result = db.session.execute(
         update(User)
         .where(User.id == user.id, User.password_hash == old_hash)
-        .values(password_hash=new_hash)
+        .values(password_hash=new_hash, session_token=session_token)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise TokenUsed()
-    set_committed_value(user, "password_hash", new_hash)  # what the row holds now; nothing more to write
+    # What the row holds now; nothing more to write.
+    set_committed_value(user, "password_hash", new_hash)
+    set_committed_value(user, "session_token", session_token)
     _confirm_address(user, now=now)
     _notify_password_changed(user, now=now)
     db.session.flush()

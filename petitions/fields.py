@@ -6,8 +6,10 @@ from typing import Any
 
 from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.widgets import SearchInput
 
 from .emails import InvalidEmail, canonical_email
+from .text import one_line
 
 VALID_EMAIL = "Please enter a valid email address, like name@example.org."
 
@@ -15,6 +17,24 @@ VALID_EMAIL = "Please enter a valid email address, like name@example.org."
 def strip(value: str | None) -> str | None:
     """A WTForms filter: surrounding spaces are never part of a value."""
     return value.strip() if isinstance(value, str) else value
+
+
+class LineField(StringField):
+    """A one-line text field (a name, a title, a postcode): whatever a request sends, its value holds
+    no line break and no other control character (see text.one_line), so it can never add a line
+    to an email, a header or an export. Every one-line field of every form is one of these."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Read the submitted value, then fold it onto one line (before any filter or validator)."""
+        super().process_formdata(valuelist)
+        if isinstance(self.data, str):
+            self.data = one_line(self.data)
+
+
+class LineSearchField(LineField):
+    """A LineField shown as a search box."""
+
+    widget = SearchInput()
 
 
 def valid_email(_form: Any, field: Field) -> None:
@@ -25,9 +45,9 @@ def valid_email(_form: Any, field: Field) -> None:
         raise ValidationError(VALID_EMAIL) from None
 
 
-def name_field(label: str = "Your name") -> StringField:
-    """A person's name, required, at most 100 characters."""
-    return StringField(
+def name_field(label: str = "Your name") -> LineField:
+    """A person's name, on one line, required, at most 100 characters."""
+    return LineField(
         label,
         filters=[strip],
         validators=[DataRequired("Please enter your name."), Length(max=100, message="Please keep your name under 100 characters.")],

@@ -1,7 +1,23 @@
-"""User text turned into safe HTML."""
+"""User text turned into safe HTML, and into one line where one line is all it may take."""
+
+import re
 
 import markdown
 import nh3
+
+# Line breaks (CR, LF, NEL, U+2028/2029), tabs and every other control character, with the
+# spaces around them: what a one-line value (a name, a title) may never hold.
+_BREAK = re.compile(r"\s*[\x00-\x1f\x7f-\x9f\u2028\u2029][\s\x00-\x1f\x7f-\x9f\u2028\u2029]*")
+
+
+def one_line(value: str) -> str:
+    """The value on one line: each run of line breaks or other control characters becomes one space.
+
+    What a browser does with a line break pasted into a one-line field. Applied to every
+    one-line form field (fields.LineField), and again where names and titles are written into
+    an email, for rows stored before that.
+    """
+    return _BREAK.sub(" ", value)
 
 _TAGS = {
     "p", "br", "hr", "h2", "h3", "h4", "strong", "em", "b", "i", "blockquote", "code", "pre",

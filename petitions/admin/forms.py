@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, HiddenField, IntegerField, SearchField, SelectField, StringField, TextAreaField
+from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
-from ..fields import strip
+from ..fields import LineField, LineSearchField, strip
 from ..models import STATUSES
 from ..moderation import RESOLUTIONS
 
@@ -36,8 +36,8 @@ class PetitionFilterForm(FlaskForm):
         csrf = False
 
     status = SelectField("Status", choices={"": "Any status", **{s: s for s in STATUSES}}, validate_choice=False)
-    q = SearchField("Title or address contains", filters=[strip], validators=[Optional(), Length(max=100)])
-    owner = SearchField("Owner's email contains", filters=[strip], validators=[Optional(), Length(max=254)])
+    q = LineSearchField("Title or address contains", filters=[strip], validators=[Optional(), Length(max=100)])
+    owner = LineSearchField("Owner's email contains", filters=[strip], validators=[Optional(), Length(max=254)])
 
 
 class ReasonForm(FlaskForm):
@@ -54,7 +54,7 @@ class ReasonForm(FlaskForm):
 class RestoreForm(FlaskForm):
     """Restoring a hidden petition; the note is for the audit log."""
 
-    note = StringField(
+    note = LineField(
         "Note for the log (optional)",
         filters=[strip],
         validators=[Optional(), Length(max=500, message="Please keep the note under 500 characters.")],
@@ -87,19 +87,19 @@ class SignatureSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    petition = StringField(
+    petition = LineField(
         "Petition address (slug)",
         filters=[_slug],
         validators=[Optional(), Length(max=200)],
         description="For example stop-selling-rekognition; a pasted petition link works too.",
     )
-    domain = StringField(
+    domain = LineField(
         "Email domain",
         filters=[strip],
         validators=[Optional(), Length(max=253)],
         description="Matches the domain and its subdomains: example.org matches mail.example.org too.",
     )
-    network = StringField(
+    network = LineField(
         "IP network",
         filters=[strip],
         validators=[Optional(), Length(max=64)],
@@ -163,13 +163,13 @@ class ReverseForm(FlaskForm):
 class BlockForm(FlaskForm):
     """Block an email domain or an IP network."""
 
-    value = StringField(
+    value = LineField(
         "Email domain or IP network",
         filters=[strip],
         validators=[DataRequired("Give a domain (example.org) or a network (203.0.113.0/24)."), Length(max=253)],
         description="Future signatures from it are kept as suspected and not counted; subdomains are included.",
     )
-    reason = StringField(
+    reason = LineField(
         "Reason",
         filters=[strip],
         validators=[DataRequired("Please give the reason for the block."), Length(max=500)],

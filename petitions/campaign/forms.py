@@ -3,11 +3,11 @@
 from datetime import UTC, date, datetime, time
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, IntegerField, PasswordField, StringField, TextAreaField
+from wtforms import DateField, EmailField, IntegerField, PasswordField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..clock import utcnow
-from ..fields import email_field, name_field, new_password_field, strip
+from ..fields import LineField, email_field, name_field, new_password_field, strip
 
 
 class RegisterForm(FlaskForm):
@@ -41,13 +41,13 @@ class LogoutForm(FlaskForm):
 class PetitionForm(FlaskForm):
     """title, target, summary, body (Markdown), goal, closes_at."""
 
-    title = StringField(
+    title = LineField(
         "Title",
         filters=[strip],
         validators=[DataRequired("Please give the petition a title."), Length(min=5, max=150, message="The title must be 5 to 150 characters.")],
         description='What you ask for, in a few words: "Stop selling face recognition to governments".',
     )
-    target = StringField(
+    target = LineField(
         "Addressed to",
         filters=[strip],
         validators=[DataRequired("Please say to whom the petition is addressed."), Length(max=150, message="Please keep this under 150 characters.")],
@@ -98,7 +98,7 @@ class ButtonForm(FlaskForm):
 class UpdateForm(FlaskForm):
     """An email to the signers who asked for updates."""
 
-    subject = StringField(
+    subject = LineField(
         "Subject",
         filters=[strip],
         validators=[DataRequired("Please write a subject."), Length(max=150, message="Please keep the subject under 150 characters.")],
@@ -113,7 +113,7 @@ class UpdateForm(FlaskForm):
 class GroupForm(FlaskForm):
     """A supporter group and its email domains."""
 
-    name = StringField(
+    name = LineField(
         "Group name",
         filters=[strip],
         validators=[DataRequired("Please name the group."), Length(max=80, message="Please keep the name under 80 characters.")],

@@ -103,9 +103,16 @@ def login() -> Response | tuple[str, int] | str:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out (a POST with a CSRF token, so no other site can sign anyone out)."""
+    """Sign out (a POST with a CSRF token, so no other site can sign anyone out).
+
+    The account's session token changes, so no copy of this session's cookie opens it again;
+    its other sessions end too, since a session holds nothing of its own to revoke.
+    """
     form = LogoutForm()
     if form.validate_on_submit():
+        if current_user.is_authenticated:
+            accounts.end_sessions(current_user._get_current_object())  # type: ignore[attr-defined]
+            db.session.commit()
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("public.index"), 303)

@@ -1,4 +1,4 @@
-"""Views of account settings: name, email, password, password reset, deleting the account."""
+"""Views of account settings: name, email, password, sessions, password reset, deleting the account."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ class CancelForm(FlaskForm):
     """Only the CSRF token: cancelling a pending email change is a POST (prefix `cancel`)."""
 
 
+class SignOutEverywhereForm(FlaskForm):
+    """Only the CSRF token: signing out every other session is a POST (prefix `sessions`)."""
+
+
 def _user() -> User:
     """The signed-in account itself, not Flask-Login's proxy (the session may need to delete it)."""
     return current_user._get_current_object()  # type: ignore[attr-defined,no-any-return]
@@ -46,6 +50,7 @@ def _settings_page(status: int = 200, **bound: FlaskForm) -> tuple[str, int]:
         "password_form": PasswordChangeForm(formdata=None, prefix="password"),
         "delete_form": DeleteAccountForm(formdata=None, prefix="delete"),
         "cancel_form": CancelForm(formdata=None, prefix="cancel"),
+        "sessions_form": SignOutEverywhereForm(formdata=None, prefix="sessions"),
     }
     forms.update(bound)
     return render_template("account/settings.html", **forms), status
@@ -67,7 +72,7 @@ def _link_error(kind: str, reason: str, status: int) -> Response:
 @bp.get("/account/settings")
 @login_required
 def account_settings() -> tuple[str, int]:
-    """Name, email address, password, and deleting the account."""
+    """Name, email address, password, signing out everywhere else, and deleting the account."""
     return _settings_page()
 
 
@@ -150,7 +155,21 @@ def change_password() -> Response | tuple[str, int]:
         form.current_password.errors = [NOT_CURRENT]
         return _settings_page(422, password_form=form)
     db.session.commit()
-    flash("Your password is changed.", "success")
+    login_user(_user())  # every other session ended with the old password; this one goes on
+    flash("Your password is changed. You are signed out everywhere else.", "success")
+    return redirect(url_for(".account_settings"), 303)
+
+
+@bp.post("/account/sign-out-everywhere")
+@login_required
+def sign_out_everywhere() -> Response:
+    """Sign out everywhere else: every other session (and any copy of this one's cookie) ends; this one goes on."""
+    if SignOutEverywhereForm(prefix="sessions").validate_on_submit():
+        user = _user()
+        accounts.end_sessions(user)
+        db.session.commit()
+        login_user(user)  # this browser is signed in again with the new token
+        flash("You are signed out everywhere else.", "success")
     return redirect(url_for(".account_settings"), 303)
 
 

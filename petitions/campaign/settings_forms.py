@@ -5,10 +5,10 @@ never clash (the name field is `profile-name`, the email form's password `email-
 """
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ..fields import email_field, name_field, new_password_field, strip
+from ..fields import LineField, email_field, name_field, new_password_field, strip
 
 DELETE_WORD = "DELETE"
 
@@ -53,14 +53,14 @@ class DeleteAccountForm(FlaskForm):
     """password, confirm: the word DELETE (prefix `delete`)."""
 
     password = _current_password()
-    confirm = StringField(
+    confirm = LineField(
         f"Type {DELETE_WORD} to confirm",
         filters=[strip],
         validators=[DataRequired(f"Please type {DELETE_WORD} to confirm.")],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
     )
 
-    def validate_confirm(self, field: StringField) -> None:
+    def validate_confirm(self, field: LineField) -> None:
         """Only the word itself, in capitals, confirms."""
         if field.data != DELETE_WORD:
             raise ValidationError(f"Please type {DELETE_WORD} in capital letters to confirm.")

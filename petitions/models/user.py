@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,11 @@ from .types import UTCDateTime
 
 if TYPE_CHECKING:
     from .petition import Petition
+
+
+def new_session_token() -> str:
+    """A random value that names an account in its sessions: 256 bits, never given twice."""
+    return secrets.token_urlsafe(32)
 
 
 class User(UserMixin, db.Model):
@@ -31,12 +37,25 @@ class User(UserMixin, db.Model):
     pending_email: Mapped[str | None] = mapped_column(String(254))
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What a session stores to name the account (Flask-Login's alternative id), never the row's
+    # id: SQLite gives a deleted account's id to the next one, and a cookie holding only the id
+    # would open that account. A new value ends every session holding the old one.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
 
     petitions: Mapped[list[Petition]] = relationship(back_populates="owner", order_by="Petition.id")
 
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the session token, not the id."""
+        return self.session_token
+
+    def end_sessions(self) -> None:
+        """Sign the account out everywhere: every session (and every copy of a cookie) holding the old token stops working."""
+        self.session_token = new_session_token()
+
     def set_password(self, password: str) -> None:
-        """Store a salted hash of the password (scrypt, werkzeug's default)."""
+        """Store a salted hash of the password (scrypt, werkzeug's default); every session signed in with the old one ends."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         """True when the password matches the stored hash."""

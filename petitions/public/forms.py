@@ -1,13 +1,13 @@
 """The signing form and the confirmation button."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..abuse import is_disposable
 from ..countries import countries, is_country
 from ..emails import canonical_email
-from ..fields import email_field, name_field, strip, valid_email
+from ..fields import LineField, email_field, name_field, strip, valid_email
 
 
 class SignForm(FlaskForm):
@@ -27,7 +27,7 @@ class SignForm(FlaskForm):
         description="We email you a link to confirm. It is never shown publicly.", render_kw={"inputmode": "email"}
     )
     country = SelectField("Country", validate_choice=False, render_kw={"autocomplete": "country"})
-    postcode = StringField(
+    postcode = LineField(
         "Postcode (optional)",
         filters=[strip],
         validators=[
@@ -45,7 +45,7 @@ class SignForm(FlaskForm):
     show_name = BooleanField("Show my name on the petition")
     updates = BooleanField("Email me updates about this campaign")
     # No person sees or fills these: a honeypot, and when the form was shown (signed).
-    website = StringField("Leave this field empty", render_kw={"tabindex": "-1", "autocomplete": "off"})
+    website = LineField("Leave this field empty", render_kw={"tabindex": "-1", "autocomplete": "off"})
     started = HiddenField()
 
     def __init__(self, *args, **kwargs):
