@@ -7,6 +7,9 @@ the same whatever the number of signatures (ratio near 1).
 signing: signing (CSRF, validation, insert, outbox row, commit) against a bare Flask view
 returning the same redirect, in the same process, on the same database.
 
+forgot_password: a reset asked for an address with an account against one without: the
+answers must take as long (ratio near 1), or the timing tells which addresses have accounts.
+
 Run with `make bench` (needs PostgreSQL on 127.0.0.1:5432, like the tests).
 """
 
@@ -28,6 +31,7 @@ from petitions.campaigns import PetitionData, create_petition  # noqa: E402
 from petitions.clock import utcnow  # noqa: E402
 from petitions.counts import recount  # noqa: E402
 from petitions.extensions import db  # noqa: E402
+from petitions.models import User  # noqa: E402
 
 BIG = int(os.environ.get("BENCH_BIG", "200000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "400"))
@@ -113,6 +117,23 @@ def main() -> None:
         print("signing: full signing POST vs a bare Flask POST returning the same redirect (in-process)")
         print(f"{'bare (ms)':>12}{'signing (ms)':>14}{'signing/s':>11}{'ratio to bare':>15}")
         print(f"{t_bare * 1000:>12.3f}{t_sign * 1000:>14.2f}{1 / t_sign:>11.0f}{t_bare / t_sign:>15.3f}")
+
+        with app.app_context():
+            known = User(name="Known", email="known@example.org", password_hash="x", created_at=utcnow(), email_confirmed_at=utcnow())
+            db.session.add(known)
+            db.session.commit()
+        reset_client = app.test_client()
+        reset_token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', reset_client.get("/forgot-password").text).group(1)
+
+        def forgot(email: str) -> None:
+            r = reset_client.post("/forgot-password", data={"csrf_token": reset_token, "email": email})
+            assert r.status_code == 303, r.status_code
+
+        t_known, t_unknown = timed_in_turn([lambda: forgot("known@example.org"), lambda: forgot("nobody@example.org")], ROUNDS)
+        print()
+        print("forgot_password: POST /forgot-password, an address with an account vs one without (in-process)")
+        print(f"{'known (ms)':>12}{'unknown (ms)':>14}{'ratio':>8}")
+        print(f"{t_known * 1000:>12.3f}{t_unknown * 1000:>14.3f}{t_unknown / t_known:>8.2f}")
         with app.app_context():
             db.engine.dispose()
     finally:
