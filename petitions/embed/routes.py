@@ -19,6 +19,7 @@ from ..models import Petition
 from ..queries import public_petition_or_404
 from ..security import frameable
 from . import bp
+from .snippets import WIDGET_HEIGHT, WIDGET_WIDTH, iframe, widget_code
 
 # Labels of the widget, by language (?lang=).
 LABELS = {
@@ -32,7 +33,9 @@ LABELS = {
            "confirmed": "confirmados"},
 }
 THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
-WIDGET_WIDTH, WIDGET_HEIGHT = 400, 200
+
+# The petition page's embed box shows {{ embed_code(petition) }}: the snippet, escaped once by the template.
+bp.add_app_template_global(widget_code, "embed_code")
 
 
 def grouped(n: int, lang: str) -> str:
@@ -118,16 +121,13 @@ def oembed() -> Response:
     except ValueError:
         return json_response({"error": "maxwidth and maxheight must be whole numbers."}, 400)
     width, height = max(200, width), max(120, height)
-    src = external_url("embed.widget", slug=petition.slug)
-    title = escape(petition.title)
     doc = {
         "version": "1.0",
         "type": "rich",
         "provider_name": "Petitions",
         "provider_url": current_app.config["BASE_URL"],
         "title": petition.title,
-        "html": f'<iframe src="{src}" width="{width}" height="{height}" title="{title}" '
-        f'style="border:0;max-width:100%" loading="lazy"></iframe>',
+        "html": widget_code(petition, width, height),
         "width": width,
         "height": height,
         "cache_age": 3600,
@@ -155,4 +155,5 @@ def api_docs() -> str:
     return render_template(
         "api/index.html", openapi_url=url_for("api.openapi"), base=current_app.config["BASE_URL"],
         max_age=max_age, stale=stale,
+        widget_example=iframe(f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang=en", "Petition"),
     )
