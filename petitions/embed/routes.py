@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, render_template, request, url_for
@@ -13,7 +14,7 @@ from .. import counts
 from ..clock import utcnow
 from ..extensions import db
 from ..http import cache_budget, cacheable, json_response
-from ..live import cached_count, stream
+from ..live import busy, cached_count, count_doc, stream
 from ..mail import external_url
 from ..models import Petition
 from ..queries import public_petition_or_404
@@ -33,6 +34,9 @@ LABELS = {
            "confirmed": "confirmados"},
 }
 THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
+
+# Seconds before a reader turned away by a full process should try a stream again (on average).
+BUSY_RETRY_SECONDS = 30
 
 # The petition page's embed box shows {{ embed_code(petition) }}: the snippet, escaped once by the template.
 bp.add_app_template_global(widget_code, "embed_code")
@@ -141,7 +145,14 @@ def events(slug: str) -> Response:
     petition = public_petition_or_404(slug)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     db.session.remove()  # a stream holds no database connection
-    response = Response(stream(app, petition), mimetype="text/event-stream")
+    events = stream(app, petition)
+    if events is None:  # this process holds all the streams it may: the count now, and come back later
+        # Spread over a range so that readers turned away together do not all come back together.
+        retry = random.randint(BUSY_RETRY_SECONDS // 2, BUSY_RETRY_SECONDS * 3 // 2)  # noqa: S311 (not a secret)
+        response = Response(busy(count_doc(petition, utcnow()), retry), mimetype="text/event-stream")
+        response.headers["Retry-After"] = str(retry)
+    else:
+        response = Response(events, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     response.headers["Access-Control-Allow-Origin"] = "*"
