@@ -18,10 +18,11 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from unittest import mock
 
 import pytest
@@ -39,6 +40,7 @@ from ..conftest import ROOT, LiveServer, free_port, make_app, make_petition
 from ..test_concurrency import _held, _workers
 
 READERS = 200
+T = TypeVar("T")
 
 
 def confirm_one(app: Flask, email: str) -> None:
@@ -311,9 +313,16 @@ async def with_readers(site: Site, n: int) -> tuple[list[Reader], list[tuple[str
     return readers, checks
 
 
+def run_async(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to its end on a thread of its own: Playwright's sync API, once a browser
+    test has started it, keeps an event loop running in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine())).result()
+
+
 @pytest.mark.slow
 def test_hundreds_of_readers_leave_the_shipped_gunicorn_answering(site: Site) -> None:
-    readers, checks = asyncio.run(with_readers(site, READERS))
+    readers, checks = run_async(lambda: with_readers(site, READERS))
 
     kinds = [r.kind for r in readers]
     workers = site.workers()
@@ -335,7 +344,7 @@ def test_hundreds_of_readers_leave_the_shipped_gunicorn_answering(site: Site) ->
 
 @pytest.mark.slow
 def test_the_gevent_instance_holds_every_reader(gevent_site: Site) -> None:
-    readers, checks = asyncio.run(with_readers(gevent_site, READERS))
+    readers, checks = run_async(lambda: with_readers(gevent_site, READERS))
 
     assert [r.kind for r in readers] == ["stream"] * READERS  # every one held, and every one saw the new count
     slow = [c for c in checks if c[1] != 200 or c[2] > 3]
