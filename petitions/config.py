@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,12 @@ class Defaults:
     SSE_HEARTBEAT = 15  # seconds between heartbeat comments on an idle stream
     SSE_RETRY_MS = 3000  # the reconnection delay a browser is told to use
     SSE_MAX_SECONDS = 600  # a stream ends after this; the browser reconnects (spreads load on deploys)
+    # Event streams one process holds at once. Under threaded workers a stream holds a thread
+    # for as long as it is open, and the threads are what every page needs too. None: half of
+    # GUNICORN_THREADS (gunicorn.conf.py's 2 when unset) under threads, no limit under gevent or
+    # eventlet, where a stream holds a greenlet. Beyond it, /events answers at once with the
+    # count and a retry hint, and the widget polls the count instead (petitions/live.py).
+    SSE_MAX_STREAMS: int | None = None
 
     # Forms: a signing form left open on a phone for hours must still work.
     WTF_CSRF_TIME_LIMIT = 24 * 3600
@@ -125,6 +132,7 @@ _ENV: dict[str, type] = {
     "MAIL_TIMEOUT": float,
     "MAIL_SENDERS": int,
     "DATABASE_POOL_SIZE": int,
+    "SSE_MAX_STREAMS": int,
 }
 
 
@@ -190,6 +198,11 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
             raise ConfigError(f"DATABASE_POOL_SIZE must be at least 1, not {pool_size}")
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": pool_size, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 
+    if app.config["SSE_MAX_STREAMS"] is None:
+        app.config["SSE_MAX_STREAMS"] = _default_stream_limit()
+    elif app.config["SSE_MAX_STREAMS"] < 0:
+        raise ConfigError(f"SSE_MAX_STREAMS must be 0 or more, not {app.config['SSE_MAX_STREAMS']}")
+
     sender = getaddresses([app.config["MAIL_DEFAULT_SENDER"]])
     if len(sender) != 1 or "@" not in sender[0][1]:
         raise ConfigError(
@@ -211,6 +224,23 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
                 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
             )
         app.config["SECRET_KEY"] = development_secret(Path(app.instance_path))
+
+
+def _default_stream_limit() -> int | None:
+    """Half a threaded worker's threads (the rest stay for pages), or None (no limit) on greenlets."""
+    worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").lower()
+    if "gevent" in worker_class or "eventlet" in worker_class or _patched_for_greenlets():
+        return None
+    return _parse("GUNICORN_THREADS", int, os.environ.get("GUNICORN_THREADS") or "2") // 2
+
+
+def _patched_for_greenlets() -> bool:
+    """True when gevent or eventlet has replaced this process's sockets (their gunicorn workers do)."""
+    gevent = sys.modules.get("gevent.monkey")
+    if gevent is not None and gevent.is_module_patched("socket"):
+        return True
+    eventlet = sys.modules.get("eventlet.patcher")
+    return eventlet is not None and eventlet.is_monkey_patched("socket")
 
 
 def development_secret(instance: Path) -> str:

@@ -50,7 +50,8 @@ class CountHub:
         """Create an idle hub; its watcher thread starts with the first stream."""
         self.app = app
         self.cond = threading.Condition()
-        self.listeners: dict[int, int] = {}
+        self.listeners: dict[int, int] = {}  # petition id -> open streams
+        self.open = 0  # open streams, all petitions
         self.latest: dict[int, tuple[int, dict[str, Any]]] = {}  # petition id -> (version, doc)
         self.thread: threading.Thread | None = None
         self.interval = float(app.config["COUNT_POLL_INTERVAL"])
@@ -59,9 +60,12 @@ class CountHub:
 
     # --- streams ---------------------------------------------------------------------------
 
-    def subscribe(self, petition: Petition) -> tuple[int, dict[str, Any]]:
-        """Register a stream and return the current (version, doc)."""
+    def subscribe(self, petition: Petition, limit: int | None = None) -> tuple[int, dict[str, Any]] | None:
+        """Register a stream and return the current (version, doc); None if `limit` streams are open already."""
         with self.cond:
+            if limit is not None and self.open >= limit:
+                return None
+            self.open += 1
             self.listeners[petition.id] = self.listeners.get(petition.id, 0) + 1
             if petition.id not in self.latest:
                 self.latest[petition.id] = (1, count_doc(petition, utcnow()))
@@ -71,7 +75,10 @@ class CountHub:
     def unsubscribe(self, petition_id: int) -> None:
         """Forget a stream."""
         with self.cond:
-            n = self.listeners.get(petition_id, 1) - 1
+            if petition_id not in self.listeners:  # the hub was closed meanwhile
+                return
+            self.open -= 1
+            n = self.listeners[petition_id] - 1
             if n <= 0:
                 self.listeners.pop(petition_id, None)
                 self.latest.pop(petition_id, None)
@@ -94,13 +101,14 @@ class CountHub:
         with self.cond:
             self.closed = True
             self.listeners.clear()
+            self.open = 0
             self.cond.notify_all()
 
     @property
     def streams(self) -> int:
         """How many streams are open in this process."""
         with self.cond:
-            return sum(self.listeners.values())
+            return self.open
 
     # --- the watcher -----------------------------------------------------------------------
 
@@ -184,27 +192,77 @@ def hub(app: Flask) -> CountHub:
     return h
 
 
-def stream(app: Flask, petition: Petition) -> Iterator[str]:
-    """The event stream of a petition's count: the current count, then every change, with heartbeats."""
+def stream(app: Flask, petition: Petition) -> EventStream | None:
+    """The event stream of a petition's count, or None when this process holds SSE_MAX_STREAMS already.
+
+    Under threaded workers an open stream holds a thread, so a process keeps only so many: the
+    rest of its threads stay free for pages, whatever number of readers come.
+    """
     h = hub(app)
-    version, doc = h.subscribe(petition)
-    petition_id = petition.id
-    heartbeat = float(app.config["SSE_HEARTBEAT"])
-    ends = time.monotonic() + float(app.config["SSE_MAX_SECONDS"])
-    try:
-        yield f"retry: {int(app.config['SSE_RETRY_MS'])}\n\n"
-        yield f"event: count\ndata: {json.dumps(doc)}\n\n"
-        while time.monotonic() < ends and not h.closed:
-            new_version, doc = h.wait(petition_id, version, min(heartbeat, max(0.0, ends - time.monotonic())))
-            if new_version == version:
-                yield ": heartbeat\n\n"
-                continue
-            version = new_version
-            if doc.get("status") not in ("open", "closed"):
-                return  # hidden by a moderator meanwhile: the stream ends
+    current = h.subscribe(petition, app.config["SSE_MAX_STREAMS"])
+    if current is None:
+        return None
+    return EventStream(app, h, petition.id, *current)
+
+
+class EventStream:
+    """One reader's stream (the current count, then every change, with heartbeats) holding one
+    of the process's stream places until it ends or the server closes it, started or not."""
+
+    def __init__(self, app: Flask, h: CountHub, petition_id: int, version: int, doc: dict[str, Any]) -> None:
+        """Wrap a subscription the hub has just granted."""
+        self.hub = h
+        self.petition_id = petition_id
+        self.released = False
+        self.events = self._events(app, version, doc)
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> str:
+        return next(self.events)
+
+    def close(self) -> None:
+        """End the stream and give its place back (the WSGI server calls this, even if nothing was sent)."""
+        self.events.close()
+        self._release()
+
+    def _release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.hub.unsubscribe(self.petition_id)
+
+    def _events(self, app: Flask, version: int, doc: dict[str, Any]) -> Iterator[str]:
+        h = self.hub
+        heartbeat = float(app.config["SSE_HEARTBEAT"])
+        ends = time.monotonic() + float(app.config["SSE_MAX_SECONDS"])
+        try:
+            yield f"retry: {int(app.config['SSE_RETRY_MS'])}\n\n"
             yield f"event: count\ndata: {json.dumps(doc)}\n\n"
-    finally:
-        h.unsubscribe(petition_id)
+            while time.monotonic() < ends and not h.closed:
+                new_version, doc = h.wait(self.petition_id, version, min(heartbeat, max(0.0, ends - time.monotonic())))
+                if new_version == version:
+                    yield ": heartbeat\n\n"
+                    continue
+                version = new_version
+                if doc.get("status") not in ("open", "closed"):
+                    return  # hidden by a moderator meanwhile: the stream ends
+                yield f"event: count\ndata: {json.dumps(doc)}\n\n"
+        finally:
+            self._release()
+
+
+def busy(doc: dict[str, Any], retry_seconds: int) -> str:
+    """The whole answer of a stream refused for lack of places: the count now, then `busy`.
+
+    An EventSource reconnects after `retry:`; the widget instead closes it on `busy` and polls
+    the cached count endpoint, which a CDN can serve.
+    """
+    return (
+        f"retry: {retry_seconds * 1000}\n\n"
+        f"event: count\ndata: {json.dumps(doc)}\n\n"
+        f"event: busy\ndata: {json.dumps({'retry_after': retry_seconds})}\n\n"
+    )
 
 
 # --- publishing changes across processes ----------------------------------------------------

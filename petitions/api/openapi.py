@@ -94,7 +94,9 @@ def spec(base_url: str) -> dict[str, Any]:
                 "Live signature counts and petition data. Counts are confirmed, valid signatures only. "
                 "Every response is public and CORS-open; counts may be cached for COUNT_MAX_AGE seconds "
                 "(2 by default) and carry an ETag: send If-None-Match to get 304 Not Modified. "
-                "Live updates: Server-Sent Events at /petitions/{slug}/events (event `count`). "
+                "Live updates: Server-Sent Events at /petitions/{slug}/events (event `count`); a server "
+                "holding all the streams it may answers at once with the count, an event `busy` and a "
+                "`retry:` hint (also Retry-After): poll /count meanwhile. "
                 "Rate limits: reads are not limited per client beyond what the operator sets at the proxy; "
                 "signing and account forms are limited per address."
             ),

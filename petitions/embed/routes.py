@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, render_template, request, url_for
@@ -13,12 +14,13 @@ from .. import counts
 from ..clock import utcnow
 from ..extensions import db
 from ..http import cache_budget, cacheable, json_response
-from ..live import cached_count, stream
+from ..live import busy, cached_count, count_doc, stream
 from ..mail import external_url
 from ..models import Petition
 from ..queries import public_petition_or_404
 from ..security import frameable
 from . import bp
+from .snippets import WIDGET_HEIGHT, WIDGET_WIDTH, iframe, widget_code
 
 # Labels of the widget, by language (?lang=).
 LABELS = {
@@ -32,7 +34,12 @@ LABELS = {
            "confirmed": "confirmados"},
 }
 THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
-WIDGET_WIDTH, WIDGET_HEIGHT = 400, 200
+
+# Seconds before a reader turned away by a full process should try a stream again (on average).
+BUSY_RETRY_SECONDS = 30
+
+# The petition page's embed box shows {{ embed_code(petition) }}: the snippet, escaped once by the template.
+bp.add_app_template_global(widget_code, "embed_code")
 
 
 def grouped(n: int, lang: str) -> str:
@@ -118,16 +125,13 @@ def oembed() -> Response:
     except ValueError:
         return json_response({"error": "maxwidth and maxheight must be whole numbers."}, 400)
     width, height = max(200, width), max(120, height)
-    src = external_url("embed.widget", slug=petition.slug)
-    title = escape(petition.title)
     doc = {
         "version": "1.0",
         "type": "rich",
         "provider_name": "Petitions",
         "provider_url": current_app.config["BASE_URL"],
         "title": petition.title,
-        "html": f'<iframe src="{src}" width="{width}" height="{height}" title="{title}" '
-        f'style="border:0;max-width:100%" loading="lazy"></iframe>',
+        "html": widget_code(petition, width, height),
         "width": width,
         "height": height,
         "cache_age": 3600,
@@ -141,7 +145,14 @@ def events(slug: str) -> Response:
     petition = public_petition_or_404(slug)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     db.session.remove()  # a stream holds no database connection
-    response = Response(stream(app, petition), mimetype="text/event-stream")
+    events = stream(app, petition)
+    if events is None:  # this process holds all the streams it may: the count now, and come back later
+        # Spread over a range so that readers turned away together do not all come back together.
+        retry = random.randint(BUSY_RETRY_SECONDS // 2, BUSY_RETRY_SECONDS * 3 // 2)  # noqa: S311 (not a secret)
+        response = Response(busy(count_doc(petition, utcnow()), retry), mimetype="text/event-stream")
+        response.headers["Retry-After"] = str(retry)
+    else:
+        response = Response(events, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     response.headers["Access-Control-Allow-Origin"] = "*"
@@ -155,4 +166,5 @@ def api_docs() -> str:
     return render_template(
         "api/index.html", openapi_url=url_for("api.openapi"), base=current_app.config["BASE_URL"],
         max_age=max_age, stale=stale,
+        widget_example=iframe(f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang=en", "Petition"),
     )

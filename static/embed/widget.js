@@ -21,23 +21,42 @@
     fill.className = "fill w" + pct;
   }
 
+  var POLL_MS = 10000;
+  var polling = false;
+
   function poll() {
     fetch(card.dataset.countUrl, { credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(show)
       .catch(function () {})
-      .then(function () { setTimeout(poll, 10000); });
+      .then(function () { setTimeout(poll, POLL_MS); });
   }
 
-  if (!window.EventSource) { poll(); return; }
+  // Once, whatever sent us here: the cached count endpoint from now on.
+  function startPolling(delay) {
+    if (polling) return;
+    polling = true;
+    setTimeout(poll, delay);
+  }
+
+  if (!window.EventSource) { startPolling(0); return; }
   var failures = 0;
   var source = new EventSource(card.dataset.events);
   source.addEventListener("count", function (e) {
     failures = 0;
     try { show(JSON.parse(e.data)); } catch (err) { /* ignore a bad event */ }
   });
+  // The server holds all the streams it may: it sent the count, and we poll rather than reconnect.
+  source.addEventListener("busy", function () {
+    source.close();
+    startPolling(POLL_MS);
+  });
   source.onerror = function () {
     failures += 1;
-    if (failures >= 3) { source.close(); poll(); }
+    // CLOSED: refused outright (an error status on the way), and the browser will not retry.
+    if (source.readyState === EventSource.CLOSED || failures >= 3) {
+      source.close();
+      startPolling(0);
+    }
   };
 })();
