@@ -238,7 +238,9 @@ def withdraw(token: str) -> tuple[str, int] | str:
         return render_template("public/withdrawn.html", petition=petition, kept=kept)
     if signature.withdrawn_at is not None:
         return render_template("public/withdrawn.html", petition=petition, kept=True)
-    return render_template("public/withdraw.html", petition=petition, form=form)
+    return render_template(
+        "public/withdraw.html", petition=petition, form=form, set_aside=signature.invalidated_at is not None
+    )
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

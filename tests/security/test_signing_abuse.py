@@ -153,6 +153,8 @@ def test_a_suspected_signature_stays_suspected_across_withdrawing_and_signing_ag
     assert sign_form(bot, slug, email="quick@example.org").status_code == 303
     assert "confirmed and counted" in confirm(app, bot, mailbox, "quick@example.org").text  # looks the same to it
     assert count(app, slug) == 0
+    asked = bot.get(path_of(link_in(mailbox.to("quick@example.org")[-1], "/withdraw/")))
+    assert "keeps your email address on record for this petition" in asked.text  # said before, not after
     assert "no longer counts" in withdraw(app, bot, mailbox, "quick@example.org").text
     app.config["SIGN_MIN_SECONDS"] = 0  # now it waits long enough
     assert sign_form(bot, slug, email="quick@example.org").status_code == 303
