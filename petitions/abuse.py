@@ -1,27 +1,31 @@
 """Defences of the count: bots, floods, blocked senders. Suspicious signatures are kept, not counted.
 
 A signing that trips a defence still gets the same answer as any other (bots learn nothing),
-and its signature is stored in a daily automatic invalidation batch of its petition: an
-administrator sees the batch under /admin/invalidations and can reverse it, which counts the
-confirmed ones. Only the honeypot, which no person can see, drops a submission outright.
+and its signature is stored as suspected (invalidated, with why) by the same statement as any
+signature; it joins a daily automatic invalidation batch of its petition afterwards
+(assign_suspected): an administrator sees the batch under /admin/invalidations and can
+reverse it, which counts the confirmed ones. Only the honeypot, which no person can see,
+drops a submission outright.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 from disposable_email_domains import blocklist as _disposable
 from flask import current_app
 from itsdangerous import BadSignature
 from limits import parse_many
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from .counts import domain_suffixes
 from .extensions import db, limiter
-from .models import BlockedDomain, BlockedNetwork, Invalidation
+from .models import BlockedDomain, BlockedNetwork, FormStamp, Invalidation, Petition, Signature
 from .netaddr import ip_key
 from .tokens import serializer
 
@@ -29,27 +33,48 @@ FORM_STARTED = "sign-form-started"
 KINDS = {
     "rate": "over the signing rate limit",
     "fast": "form sent faster than a person can",
+    "stamp": "form stamp expired or not from this petition's form in this browser",
+    "stamp-reused": "form stamp already used for another signing",
     "blocked-domain": "email domain blocked by an administrator",
     "blocked-network": "network blocked by an administrator",
 }
 
 
-def form_started_token() -> str:
-    """A signed stamp of when the signing form was shown, put in a hidden field."""
-    return serializer(FORM_STARTED).dumps("s")
+def _binding(session_key: str | None) -> str:
+    """What ties a stamp to one browser's session: a digest of its CSRF secret (never the secret)."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()[:16]
 
 
-def form_age(token: str | None, now: datetime) -> float | None:
-    """Seconds since the form with this stamp was shown, or None for a missing or forged stamp."""
+def form_started_token(petition_id: int, session_key: str | None) -> str:
+    """A signed stamp put in a hidden field of the signing form: when it was shown, for which
+    petition, to which session (`session_key`, that session's CSRF secret), and a nonce of its own."""
+    return serializer(FORM_STARTED).dumps([petition_id, _binding(session_key), secrets.token_urlsafe(12)])
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a signing form's stamp says: its age (None: missing or forged), whether it was made
+    for this petition and session and is not too old, and its nonce (remembered once used)."""
+
+    age: float | None
+    valid: bool = False
+    nonce: str | None = None
+
+
+def read_stamp(token: str | None, *, petition_id: int, session_key: str | None, now: datetime) -> Stamp:
+    """Check a stamp sent with a signing of `petition_id` by the session whose CSRF secret is `session_key`."""
     if not token:
-        return None
+        return Stamp(age=None)
     try:
-        _, signed_at = serializer(FORM_STARTED).loads(
-            token, return_timestamp=True
-        )
+        payload, signed_at = serializer(FORM_STARTED).loads(token, return_timestamp=True)
     except BadSignature:
-        return None
-    return (now - signed_at).total_seconds()
+        return Stamp(age=None)
+    age = (now - signed_at).total_seconds()
+    if not (isinstance(payload, list) and len(payload) == 3 and isinstance(payload[2], str) and len(payload[2]) <= 32):
+        return Stamp(age=age)  # a stamp of the old kind, bound to nothing
+    pid, binding, nonce = payload
+    valid = pid == petition_id and binding == _binding(session_key) and age <= current_app.config["SIGN_STAMP_MAX_AGE"]
+    return Stamp(age=age, valid=valid, nonce=nonce)
 
 
 def is_disposable(domain: str) -> bool:
@@ -124,71 +149,120 @@ def over_rate_limit(ip: str | None, petition_id: int) -> bool:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What to do with a signing: drop it (a bot), keep it as suspected (with why), or count it."""
+    """What to do with a signing: drop it (a bot), keep it as suspected (with why), or count it.
+
+    `stamp` is the form stamp's nonce: signing.record remembers its first use, and keeps a
+    second signing with it as suspected ("stamp-reused").
+    """
 
     drop: bool = False
     suspected: str | None = None
+    stamp: str | None = None
 
 
 def judge(*, petition_id: int, email_domain: str, ip: str | None, form_started: str | None,
-          honeypot: str | None, now: datetime) -> Verdict:
-    """Decide how far to trust a signing before it is stored."""
+          honeypot: str | None, now: datetime, session_key: str | None = None) -> Verdict:
+    """Decide how far to trust a signing before it is stored.
+
+    `session_key` is the signer's session's CSRF secret, which the form's stamp must be bound to.
+    """
     if honeypot:
         return Verdict(drop=True)
+    stamp = read_stamp(form_started, petition_id=petition_id, session_key=session_key, now=now)
+    suspected = None
     if blocked_network(ip):
-        return Verdict(suspected="blocked-network")
-    if blocked_domain(email_domain):
-        return Verdict(suspected="blocked-domain")
-    age = form_age(form_started, now)
-    if age is None or age < current_app.config["SIGN_MIN_SECONDS"]:
-        return Verdict(suspected="fast")
-    if over_rate_limit(ip, petition_id):
-        return Verdict(suspected="rate")
-    return Verdict()
+        suspected = "blocked-network"
+    elif blocked_domain(email_domain):
+        suspected = "blocked-domain"
+    elif stamp.age is None or stamp.age < current_app.config["SIGN_MIN_SECONDS"]:
+        suspected = "fast"
+    elif not stamp.valid:
+        suspected = "stamp"
+    elif over_rate_limit(ip, petition_id):
+        suspected = "rate"
+    return Verdict(suspected=suspected, stamp=stamp.nonce)
 
 
-def automatic_batch(petition_id: int, kind: str, now: datetime) -> Invalidation:
-    """Today's automatic batch of suspected signatures of this kind on this petition."""
-    reason = f"Suspected: {KINDS[kind]} ({now:%Y-%m-%d})"
-    batch = db.session.scalar(
-        select(Invalidation).where(
+def _reason(kind: str, day: date) -> str:
+    return f"Suspected: {KINDS.get(kind, kind)} ({day:%Y-%m-%d})"
+
+
+def automatic_batch(petition_id: int, kind: str, day: date, *, now: datetime) -> Invalidation:
+    """The automatic batch of suspected signatures of this kind on this petition made on `day`, not reversed.
+
+    Locked (PostgreSQL) until the commit, so a reversal waits for the signatures being put in
+    it; a new one is made under the petition's row lock, so two callers never make two.
+    """
+    reason = _reason(kind, day)
+    find = (
+        select(Invalidation)
+        .where(
             Invalidation.petition_id == petition_id,
             Invalidation.actor_id.is_(None),
             Invalidation.reason == reason,
             Invalidation.reversed_at.is_(None),
-        ).limit(1)
+        )
+        .order_by(Invalidation.id)
+        .limit(1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
+    batch = db.session.scalar(find)
+    if batch is None:
+        db.session.execute(select(Petition.id).where(Petition.id == petition_id).with_for_update())
+        batch = db.session.scalar(find)
     if batch is None:
         batch = Invalidation(
             petition_id=petition_id, actor_id=None, reason=reason, signature_count=0, created_at=now,
-            criteria={"automatic": kind, "day": f"{now:%Y-%m-%d}"},
+            criteria={"automatic": kind, "day": f"{day:%Y-%m-%d}"},
         )
         db.session.add(batch)
         db.session.flush()
     return batch
 
 
-def mark_suspected(signature_id: int, petition_id: int, kind: str, now: datetime) -> None:
-    """Put a new (unconfirmed) signature in today's automatic batch: stored, not counted."""
-    for _ in range(3):
-        batch = automatic_batch(petition_id, kind, now)
-        # Only a batch nobody reversed meanwhile; the row lock makes this exact under concurrency.
-        joined = db.session.execute(
-            update(Invalidation)
-            .where(Invalidation.id == batch.id, Invalidation.reversed_at.is_(None))
-            .values(signature_count=Invalidation.signature_count + 1)
+def assign_suspected(*, now: datetime, limit: int = 1000) -> int:
+    """Put suspected signatures not yet in a batch into their day's automatic batch; return how many.
+
+    A suspected signing only marks its own row (see signing.record), so a flood of them costs
+    what people's signings cost and never waits for one shared batch row; the worker and the
+    administrator's pages call this to bring the batches up to date. At most `limit` groups
+    (petition, kind, day) per call.
+    """
+    assigned = 0
+    for _ in range(limit):
+        first = db.session.execute(
+            select(Signature.petition_id, Signature.suspected, Signature.created_at)
+            .where(Signature.suspected.is_not(None), Signature.invalidation_id.is_(None))
+            .limit(1)
+        ).first()
+        if first is None:
+            break
+        day = first.created_at.date()
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        batch = automatic_batch(first.petition_id, first.suspected, day, now=now)
+        n = db.session.execute(
+            update(Signature)
+            .where(
+                Signature.petition_id == first.petition_id,
+                Signature.suspected == first.suspected,
+                Signature.invalidation_id.is_(None),
+                Signature.created_at >= start,
+                Signature.created_at < start + timedelta(days=1),
+            )
+            .values(invalidation_id=batch.id)
             .execution_options(synchronize_session=False)
         ).rowcount
-        if joined == 1:
-            break
-        db.session.expire(batch)
-    else:  # pragma: no cover - reversed three times in a row while we looked
-        raise RuntimeError("could not find an open automatic batch")
-    from .models import Signature
+        batch.signature_count += n
+        db.session.flush()
+        assigned += n
+    return assigned
 
-    db.session.execute(
-        update(Signature)
-        .where(Signature.id == signature_id)
-        .values(invalidated_at=now, invalidation_id=batch.id)
-        .execution_options(synchronize_session=False)
-    )
+
+
+def purge_form_stamps(*, now: datetime) -> int:
+    """Forget the uses of stamps older than SIGN_STAMP_MAX_AGE: such stamps are refused anyway."""
+    cutoff = now - timedelta(seconds=current_app.config["SIGN_STAMP_MAX_AGE"])
+    return db.session.execute(
+        delete(FormStamp).where(FormStamp.used_at < cutoff).execution_options(synchronize_session=False)
+    ).rowcount

@@ -92,6 +92,8 @@ class Defaults:
     RATELIMIT_REPORT = "10 per hour"
     PROXY_COUNT = 0  # how many reverse proxies in front set X-Forwarded-For/-Proto; 0 trusts none
     SIGN_MIN_SECONDS = 2  # a signing form sent sooner after it was shown is a bot's
+    # A signing form's stamp is good for this long (like its CSRF token); an older one is suspected.
+    SIGN_STAMP_MAX_AGE = 24 * 3600
     BLOCKS_REFRESH = 10  # seconds before a process reads blocked domains and networks again
 
     # Campaigns and operations.
@@ -124,6 +126,7 @@ _ENV: dict[str, type] = {
     "IP_RETENTION_DAYS": int,
     "PROXY_COUNT": int,
     "SIGN_MIN_SECONDS": int,
+    "SIGN_STAMP_MAX_AGE": int,
     "MAIL_BATCH_SIZE": int,
     "MAIL_RETRY_BASE_DELAY": float,
     "MAIL_RETRY_MAX_DELAY": float,

@@ -49,12 +49,11 @@ def handle_csrf(exc: CSRFError):
         except NotFound:
             petition = None
     if petition is not None:
-        from .abuse import form_started_token
         from .public.forms import SignForm
-        from .public.routes import render_petition
+        from .public.routes import form_stamp, render_petition
 
         form = SignForm()  # not validated: it shows what was typed, with a fresh CSRF token
-        form.started.data = form_started_token()
+        form.started.data = form_stamp(petition.id)
         form.form_errors.append(
             "This form expired or did not come from this site. Nothing was saved; please press Sign again."
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, func, or_, select, update
 
 from . import audit, counts
 from .counts import Counted
@@ -285,6 +285,8 @@ def invalidate(crit: Criteria, actor: User, *, reason: str, now: datetime, expec
 def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> int:
     """Make a batch's signatures valid again and put the confirmed ones back on the counts. Returns how many.
 
+    The batch's signatures that their signers withdrew meanwhile are deleted, not counted.
+
     Raises ReasonRequired, or AlreadyReversed (also when another administrator just did it).
     """
     text = (reason or "").strip()[:500]
@@ -302,11 +304,16 @@ def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> 
     _lock_rows(*conds)
     rows = db.session.execute(
         update(Signature)
-        .where(*conds)
-        .values(invalidated_at=None, invalidation_id=None)
+        .where(*conds, Signature.withdrawn_at.is_(None))
+        .values(invalidated_at=None, invalidation_id=None, suspected=None)
         .returning(*_RETURNED)
         .execution_options(synchronize_session=False)
     ).all()
+    # Signatures withdrawn while set aside were kept only to hold their mailbox (signing.withdraw):
+    # their signers asked for them to go, so they go now instead of counting again.
+    withdrawn = db.session.execute(
+        delete(Signature).where(*conds, Signature.withdrawn_at.is_not(None)).execution_options(synchronize_session=False)
+    ).rowcount
     confirmed = _counted(rows)
     counts.apply(confirmed, +1, now=now)
     audit.record(
@@ -315,7 +322,7 @@ def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> 
         "invalidation",
         batch.id,
         reason=text,
-        details={"signatures": len(rows), "confirmed": len(confirmed)},
+        details={"signatures": len(rows), "confirmed": len(confirmed), "withdrawn": withdrawn},
         now=now,
     )
     _reload()

@@ -56,9 +56,15 @@ def hide_names(normalized: str) -> int:
 
 
 def delete_all(normalized: str, *, now: datetime) -> int:
-    """Withdraw every signature of this mailbox; counted ones leave the counts."""
+    """Withdraw every signature of this mailbox; counted ones leave the counts.
+
+    Invalidated and suspected ones keep their mailbox on record (see signing.withdraw) and
+    are listed so afterwards.
+    """
     deleted = 0
     for s in signatures_of(normalized):
+        if s.withdrawn_at is not None:  # withdrawn before; only its mailbox is kept (signing.withdraw)
+            continue
         try:
             signing.withdraw(s, now=now)
         except TokenInvalid:  # gone already (a second press of the button)

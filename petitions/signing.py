@@ -8,19 +8,34 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, String, bindparam, case, exists, func, insert, literal, select, union_all, update
+from sqlalchemy import (
+    Row,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import counts, tokens
 from .database import AutocommitStatement, is_postgresql, session_in_transaction
-from .emails import canonical_email, normalize_email
+from .emails import canonical_email, legacy_key, normalize_email
 from .exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from .extensions import db
 from .live import publish_changed
 from .mail import external_url, queue_late_email, rendered_late
-from .models import GroupDomain, Invalidation, OutboxMessage, Petition, Signature
+from .models import FormStamp, GroupDomain, OutboxMessage, Petition, Signature
 from .models.petition import effective_status, open_at
 from .netaddr import ip_key
 
@@ -118,11 +133,14 @@ def _already_signed_context(message: OutboxMessage) -> dict[str, Any]:
 
 _SIGNATURES = Signature.__table__
 _PETITIONS = Petition.__table__
-# What a new signature's INSERT sets; the rest (confirmed_at, invalidated_at, ...) start NULL.
+# What a new signature's INSERT sets from its parameters; invalidated_at and suspected are set
+# when the signing is suspected; the rest (confirmed_at, ...) start NULL.
 _COLUMNS = (
     "petition_id", "name", "email", "email_normalized", "email_domain", "country", "postcode", "comment",
     "show_name", "updates", "ip_address", "ip_key", "created_at", "resend_count",
 )
+_STAMPS = FormStamp.__table__
+STAMP_REUSED = "stamp-reused"
 
 
 def _petition_open():
@@ -132,31 +150,71 @@ def _petition_open():
     )
 
 
-def _insert_statement(dialect: str):
+def _now_value():
+    return cast(bindparam("now", type_=_SIGNATURES.c.created_at.type), _SIGNATURES.c.created_at.type.impl)
+
+
+def _stamp_claim():
+    """PostgreSQL: INSERT the form stamp's nonce (:stamp) into form_stamps unless a signing used it before.
+
+    The primary key decides, under any concurrency: of a burst of signings with one stamp,
+    exactly one claims it; the others find it taken.
+    """
+    stamp = cast(bindparam("stamp", type_=String()), _STAMPS.c.nonce.type)
+    return (
+        pg_insert(_STAMPS)
+        .from_select(["nonce", "used_at"], select(stamp, _now_value()).where(stamp.is_not(None)))
+        .on_conflict_do_nothing(index_elements=["nonce"])
+        .returning(_STAMPS.c.nonce)
+        .cte("claim")
+    )
+
+
+def _insert_statement(dialect: str, claim=None):
     """INSERT ... SELECT <values> WHERE <the petition is open> ON CONFLICT DO NOTHING RETURNING id.
 
     Built once per dialect; the values come as parameters named new_<column> (not <column>:
     an UPDATE in the same statement would take those as values to set). The petition's being open is
     checked by the statement that stores, so a petition closed a moment ago takes nothing.
+
+    A suspected signing is stored by the same statement as any other, with `suspected` (why)
+    and `invalidated_at` set: it touches no other row. With `claim` (PostgreSQL, see
+    _stamp_claim) the statement itself decides that a signing whose form stamp was used
+    before is suspected; elsewhere the caller has decided and passes new_suspected and
+    new_invalidated_at.
     """
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    values = select(*[bindparam(f"new_{c}", type_=_SIGNATURES.c[c].type) for c in _COLUMNS]).where(_petition_open())
+    values = [bindparam(f"new_{c}", type_=_SIGNATURES.c[c].type) for c in _COLUMNS]
+    if claim is None:
+        suspected = bindparam("new_suspected", type_=_SIGNATURES.c.suspected.type)
+        invalidated_at = bindparam("new_invalidated_at", type_=_SIGNATURES.c.invalidated_at.type)
+    else:
+        given = cast(bindparam("new_suspected", type_=String()), _SIGNATURES.c.suspected.type)
+        stamp = cast(bindparam("stamp", type_=String()), _STAMPS.c.nonce.type)
+        suspected = case(
+            (given.is_not(None), given),
+            (and_(stamp.is_not(None), ~exists(select(claim.c.nonce))), literal(STAMP_REUSED)),
+            else_=null(),
+        )
+        invalidated_at = case((suspected.is_not(None), _now_value()), else_=null())
     return (
         insert(_SIGNATURES)
-        .from_select(list(_COLUMNS), values)
+        .from_select([*_COLUMNS, "suspected", "invalidated_at"], select(*values, suspected, invalidated_at).where(_petition_open()))
         .on_conflict_do_nothing(index_elements=["petition_id", "email_normalized"])
         .returning(_SIGNATURES.c.id)
     )
 
 
-_INSERTS = {name: _insert_statement(name) for name in ("postgresql", "sqlite")}
+_SQLITE_INSERT = _insert_statement("sqlite")
 _OUTBOX = OutboxMessage.__table__
 
 
 def _sign_or_repeat_statement():
     """PostgreSQL: a signing, new or repeated, and the email it sends, in ONE statement.
 
-    - `signed`: the new signature (INSERT ... SELECT ... WHERE <open> ON CONFLICT DO NOTHING);
+    - `claim`: the form stamp's first use (see _stamp_claim);
+    - `signed`: the new signature (INSERT ... SELECT ... WHERE <open> ON CONFLICT DO NOTHING),
+      suspected when the verdict says so or its stamp was used before;
     - `existing`: otherwise, this mailbox's signature on this petition, if the petition is open;
     - `repeated`: its resend counter, moved while under SIGNATURE_MAX_RESENDS (the claim);
     - `queued`: the outbox row: the confirmation email for a new signature; for a claimed
@@ -166,9 +224,11 @@ def _sign_or_repeat_statement():
     A repeat thus costs what a first signing costs, one statement: the answer's timing does
     not tell that an address has signed. The result row says which case it was; neither id
     (a closed petition, or a conflict with a signing not yet committed) sends the caller to
-    the long path. Petition-level bind parameters: petition_title, petition_slug, digest.
+    the long path. Petition-level bind parameters: petition_title, petition_slug, digest;
+    the stamp's nonce (or None): stamp.
     """
-    signed = _INSERTS["postgresql"].cte("signed")
+    claim = _stamp_claim()
+    signed = _insert_statement("postgresql", claim).cte("signed")
     existing = (
         select(_SIGNATURES.c.id)
         .where(
@@ -218,6 +278,7 @@ def _sign_or_repeat_statement():
         select(signed.c.id).scalar_subquery().label("signed_id"),
         select(existing.c.id).scalar_subquery().label("existing_id"),
         select(func.count()).select_from(queued).scalar_subquery().label("queued"),
+        select(func.count()).select_from(claim).scalar_subquery().label("claimed"),
     )
 
 
@@ -239,19 +300,23 @@ def record(
     now: datetime,
     ip: str | None,
     suspected: str | None = None,
+    stamp: str | None = None,
     commit: bool = False,
 ) -> int:
     """Record a pending signature and queue its confirmation email, in the caller's transaction; return its id.
 
-    With `commit`, the signing is committed before this returns: a new, unsuspected signature
-    on PostgreSQL, while the session has no transaction open, by one statement that is its own
+    With `commit`, the signing is committed before this returns: a new signature on
+    PostgreSQL, while the session has no transaction open, by one statement that is its own
     transaction (see database.AutocommitStatement), the signing view's case.
 
     A repeated signing by the same mailbox stores nothing new and, up to a few times, emails
     that mailbox again (the link once more, or "you have already signed"), and returns the
     existing signature's id. The caller answers both cases the same way, so the response
     never tells who has signed. A `suspected` signing (see abuse.KINDS) is stored and can be
-    confirmed, but is not counted unless an administrator reverses its automatic batch.
+    confirmed, but is not counted unless an administrator reverses its automatic batch; it is
+    stored by the same one statement, and joins that batch later (abuse.assign_suspected).
+    `stamp` is the nonce of the form's stamp: the first signing that uses it is remembered
+    (form_stamps), and any later one is suspected ("stamp-reused").
     Raises PetitionClosed when the petition does not take signatures (now, in the database).
 
     `petition` needs only id and title: the signing view passes a light row, possibly a
@@ -274,6 +339,7 @@ def record(
         "new_ip_key": ip_key(ip),
         "new_created_at": now,
         "new_resend_count": 0,
+        "new_suspected": suspected,
         "now": now,
     }
     digest = _email_digest(normalized)
@@ -291,9 +357,14 @@ def record(
             digest=digest, repeat_subject=f"You have already signed: {petition.title}"[:255],
             max_resends=current_app.config["SIGNATURE_MAX_RESENDS"],
         )
-    # A plain signing from the view runs alone, committed by itself (see AutocommitStatement).
-    alone = postgresql and commit and not suspected and not session_in_transaction()
+        values["stamp"] = stamp
+    elif stamp is not None and not _claim_stamp(stamp, now) and suspected is None:
+        values["new_suspected"] = STAMP_REUSED
+    # A signing from the view runs alone, committed by itself (see AutocommitStatement).
+    alone = postgresql and commit and not session_in_transaction()
     for _ in range(3):
+        if not postgresql:
+            values["new_invalidated_at"] = now if values["new_suspected"] else None
         if postgresql:
             if alone:
                 outcome = _SIGN_OR_REPEAT_ALONE.first(values)
@@ -309,8 +380,12 @@ def record(
                     db.session.commit()
                 return outcome.existing_id
             alone = False  # a second try runs in the session
+            if values["stamp"] is not None:  # the stamp's use is decided: the first try claimed it, or not
+                if not outcome.claimed and values["new_suspected"] is None:
+                    values["new_suspected"] = STAMP_REUSED
+                values["stamp"] = None
         else:
-            signature_id = db.session.execute(_INSERTS["sqlite"], values).scalar()
+            signature_id = db.session.execute(_SQLITE_INSERT, values).scalar()
             if signature_id is not None:
                 break
         if not _is_open(petition.id, now):
@@ -326,20 +401,25 @@ def record(
         raise RuntimeError("could not store the signature")
     if not postgresql:
         queue_late_email(values["new_email"], subject, CONFIRMATION_EMAIL, context, now=now, signature_id=signature_id)
-    if suspected:
-        from .abuse import mark_suspected
-
-        mark_suspected(signature_id, petition.id, suspected, now)
     if commit:
         db.session.commit()
     return signature_id
 
 
 def sign(
-    petition: Petition | Row, data: SignatureData, *, now: datetime, ip: str | None, suspected: str | None = None
+    petition: Petition | Row, data: SignatureData, *, now: datetime, ip: str | None, suspected: str | None = None,
+    stamp: str | None = None,
 ) -> Signature:
     """record(), returning the signature as an object for callers that go on to use it (the CLI, tests)."""
-    return db.session.get(Signature, record(petition, data, now=now, ip=ip, suspected=suspected))
+    return db.session.get(Signature, record(petition, data, now=now, ip=ip, suspected=suspected, stamp=stamp))
+
+
+def _claim_stamp(stamp: str, now: datetime) -> bool:
+    """Remember a form stamp's first use (SQLite; see _stamp_claim); False when a signing used it before."""
+    claimed = db.session.execute(
+        sqlite_insert(_STAMPS).values(nonce=stamp, used_at=now).on_conflict_do_nothing(index_elements=["nonce"])
+    )
+    return claimed.rowcount == 1
 
 
 def _find(petition_id: int, normalized: str) -> Signature | None:
@@ -379,23 +459,26 @@ def _link(token: str, *, purpose: str, now: datetime, max_age: int | None) -> tu
         raise TokenInvalid() from None
 
 
+def _bound_to(digest: str, email_normalized: str, email: str) -> bool:
+    """True when a link's mailbox digest is this signature's: of its key, or of the key it had
+    before the provider rules (links sent then stay valid; migration 0008)."""
+    return digest == _email_digest(email_normalized) or digest == _email_digest(legacy_key(email))
+
+
 def signature_from_token(
     token: str, *, now: datetime, purpose: str = tokens.CONFIRM_SIGNATURE, max_age: int | None = None
 ) -> Signature:
     """The signature a link names; raises TokenInvalid or TokenExpired."""
     signature_id, digest = _link(token, purpose=purpose, now=now, max_age=max_age)
     signature = db.session.get(Signature, signature_id)
-    if signature is None or _email_digest(signature.email_normalized) != digest:
+    if signature is None or not _bound_to(digest, signature.email_normalized, signature.email):
         raise TokenInvalid()
     return signature
 
 
 def held_as_suspected(signature: Signature) -> bool:
     """True when the site itself holds the signature as suspected (not an administrator's invalidation)."""
-    if signature.invalidated_at is None or signature.invalidation_id is None:
-        return False
-    batch = db.session.get(Invalidation, signature.invalidation_id)
-    return batch is not None and batch.actor_id is None
+    return signature.invalidated_at is not None and signature.suspected is not None and signature.withdrawn_at is None
 
 
 _STATUS = select(_PETITIONS.c.status).where(_PETITIONS.c.id == bindparam("pid"))
@@ -404,7 +487,7 @@ _GROUP_DOMAINS = GroupDomain.__table__
 # What confirming by link needs, in one read: the signature, its petition, whether it has groups.
 _LINKED = (
     select(
-        _SIGNATURES.c.id, _SIGNATURES.c.email_normalized, _SIGNATURES.c.invalidated_at,
+        _SIGNATURES.c.id, _SIGNATURES.c.email_normalized, _SIGNATURES.c.email, _SIGNATURES.c.invalidated_at,
         _PETITIONS.c.id.label("petition_id"), _PETITIONS.c.slug, _PETITIONS.c.status,
         exists().where(_GROUP_DOMAINS.c.petition_id == _PETITIONS.c.id).label("has_groups"),
     )
@@ -457,7 +540,7 @@ def confirm_link(token: str, *, now: datetime) -> tuple[bool, Row]:
         if done is not None:
             return True, done
     row = db.session.execute(_LINKED, {"sid": signature_id}).first()
-    if row is None or _email_digest(row.email_normalized) != digest:
+    if row is None or not _bound_to(digest, row.email_normalized, row.email):
         raise TokenInvalid()
     if row.status not in CONFIRMABLE:
         raise PetitionClosed()
@@ -482,25 +565,29 @@ def confirm(signature: Signature, *, now: datetime, petition_status: str | None 
         petition_status = db.session.execute(_STATUS, {"pid": signature.petition_id}).scalar()
     if petition_status not in CONFIRMABLE:
         raise PetitionClosed()
+    if signature.withdrawn_at is not None:
+        raise TokenInvalid()
     if signature.invalidated_at is not None:
-        batch = db.session.get(Invalidation, signature.invalidation_id) if signature.invalidation_id else None
-        if batch is None or batch.actor_id is not None:
+        if signature.suspected is None:
             raise SignatureInvalidated()
         # Suspected by the site itself: the signer sees the same confirmation, the count does not move.
         # An administrator who reverses the batch counts it then.
         held = db.session.execute(
             update(Signature)
-            .where(Signature.id == signature.id, Signature.confirmed_at.is_(None), Signature.invalidation_id == batch.id)
+            .where(Signature.id == signature.id, Signature.confirmed_at.is_(None), Signature.suspected.is_not(None),
+                   Signature.withdrawn_at.is_(None))
             .values(confirmed_at=now)
             .execution_options(synchronize_session=False)
         )
         db.session.expire(signature)
         current = db.session.get(Signature, signature.id)
-        if current is None:  # withdrawn or purged meanwhile
+        if current is None or current.withdrawn_at is not None:  # withdrawn or purged meanwhile
             raise TokenInvalid()
         if held.rowcount == 1:
             return True
         if current.invalidated_at is not None:
+            if current.suspected is None:
+                raise SignatureInvalidated()
             return False  # already confirmed, still held
     if signature.invalidated_at is not None:
         raise SignatureInvalidated()
@@ -528,8 +615,13 @@ _CONFIRM = (
 )
 
 
-def withdraw(signature: Signature, *, now: datetime) -> None:
-    """Delete a signature at its signer's request; if it was counted, every count drops by one.
+def withdraw(signature: Signature, *, now: datetime) -> bool:
+    """Withdraw a signature at its signer's request; if it was counted, every count drops by one.
+
+    A valid signature is deleted. An invalidated or suspected one stops counting for nothing,
+    so deleting it would only let its mailbox sign again as new and be counted: its row is
+    kept, emptied of everything but the mailbox and the invalidation, with `withdrawn_at` set
+    (a second withdrawal changes nothing). Returns True when the row was kept so.
 
     The row is locked first, so a confirmation pressed at the same moment either counts
     before and is taken back here, or finds the row gone.
@@ -538,10 +630,20 @@ def withdraw(signature: Signature, *, now: datetime) -> None:
     if locked is None:
         raise TokenInvalid()
     db.session.refresh(locked)
+    if locked.withdrawn_at is not None:
+        return True
+    if locked.invalidated_at is not None:
+        locked.withdrawn_at = now
+        locked.name, locked.comment, locked.postcode = "", None, None
+        locked.ip_address = locked.ip_key = None
+        locked.show_name = locked.updates = False
+        db.session.flush()
+        return True
     if locked.counts:
         counts.apply([counts.Counted.of(locked)], -1, now=now)
     db.session.delete(locked)
     db.session.flush()
+    return False
 
 
 def unsubscribe(signature: Signature) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from . import campaigns, mail, retention, updates
+from . import abuse, campaigns, mail, retention, updates
 from .clock import utcnow
 from .extensions import db
 
@@ -21,16 +21,19 @@ HOUSEKEEPING_EVERY = 300  # seconds
 
 
 def housekeeping(*, now: Any = None) -> dict[str, int]:
-    """Close petitions past their closing date and drop signers' IP addresses past retention."""
+    """Close petitions past their closing date, drop signers' IP addresses past retention, forget old form stamps."""
     now = now or utcnow()
     closed = campaigns.close_expired(now=now)
     dropped = retention.drop_ip_addresses(older_than_days=current_app.config["IP_RETENTION_DAYS"], now=now)
+    stamps = abuse.purge_form_stamps(now=now)
     db.session.commit()
-    return {"closed": closed, "ips_dropped": dropped}
+    return {"closed": closed, "ips_dropped": dropped, "stamps_forgotten": stamps}
 
 
 def drain(*, clock: Any = utcnow) -> tuple[int, int]:
-    """Queue every pending update, then send everything due. Returns (sent, failed)."""
+    """Put suspected signatures in their batches, queue every pending update, then send everything due. Returns (sent, failed)."""
+    abuse.assign_suspected(now=clock())
+    db.session.commit()
     updates.queue_all(now=clock())
     return mail.drain(clock=clock)
 
@@ -48,10 +51,11 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
         if time.monotonic() - last_housekeeping > HOUSEKEEPING_EVERY:
             housekeeping()
             last_housekeeping = time.monotonic()
+        held = abuse.assign_suspected(now=utcnow())
         queued = updates.queue_batch(now=utcnow())
         db.session.commit()
         sent, failed = mail.run_once()
-        return bool(queued) or sent + failed > 0
+        return bool(queued or held) or sent + failed > 0
 
     senders = [
         threading.Thread(target=_repeat, args=(app, stop, _send), name=f"mail-sender-{n}", daemon=True)

@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from .. import audit, blocks, invalidation, moderation
+from .. import abuse, audit, blocks, invalidation, moderation
 from ..clock import utcnow
 from ..extensions import db
 from ..models import STATUSES, BlockedDomain, BlockedNetwork, Invalidation, Petition, Report, User
@@ -361,9 +361,16 @@ def invalidate() -> Response | Page:
 # --- invalidation batches ---------------------------------------------------------------------
 
 
+def _batches_up_to_date() -> None:
+    """Put suspected signatures into their automatic batches before showing any (see abuse.assign_suspected)."""
+    if abuse.assign_suspected(now=utcnow()):
+        db.session.commit()
+
+
 @bp.get("/invalidations")
 def invalidations() -> str:
     """Invalidation batches, newest first."""
+    _batches_up_to_date()
     page = db.paginate(invalidation.batches(), per_page=PER_PAGE, error_out=False)
     return render_template(
         "admin/invalidations.html",
@@ -393,6 +400,7 @@ def _render_batch(batch: Invalidation, form: ReverseForm, status: int = 200) -> 
 @bp.get("/invalidations/<int:batch_id>")
 def invalidation_detail(batch_id: int) -> Page:
     """One batch: what matched, why, by whom; and the form that reverses it."""
+    _batches_up_to_date()
     return _render_batch(_batch_or_404(batch_id), ReverseForm(formdata=None))
 
 

@@ -11,10 +11,10 @@ from .operations import (
 )
 from .outbox import OutboxMessage
 from .petition import STATUSES, CountryCount, GroupDomain, HourlyCount, Petition, SupporterGroup
-from .signature import Signature
+from .signature import FormStamp, Signature
 from .user import User
 
 __all__ = [
-    "STATUSES", "AuditEntry", "BlockedDomain", "BlockedNetwork", "CountryCount", "GroupDomain", "HourlyCount", "Invalidation", "OutboxMessage",
+    "STATUSES", "AuditEntry", "BlockedDomain", "BlockedNetwork", "CountryCount", "FormStamp", "GroupDomain", "HourlyCount", "Invalidation", "OutboxMessage",
     "Petition", "PetitionUpdate", "Report", "Signature", "SupporterGroup", "UpdateDelivery", "User",
 ]

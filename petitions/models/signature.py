@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .petition import Petition
 from .types import UTCDateTime
+
+_UNASSIGNED = "suspected IS NOT NULL AND invalidation_id IS NULL"
 
 
 class Signature(db.Model):
@@ -26,6 +28,15 @@ class Signature(db.Model):
         Index("ix_signatures_invalidation_id", "invalidation_id"),
         # "My data": one mailbox's signatures on every petition (built CONCURRENTLY by migration 0004).
         Index("ix_signatures_email_normalized", "email_normalized"),
+        # Suspected signatures not yet in their automatic batch (abuse.assign_suspected): few rows.
+        Index(
+            "ix_signatures_suspected_unassigned", "petition_id", "created_at",
+            postgresql_where=text(_UNASSIGNED), sqlite_where=text(_UNASSIGNED),
+        ),
+        # Only a set-aside signature is held as suspected or kept after its withdrawal, so a
+        # count that leaves out invalidated rows (counts.counted) leaves those out too.
+        CheckConstraint("suspected IS NULL OR invalidated_at IS NOT NULL", name="suspected_invalidated"),
+        CheckConstraint("withdrawn_at IS NULL OR invalidated_at IS NOT NULL", name="withdrawn_invalidated"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +59,13 @@ class Signature(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invalidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invalidation_id: Mapped[int | None] = mapped_column(ForeignKey("invalidations.id"))
+    # Why the site itself holds this signature as suspected (a key of abuse.KINDS), NULL when it
+    # does not: set by the statement that stores the signature, which also sets invalidated_at;
+    # the row joins its day's automatic batch (invalidation_id) later, in abuse.assign_suspected.
+    suspected: Mapped[str | None] = mapped_column(String(20))
+    # A signer withdrew this invalidated or suspected signature: the row stays, emptied of all
+    # but its mailbox, so that the mailbox cannot sign this petition again as if new.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Emails sent in answer to repeated signings, capped so the form cannot be used to spam.
     resend_count: Mapped[int] = mapped_column(default=0)
 
@@ -57,3 +75,15 @@ class Signature(db.Model):
     def counts(self) -> bool:
         """True when this signature is part of the petition's count."""
         return self.confirmed_at is not None and self.invalidated_at is None
+
+
+class FormStamp(db.Model):
+    """A signing form's stamp that a signing has used: the next signing with it is suspected.
+
+    Rows older than SIGN_STAMP_MAX_AGE are of stamps refused anyway, and are purged.
+    """
+
+    __tablename__ = "form_stamps"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

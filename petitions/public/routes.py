@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_wtf.csrf import validate_csrf
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
@@ -62,10 +62,22 @@ def render_petition(petition: Petition, form: SignForm, status: int = 200) -> tu
     )
 
 
+def _session_key() -> str | None:
+    """This session's CSRF secret (Flask-WTF keeps it in the session), to which form stamps are bound."""
+    return session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+
+
+def form_stamp(petition_id: int) -> str:
+    """A new stamp for a signing form of this petition shown now, bound to this session."""
+    generate_csrf()  # the session has its CSRF secret from here on (the page's form needs it anyway)
+    return abuse.form_started_token(petition_id, _session_key())
+
+
 @bp.get("/petitions/<slug>")
 def petition(slug: str) -> tuple[str, int]:
     """The petition, its count and progress, and the signing form."""
-    return render_petition(visible_petition_or_404(slug), SignForm(started=abuse.form_started_token()))
+    petition = visible_petition_or_404(slug)
+    return render_petition(petition, SignForm(started=form_stamp(petition.id)))
 
 
 def _domain_of(address: str) -> str:
@@ -99,7 +111,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
         if not petition.is_open(now):
             return _closed(petition, form)
     if not form.validate_on_submit():
-        form.started.data = abuse.form_started_token()
+        form.started.data = form_stamp(brief.id)
         return render_petition(visible_petition_or_404(slug), form, 422)
     data = signing.SignatureData(
         name=form.name.data,
@@ -117,11 +129,14 @@ def sign(slug: str) -> Response | tuple[str, int]:
         form_started=form.started.data,
         honeypot=form.website.data,
         now=now,
+        session_key=_session_key(),
     )
     if verdict.drop:  # a bot: the same answer as everyone, nothing stored
         return redirect(url_for(".signed", slug=brief.slug), 303)
     try:
-        signing.record(brief, data, now=now, ip=request.remote_addr, suspected=verdict.suspected, commit=True)
+        signing.record(
+            brief, data, now=now, ip=request.remote_addr, suspected=verdict.suspected, stamp=verdict.stamp, commit=True
+        )
     except PetitionClosed:
         db.session.rollback()
         return _closed(visible_petition_or_404(slug), form)
@@ -155,6 +170,8 @@ def verify(token: str) -> tuple[str, int] | str:
         signature = signing.signature_from_token(token, now=utcnow())
     except (TokenInvalid, TokenExpired) as exc:
         return _verify_error(exc)
+    if signature.withdrawn_at is not None:
+        return _verify_error(TokenInvalid())
     if signature.invalidated_at is not None and not signing.held_as_suspected(signature):
         return _verify_error(SignatureInvalidated())
     return render_template("public/verify.html", signature=signature, petition=signature.petition, form=ConfirmForm())
@@ -213,13 +230,17 @@ def withdraw(token: str) -> tuple[str, int] | str:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            signing.withdraw(signature, now=utcnow())
+            kept = signing.withdraw(signature, now=utcnow())
         except TokenInvalid:
             db.session.rollback()
             return render_template("public/verify_error.html", reason="gone"), 404
         db.session.commit()
-        return render_template("public/withdrawn.html", petition=petition)
-    return render_template("public/withdraw.html", petition=petition, form=form)
+        return render_template("public/withdrawn.html", petition=petition, kept=kept)
+    if signature.withdrawn_at is not None:
+        return render_template("public/withdrawn.html", petition=petition, kept=True)
+    return render_template(
+        "public/withdraw.html", petition=petition, form=form, set_aside=signature.invalidated_at is not None
+    )
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
