@@ -11,11 +11,16 @@ from .models import Signature
 
 
 def purge_unverified(*, older_than_days: int, now: datetime) -> int:
-    """Delete signatures never confirmed that were made more than the given days ago."""
+    """Delete signatures never confirmed that were made more than the given days ago.
+
+    Invalidated and suspected ones stay (a withdrawn one is already emptied of all but its
+    address): deleting the row would let that mailbox sign again as if new and undo the
+    decision, which withdrawing cannot do either.
+    """
     cutoff = now - timedelta(days=older_than_days)
     return db.session.execute(
         delete(Signature)
-        .where(Signature.confirmed_at.is_(None), Signature.created_at < cutoff)
+        .where(Signature.confirmed_at.is_(None), Signature.created_at < cutoff, Signature.invalidated_at.is_(None))
         .execution_options(synchronize_session=False)
     ).rowcount
 

@@ -24,6 +24,7 @@ from petitions.models import FormStamp, Invalidation, Petition, Signature, User
 from petitions.tokens import serializer
 
 from ..conftest import (
+    ONE_DAY,
     csrf_from,
     deliver,
     link_in,
@@ -207,6 +208,27 @@ def test_deleting_my_data_keeps_an_invalidated_mailbox_invalidated(app, mailbox)
     (row,) = rows(app).values()
     assert row.invalidated_at is not None and row.withdrawn_at is not None
     recount_is_exact(app, slug)
+
+
+def test_purging_unconfirmed_signatures_never_frees_a_suspected_mailbox(app, runner, mailbox) -> None:
+    with app.app_context():
+        slug = make_petition().slug
+    bot = app.test_client()
+    app.config["SIGN_MIN_SECONDS"] = 30  # kept as suspected, never confirmed
+    assert sign_form(bot, slug, email="quick@example.org").status_code == 303
+    assert "no longer counts" in withdraw(app, bot, mailbox, "quick@example.org").text
+    app.config["SIGN_MIN_SECONDS"] = 0
+    with app.app_context():
+        db.session.execute(db.update(Signature).values(created_at=utcnow() - ONE_DAY * 30))
+        db.session.commit()
+    assert runner.invoke(args=["purge-unverified", "--older-than", "7"]).exit_code == 0
+    assert sign_form(bot, slug, email="quick@example.org").status_code == 303
+    deliver(app)
+    for message in mailbox.to("quick@example.org"):
+        press(bot, path_of(link_in(message, "/verify/")))
+    assert count(app, slug) == 0
+    (row,) = rows(app).values()
+    assert (row.suspected, row.withdrawn_at is not None) == ("fast", True)
 
 
 # --- 7. one mailbox, many spellings -----------------------------------------------------------------
