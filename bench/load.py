@@ -63,6 +63,8 @@ def healthz():
     return "ok"
 """
 CONFIRMATIONS = int(os.environ.get("BENCH_CONFIRMATIONS", "40000"))
+# Form stamps for each signing run: more than a run can use at this machine's speed (~1,000/s).
+STAMPS = int(os.environ.get("BENCH_STAMPS", "30000"))
 COUNTRIES = "ARRAY['GB','FR','DE','US','ES','IT','NL','SE']"
 
 
@@ -233,15 +235,17 @@ def main() -> None:
         session = requests.Session()
         page = session.get(f"http://127.0.0.1:{app_port}/petitions/{slug}", timeout=10).text
         wrk_env = {
+            "BENCH_THREADS": "2",
             "BENCH_CSRF": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
-            "BENCH_STARTED": re.search(r'name="started" type="hidden" value="([^"]+)"', page).group(1),
             "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
         }
+        stamps = write_stamps(app, env["SECRET_KEY"], slug, session.cookies.get("session"), bare_dir)
         session.close()
         warm_up, pairs = alternated(
-            lambda seconds: wrk("bare", seconds, f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign", wrk_env, procs[1]),
+            lambda seconds: wrk("bare", seconds, f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign",
+                                {**wrk_env, "BENCH_STAMPS": str(stamps[0])}, procs[1]),
             lambda n, seconds: wrk("signing", seconds, f"http://127.0.0.1:{app_port}/petitions/{slug}/sign",
-                                   {**wrk_env, "BENCH_RUN": f"r{n}-"}, procs[0]),
+                                   {**wrk_env, "BENCH_RUN": f"r{n}-", "BENCH_STAMPS": str(stamps[n])}, procs[0]),
         )
         print(f"signing: gunicorn gthread {env['WEB_CONCURRENCY']} workers x {env['GUNICORN_THREADS']} threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off")
         errors = report(pairs, "bare Flask POST", "POST .../sign")
@@ -252,6 +256,9 @@ def main() -> None:
         procs.clear()
         with psycopg.connect(url.replace("+psycopg", "")) as conn:
             rows = conn.execute("SELECT count(*) FROM signatures").fetchone()[0]
+            suspected = conn.execute("SELECT count(*) FROM signatures WHERE suspected IS NOT NULL").fetchone()[0]
+        if suspected:
+            sys.exit(f"FAILED: {suspected} signings were kept as suspected (a form stamp used twice: raise BENCH_STAMPS)")
         t0 = time.monotonic()
         workers = [subprocess.Popen([str(Path(sys.executable).parent / "flask"), "--app", "app", "mail-worker", "--once"],
                                     cwd=ROOT, env={**os.environ, **env, "MAIL_SENDERS": "4"}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -282,6 +289,25 @@ def main() -> None:
                 f.unlink()
             bare_dir.rmdir()
         drop_database(name)
+
+
+def write_stamps(app, secret_key: str, slug: str, session_cookie: str | None, work_dir: Path) -> list[Path]:
+    """A file of fresh form stamps for each run (the warm-up's too), bound to the benchmark's session,
+    as the petition page gives each person who opens it: a stamp used twice would be suspected."""
+    from petitions import abuse
+    from petitions.extensions import db
+    from petitions.models import Petition
+
+    with app.app_context():
+        app.config["SECRET_KEY"] = secret_key  # stamps and the session are the served app's
+        csrf_secret = app.session_interface.get_signing_serializer(app).loads(session_cookie)["csrf_token"]
+        petition_id = db.session.scalar(db.select(Petition.id).where(Petition.slug == slug))
+        files = []
+        for n in range(PAIRS + 1):
+            path = work_dir / f"stamps-{n}.txt"
+            path.write_text("".join(abuse.form_started_token(petition_id, csrf_secret) + "\n" for _ in range(STAMPS)))
+            files.append(path)
+    return files
 
 
 def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subprocess.Popen], app_port: int, bare_port: int,
