@@ -12,11 +12,10 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(min(8, multiprocessing.cpu_count() * 2))))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 # Two threads per worker, and two workers per core: a worker's threads take turns on Python's
-# one interpreter lock, and the more of them queue for it the more each request costs.
-# Alternated side by side on 2 cores (signing's rate over a bare Flask POST's, same settings):
-# 4 x 2 0.143-0.198 (median 0.19) against 4 x 8 0.146-0.176 (0.16), 4 x 4 0.147-0.173 and
-# 2 x 8 0.156-0.176, with signing itself 9 % faster (docs/SCALING.md, session 8). Idle
-# keep-alive and just-opened connections wait in the worker's poller, not in a thread.
+# one interpreter lock, and the more of them queue for it the more CPU each request costs;
+# two processes per core keep the cores busy while a thread waits on the database. Two
+# threads are enough because idle keep-alive and just-opened connections wait in the
+# worker's poller, not in a thread. docs/SCALING.md compares the alternatives.
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 # gevent workers: one greenlet per connection; what the event-stream instance runs (see README).
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2000"))
@@ -31,9 +30,9 @@ preload_app = worker_class not in ("gevent", "eventlet")
 control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET") is None
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
-# Access log to stdout by default; GUNICORN_ACCESS_LOG="" turns it off. Under a surge, the
-# threads of a worker queue on the log handler's lock (measured: from about 6,500 down to
-# 2,400 requests a second at times): log at the reverse proxy instead (docs/SCALING.md).
+# Access log to stdout by default; GUNICORN_ACCESS_LOG="" turns it off. Under a surge the
+# threads of a worker queue on the log handler's one lock, which then limits the worker's
+# rate: log at the reverse proxy instead (docs/SCALING.md).
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
@@ -47,10 +46,9 @@ def _fixed_tcp_port(address: str) -> bool:
 
 # Each worker listens on a socket of its own, and the kernel spreads new connections over
 # them. With the one socket the workers share otherwise, whichever worker is awake when a
-# burst of connections arrives accepts them all, and keep-alive keeps them there: measured
-# under load, all 32 of a client's connections landed on one of two workers in about one
-# run of four, which then used one core while the other worker sat idle (a third of the
-# machine's CPU unused, signing at 490-600 instead of 850-1,000 a second; docs/SCALING.md).
+# burst of connections arrives accepts them all, and keep-alive keeps them there: a proxy's
+# or load balancer's pooled connections can all land on one worker, which then has one core
+# while the others sit idle (docs/SCALING.md).
 # GUNICORN_REUSE_PORT=false goes back to the shared socket. on_starting keeps it only where it
 # applies, judged on the addresses gunicorn will really listen on (--bind included).
 reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true").lower() not in ("0", "false", "no", "off")
@@ -122,7 +120,7 @@ def when_ready(server):
     """Before the workers are forked: move what the master loaded (the app and its modules, under
     preload_app) out of the garbage collector's reach, as Python's gc.freeze documentation advises
     for forking servers. A worker's collections then look only at what its requests make and do
-    not write to the pages it shares with the master (copy-on-write). Side by side the signing
-    rate moved within the noise (medians of two 4- and 5-round runs: +5 %, +0 %)."""
+    not write to the pages it shares with the master (copy-on-write). It is there for memory:
+    the request rate is the same with it or without."""
     gc.collect()
     gc.freeze()

@@ -46,8 +46,9 @@ class AutocommitStatement:
     SQL, its constant parameters, its types' bind processors); each run fills in the values
     and hands them to psycopg on a connection of the autocommit pool. SQLAlchemy's work per
     execution (the compiled-cache lookup, building the parameters, the execution context,
-    the result) was an eighth of a signing's CPU time in-process (docs/SCALING.md). Driver
-    errors are raised as SQLAlchemy's, and a connection the server dropped is invalidated,
+    the result) costs about as much as the driver's own call, on the path every signing and
+    confirmation takes, so each run here skips it (docs/SCALING.md). Driver errors are
+    raised as SQLAlchemy's, and a connection the server dropped is invalidated,
     as an SQLAlchemy Connection would do. Result rows are the driver's named tuples.
     """
 
@@ -142,8 +143,8 @@ def _statement_engine() -> Engine:
     """This process's engine whose connections are in autocommit mode from the start.
 
     A pool of its own, so no connection changes mode on every checkout and back on every
-    return (a tenth of a signing's time under load); made at first use, in the worker process,
-    and disposed with the main engine.
+    return, work that would otherwise come with every signing and confirmation; made at first
+    use, in the worker process, and disposed with the main engine.
     """
     engines = current_app.extensions["statement_engine"]
     engine = engines.get("engine")

@@ -35,8 +35,8 @@ limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="m
 
 @limiter.request_filter
 def _press_reads() -> bool:
-    """The read-only press endpoints carry no limits (caches in front take their load); skipping
-    the limiter's per-request work there saves a third of the count endpoint's time."""
+    """The read-only press endpoints carry no limits (caches in front take their load): their
+    answers are cheap, and the limiter's per-request work would be a large part of their cost."""
     from flask import request
 
     return request.blueprint in ("api", "embed") and request.method in ("GET", "HEAD")
