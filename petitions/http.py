@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, request
+from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 
@@ -90,3 +92,30 @@ class SessionInterface(SecureCookieSessionInterface):
         if "public" in response.headers.get("Cache-Control", ""):
             return
         super().save_session(app, session, response)
+
+
+class Request(FlaskRequest):
+    """Flask's request, which also refuses a body without a length that runs past MAX_CONTENT_LENGTH.
+
+    A body sent in chunks has no Content-Length to check up front; Werkzeug reads it up to
+    the limit and stops there without a word, so the form would be parsed from the first
+    megabyte of a hundred. Reaching the limit is taken as going past it: 413.
+    """
+
+    def _load_form_data(self) -> None:
+        """Parse the form as Werkzeug does, then refuse a body cut at the limit."""
+        super()._load_form_data()
+        self._refuse_cut_body()
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):  # type: ignore[override]
+        """The body as Werkzeug reads it, unless it was cut at the limit."""
+        data = super().get_data(cache=cache, as_text=as_text, parse_form_data=parse_form_data)
+        self._refuse_cut_body()
+        return data
+
+    def _refuse_cut_body(self) -> None:
+        if self.content_length is None and self.max_content_length is not None and getattr(self.stream, "is_exhausted", False):
+            # Nothing of the cut body stays readable, for an error page or anything else.
+            self.__dict__["form"] = self.parameter_storage_class()
+            self._cached_data = b""
+            raise RequestEntityTooLarge()

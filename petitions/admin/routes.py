@@ -14,6 +14,7 @@ from .. import audit, blocks, invalidation, moderation
 from ..clock import utcnow
 from ..extensions import db
 from ..models import STATUSES, BlockedDomain, BlockedNetwork, Invalidation, Petition, Report, User
+from ..security import echo_limit
 from . import bp
 from .forms import (
     BlockForm,
@@ -304,8 +305,8 @@ def _render_signatures(
     found = invalidation.preview(crit) if crit is not None else None
     if found is not None and confirm is None:
         confirm = InvalidateForm(formdata=None)
-    criteria_args = {
-        f.name: (f.raw_data or [""])[0]
+    criteria_args = {  # carried over as hidden fields, never longer than each field allows
+        f.name: (f.raw_data or [""])[0][: echo_limit(f)]
         for f in (search.petition, search.domain, search.network, search.created_from, search.created_before)
         if (f.raw_data or [""])[0]
     }
