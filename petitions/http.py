@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from flask import Request as FlaskRequest
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -65,6 +65,36 @@ def json_response(doc: Any, status: int = 200) -> Response:
     )
 
 
+class Session(SecureCookieSession):
+    """Flask's cookie session, which also notes whether anything read what it holds.
+
+    Flask marks a session `accessed` whenever anything merely reaches for it (Flask-Login's
+    own after-request hook does on every response), so that flag cannot tell a page that
+    depends on the visitor from one that does not. `read` is set only by reading a value or
+    asking whether one is there: who is signed in, a CSRF token, a flashed message.
+    """
+
+    read = False
+
+    def __getitem__(self, key: str) -> Any:
+        self.read = True
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """dict.get, noted as a read."""
+        self.read = True
+        return super().get(key, default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """dict.setdefault, noted as a read."""
+        self.read = True
+        return super().setdefault(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.read = True
+        return super().__contains__(key)
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, except on public, cacheable responses.
 
@@ -72,6 +102,8 @@ class SessionInterface(SecureCookieSessionInterface):
     not answer "Vary: Cookie" (which Flask adds whenever a hook merely looks at the session,
     and which would make a CDN keep one copy per visitor) nor set a cookie.
     """
+
+    session_class = Session
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         """Flask's serializer, built once per set of keys instead of on every request."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, request, session
 from werkzeug.wrappers import Response
 from wtforms import Field, Form
 from wtforms.validators import Length
@@ -47,6 +47,26 @@ def set_headers(response: Response) -> Response:
         wanted += (_HSTS,)
     present = {name.lower() for name, _ in response.headers}
     response.headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
+    return response
+
+
+PRIVATE_CACHING = "private, no-store"
+
+
+def private_by_default(response: Response) -> Response:
+    """No cache keeps a response that depends on the visitor's session.
+
+    A page that read the session (who is signed in, or a CSRF token for its forms) is that
+    visitor's alone: "private, no-store", so a CDN's "cache everything" rule cannot hand
+    one person's account page, or their form token, to the next. Responses the view made
+    public on purpose (the count, the badge, the widget; see http.cacheable) keep their
+    caching, and SessionInterface gives them no cookie; one already "no-store" is kept as is.
+    """
+    chosen = response.headers.get("Cache-Control", "")
+    if "public" in chosen or "no-store" in chosen:  # the view's own choice: shared on purpose, or kept nowhere
+        return response
+    if session.modified or getattr(session, "read", True):  # a session of another kind: assume it was read
+        response.headers["Cache-Control"] = PRIVATE_CACHING
     return response
 
 
@@ -98,4 +118,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = SessionInterface()
     app.before_request(refuse_nul_bytes)
     app.after_request(set_headers)
+    # Registered after Flask-Login's hook, so it runs before it (after_request runs in reverse)
+    # and sees whether the view read the session, not Flask-Login's own reading of it.
+    app.after_request(private_by_default)
     app.add_template_global(bounded)
