@@ -97,6 +97,9 @@ class Defaults:
     EXPORT_INCLUDE_EMAIL = False  # may the owner's CSV export include signer emails?
     IP_RETENTION_DAYS = 30  # signers' IP addresses are dropped after this many days
     UPDATE_BATCH_SIZE = 500  # update emails queued per batch by the mail worker
+    # A supporter group's count is public from this many confirmed signatures; below, "fewer
+    # than 5": a group of one signer's domain must not say that they signed.
+    GROUP_MIN_COUNT = 5
 
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
@@ -131,6 +134,7 @@ _ENV: dict[str, type] = {
     "MAIL_SENDERS": int,
     "DATABASE_POOL_SIZE": int,
     "MAX_CONTENT_LENGTH": int,
+    "GROUP_MIN_COUNT": int,
 }
 
 

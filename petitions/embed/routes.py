@@ -35,8 +35,10 @@ THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
 WIDGET_WIDTH, WIDGET_HEIGHT = 400, 200
 
 
-def grouped(n: int, lang: str) -> str:
-    """1234567 as 1,234,567 (or the language's separator)."""
+def grouped(n: int | counts.FewerThan, lang: str) -> str:
+    """1234567 as 1,234,567 (or the language's separator); a small group's "fewer than 5" in the language."""
+    if isinstance(n, counts.FewerThan):
+        return n.label(lang)
     return f"{n:,}".replace(",", THOUSANDS.get(lang, ","))
 
 
@@ -52,7 +54,7 @@ def widget(slug: str) -> Response:
         "embed/widget.html",
         petition=petition,
         status=petition.effective_status(utcnow()),
-        groups=counts.by_group(petition.id),
+        groups=counts.public_groups(petition.id),
         labels=LABELS[lang],
         lang=lang,
         theme=theme,
