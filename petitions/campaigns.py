@@ -10,9 +10,11 @@ from slugify import slugify
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from .counts import lock
 from .exceptions import DomainError
 from .extensions import db
-from .models import Petition, Signature, User
+from .models import Petition, PetitionRevision, Signature, User
+from .models.revision import MATERIAL_FIELDS
 from .text import render_markdown
 
 # Slugs that would shadow a route under /petitions/.
@@ -109,22 +111,92 @@ def has_signatures(petition: Petition) -> bool:
     return db.session.scalar(select(Signature.id).where(Signature.petition_id == petition.id).limit(1)) is not None
 
 
-def update_petition(petition: Petition, data: PetitionData, *, now: datetime) -> None:
-    """Change a petition's text, goal and closing date. The slug never changes: links to it live on.
+def pending_revision(petition: Petition) -> PetitionRevision | None:
+    """The owner's proposed change to the petition's text that waits for a moderator, if any."""
+    return db.session.scalar(
+        select(PetitionRevision).where(PetitionRevision.petition_id == petition.id, PetitionRevision.status == "pending")
+    )
 
-    The title and the target are locked once the petition has signatures: people signed
-    that request to that target, and it must not change under their names.
+
+def latest_revision(petition: Petition) -> PetitionRevision | None:
+    """The last change the owner proposed, whatever became of it (to tell them)."""
+    return db.session.scalar(
+        select(PetitionRevision)
+        .where(PetitionRevision.petition_id == petition.id)
+        .order_by(PetitionRevision.created_at.desc(), PetitionRevision.id.desc())
+        .limit(1)
+    )
+
+
+def _material(data: PetitionData) -> dict[str, str]:
+    return {"title": data.title.strip(), "target": data.target.strip(), "summary": data.summary.strip(), "body": data.body}
+
+
+def _close_pending(petition: Petition, status: str) -> None:
+    db.session.execute(
+        update(PetitionRevision)
+        .where(PetitionRevision.petition_id == petition.id, PetitionRevision.status == "pending")
+        .values(status=status)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def update_petition(
+    petition: Petition, data: PetitionData, *, now: datetime, moderation: str = "post", editor: User | None = None
+) -> bool:
+    """Change a petition's text, goal and closing date. Returns True when the text waits for review.
+
+    The slug never changes: links to it live on. The title and the target are locked once
+    the petition has signatures: people signed that request to that target, and it must not
+    change under their names.
+
+    Once a petition has been public, a change of what the public reads (title, target,
+    summary, body) by its owner is reviewed: under MODERATION=pre it is kept as a pending
+    PetitionRevision and the public keeps the approved text until a moderator approves it
+    (a new proposal replaces a waiting one); under post it applies at once and the petition
+    is flagged for the moderators. The goal and the closing date apply at once. An
+    administrator's own edits apply at once and flag nothing.
     """
-    changed = [
-        label
-        for label, old, new in (("title", petition.title, data.title.strip()), ("target", petition.target, data.target.strip()))
-        if old != new
-    ]
-    if changed and has_signatures(petition):
-        raise FieldsLocked(changed)
-    _apply(petition, data)
+    new = _material(data)
+    changed = [name for name in MATERIAL_FIELDS if getattr(petition, name) != new[name]]
+    locked = [name for name in ("title", "target") if name in changed]
+    if locked and has_signatures(petition):
+        raise FieldsLocked(locked)
+    reviewed = petition.opened_at is not None and not (editor is not None and editor.is_admin)
+    waits = False
+    if moderation == "pre" and reviewed:
+        lock(petition)  # one proposal waits at a time, even when two edits race
+        pending = pending_revision(petition)
+        if not changed:
+            if pending is not None:  # back to the approved text: nothing left to review
+                pending.status = "withdrawn"
+        elif pending is None or any(getattr(pending, name) != new[name] for name in MATERIAL_FIELDS):
+            if pending is not None:
+                pending.status = "superseded"
+                db.session.flush()  # before the new row, for the one-pending index
+            db.session.add(PetitionRevision(
+                petition_id=petition.id,
+                author_id=editor.id if editor is not None else petition.owner_id,
+                body_html=render_markdown(new["body"]),
+                status="pending",
+                created_at=now,
+                **new,
+            ))
+            waits = True
+        else:
+            waits = True  # the same proposal again: it keeps its place in the queue
+        petition.goal = data.goal
+        petition.closes_at = data.closes_at
+    else:
+        _apply(petition, data)
+        if changed and reviewed:
+            # Saved at once: a proposal left from MODERATION=pre is out of date, and the
+            # moderators are to look at what the public now reads.
+            _close_pending(petition, "superseded")
+            petition.edited_since_review_at = now
     petition.updated_at = now
     db.session.flush()
+    return waits
 
 
 def close_petition(petition: Petition, *, now: datetime) -> None:

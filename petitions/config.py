@@ -75,6 +75,11 @@ class Defaults:
 
     # Forms: a signing form left open on a phone for hours must still work.
     WTF_CSRF_TIME_LIMIT = 24 * 3600
+    # Request bodies. The largest form (a petition's 20,000 characters of Markdown) is under
+    # 200 kB even percent-encoded; nothing is uploaded. Larger bodies get 413 unread.
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 200_000  # bytes of one multipart text field held in memory
+    MAX_FORM_PARTS = 100  # fields of a multipart form (ours have a dozen at most)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -101,6 +106,9 @@ class Defaults:
     EXPORT_INCLUDE_EMAIL = False  # may the owner's CSV export include signer emails?
     IP_RETENTION_DAYS = 30  # signers' IP addresses are dropped after this many days
     UPDATE_BATCH_SIZE = 500  # update emails queued per batch by the mail worker
+    # A supporter group's count is public from this many confirmed signatures; below, "fewer
+    # than 5": a group of one signer's domain must not say that they signed.
+    GROUP_MIN_COUNT = 5
 
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
@@ -136,6 +144,8 @@ _ENV: dict[str, type] = {
     "MAIL_SENDERS": int,
     "DATABASE_POOL_SIZE": int,
     "SSE_MAX_STREAMS": int,
+    "MAX_CONTENT_LENGTH": int,
+    "GROUP_MIN_COUNT": int,
 }
 
 

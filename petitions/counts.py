@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -219,6 +220,55 @@ def by_group(petition_id: int) -> list[tuple[str, int]]:
             .where(SupporterGroup.petition_id == petition_id)
             .order_by(SupporterGroup.id)
         )
+    ]
+
+
+# "fewer than N" in the widget's languages.
+_FEWER_THAN = {"en": "fewer than {n}", "fr": "moins de {n}", "de": "weniger als {n}", "es": "menos de {n}"}
+
+
+@dataclass(frozen=True)
+class FewerThan:
+    """A supporter group's count too small to publish: all anyone learns is that it is below `limit`.
+
+    It formats as "fewer than 5" wherever a count is formatted (`f"{n:,}"`), so a page that
+    shows counts shows it as it is.
+    """
+
+    limit: int
+
+    def __format__(self, spec: str) -> str:
+        return self.label()
+
+    def label(self, lang: str = "en") -> str:
+        """The words, in one of the widget's languages (English otherwise)."""
+        return _FEWER_THAN.get(lang, _FEWER_THAN["en"]).format(n=self.limit)
+
+
+def _threshold(threshold: int | None) -> int:
+    return current_app.config["GROUP_MIN_COUNT"] if threshold is None else threshold
+
+
+def public_groups(petition_id: int, *, threshold: int | None = None) -> list[tuple[str, int | FewerThan]]:
+    """(group name, count) of a petition's supporter groups as the public may see them.
+
+    A group with fewer confirmed signatures than `threshold` (GROUP_MIN_COUNT, 5) shows
+    FewerThan instead of its count, zero included: a group of one domain with one signer
+    would otherwise say that this person signed, and the moment a count leaves zero says as
+    much. The owner's own pages use by_group.
+    """
+    limit = _threshold(threshold)
+    return [(name, FewerThan(limit) if limit > 1 and n < limit else n) for name, n in by_group(petition_id)]
+
+
+def public_groups_json(petition_id: int, *, threshold: int | None = None) -> list[dict[str, object]]:
+    """The supporter groups of the petition JSON: a group below the threshold has
+    `"signature_count": null` and `"fewer_than": <threshold>`; the others are as they always were."""
+    return [
+        {"name": name, "signature_count": None, "fewer_than": n.limit}
+        if isinstance(n, FewerThan)
+        else {"name": name, "signature_count": n}
+        for name, n in public_groups(petition_id, threshold=threshold)
     ]
 
 

@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from .extensions import db
+from .security import bounded_form
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,20 @@ def handle_http(exc: HTTPException):
         if getattr(exc, "retry_after", None):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    name, description = exc.name, exc.description
+    if code == 413:
+        name, description = "Too large", too_large_message()
     if _wants_json():
-        return jsonify(error=exc.description or exc.name), code
-    return render_template("errors/error.html", code=code, name=exc.name, description=exc.description), code
+        return jsonify(error=description or name), code
+    return render_template("errors/error.html", code=code, name=name, description=description), code
+
+
+def too_large_message() -> str:
+    """What a 413 says: the limit, and that nothing was kept."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} kB"
+    return f"What you sent is larger than this site accepts (at most {size}), so nothing was saved. " \
+        "Please shorten it and try again."
 
 
 def handle_csrf(exc: CSRFError):
@@ -52,7 +64,8 @@ def handle_csrf(exc: CSRFError):
         from .public.forms import SignForm
         from .public.routes import form_stamp, render_petition
 
-        form = SignForm()  # not validated: it shows what was typed, with a fresh CSRF token
+        form = SignForm()  # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
+        bounded_form(form)
         form.started.data = form_stamp(petition.id)
         form.form_errors.append(
             "This form expired or did not come from this site. Nothing was saved; please press Sign again."

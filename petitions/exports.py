@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -24,15 +25,25 @@ EMAIL_COLUMN = "email"
 BATCH_SIZE = 2000  # rows fetched from the server-side cursor at a time
 CHUNK_SIZE = 64 * 1024  # characters buffered before a piece of the response is sent
 
-# A spreadsheet takes a cell starting with one of these as a formula (CSV injection).
+# A spreadsheet takes a cell starting with one of these as a formula (CSV injection, OWASP).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a cell inside one of our values: at its start, and after any
+# separator it might split on. Opened with ";" (the default in much of Europe) or tabs, our
+# quoting no longer holds, and "Bob;=1+1" becomes a cell "=1+1". A formula character after
+# such a place, even behind spaces or quotes (which some importers trim), is defused there.
+_CELL_STARTS = re.compile(r'(?:\A|[,;\t\r\n])(?=[\s"]*[=+\-@])|\A(?=[\t\r])')
 
 
 def safe_cell(value: str | None) -> str:
-    """The value as a CSV cell a spreadsheet will not run: a leading apostrophe before a formula start."""
+    """The value as CSV text no spreadsheet will run, whatever separator it reads it with.
+
+    An apostrophe (OWASP's advice; spreadsheets show the rest as text) goes before every
+    place where a cell could begin with a formula character: the start of the value, and
+    right after a comma, semicolon, tab or line break, skipping spaces and quotes.
+    """
     if not value:
         return ""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return _CELL_STARTS.sub(lambda m: m.group(0) + "'", value)
 
 
 def iso_utc(moment: datetime) -> str:
@@ -72,7 +83,8 @@ def signature_rows(petition: Petition, *, include_email: bool, batch_size: int =
 def csv_chunks(petition: Petition, *, include_email: bool, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """The CSV document (header first) in UTF-8 pieces of about chunk_size characters."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    # Every field quoted: a separator inside a value never splits it for a reader that uses ours.
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     writer.writerow(header(include_email=include_email))
     for row in signature_rows(petition, include_email=include_email):
         name, country, postcode, comment, confirmed_at, *email = row

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from . import counts
+from .abuse import is_disposable
 from .exceptions import DomainError
 from .extensions import db
 from .models import GroupDomain, Petition, SupporterGroup
@@ -15,8 +16,28 @@ from .models import GroupDomain, Petition, SupporterGroup
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
+# Providers of personal mailboxes. A group is an organisation's people; a group of one of
+# these domains (or one of its subdomains, such as Fastmail's dave.fastmail.com, which is
+# one person) would only single out who uses it. Throwaway-mailbox domains are refused too.
+PERSONAL_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com",  # Google
+    "outlook.com", "hotmail.com", "hotmail.co.uk", "hotmail.fr", "live.com", "msn.com",  # Microsoft
+    "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.es", "ymail.com", "rocketmail.com",  # Yahoo
+    "icloud.com", "me.com", "mac.com",  # Apple
+    "proton.me", "protonmail.com", "protonmail.ch", "pm.me",  # Proton
+    "fastmail.com", "fastmail.fm",  # Fastmail
+    "aol.com", "gmx.com", "gmx.net", "gmx.de", "web.de", "mail.com", "yandex.com", "yandex.ru",
+    "zoho.com", "tutanota.com", "tuta.io", "mailbox.org", "posteo.de", "hey.com", "qq.com", "163.com",
+})
+
+
 class GroupError(DomainError):
     """The group cannot be saved as asked; the message says why."""
+
+
+def personal_domain(domain: str) -> bool:
+    """True for a personal-mail or throwaway-mailbox provider's domain, or a subdomain of one."""
+    return any(d in PERSONAL_MAIL_DOMAINS for d in counts.domain_suffixes(domain)) or is_disposable(domain)
 
 
 def parse_domains(text: str) -> list[str]:
@@ -46,12 +67,19 @@ def save_group(
 ) -> SupporterGroup:
     """Create or change a group and set its count from the rows.
 
-    The petition's row is locked while the count is computed, so confirmations committing
+    Personal-mail and throwaway-mailbox domains are refused (see PERSONAL_MAIL_DOMAINS). The
+    petition's row is locked while the count is computed, so confirmations committing
     meanwhile are added on top of it rather than lost.
     """
     name = name.strip()
     if not name:
         raise GroupError("Give the group a name.")
+    personal = [d for d in domains if personal_domain(d)]
+    if personal:
+        raise GroupError(
+            f"{', '.join(personal)}: a group cannot count the users of a personal or throwaway email provider"
+            " (it would point at the few who use it). Give the domains of an organisation, like amazon.com."
+        )
     counts.lock(petition)
     taken = {
         d: gid

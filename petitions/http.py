@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask import Request as FlaskRequest
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 
@@ -63,6 +65,36 @@ def json_response(doc: Any, status: int = 200) -> Response:
     )
 
 
+class Session(SecureCookieSession):
+    """Flask's cookie session, which also notes whether anything read what it holds.
+
+    Flask marks a session `accessed` whenever anything merely reaches for it (Flask-Login's
+    own after-request hook does on every response), so that flag cannot tell a page that
+    depends on the visitor from one that does not. `read` is set only by reading a value or
+    asking whether one is there: who is signed in, a CSRF token, a flashed message.
+    """
+
+    read = False
+
+    def __getitem__(self, key: str) -> Any:
+        self.read = True
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """dict.get, noted as a read."""
+        self.read = True
+        return super().get(key, default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """dict.setdefault, noted as a read."""
+        self.read = True
+        return super().setdefault(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.read = True
+        return super().__contains__(key)
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, except on public, cacheable responses.
 
@@ -70,6 +102,8 @@ class SessionInterface(SecureCookieSessionInterface):
     not answer "Vary: Cookie" (which Flask adds whenever a hook merely looks at the session,
     and which would make a CDN keep one copy per visitor) nor set a cookie.
     """
+
+    session_class = Session
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         """Flask's serializer, built once per set of keys instead of on every request."""
@@ -90,3 +124,30 @@ class SessionInterface(SecureCookieSessionInterface):
         if "public" in response.headers.get("Cache-Control", ""):
             return
         super().save_session(app, session, response)
+
+
+class Request(FlaskRequest):
+    """Flask's request, which also refuses a body without a length that runs past MAX_CONTENT_LENGTH.
+
+    A body sent in chunks has no Content-Length to check up front; Werkzeug reads it up to
+    the limit and stops there without a word, so the form would be parsed from the first
+    megabyte of a hundred. Reaching the limit is taken as going past it: 413.
+    """
+
+    def _load_form_data(self) -> None:
+        """Parse the form as Werkzeug does, then refuse a body cut at the limit."""
+        super()._load_form_data()
+        self._refuse_cut_body()
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):  # type: ignore[override]
+        """The body as Werkzeug reads it, unless it was cut at the limit."""
+        data = super().get_data(cache=cache, as_text=as_text, parse_form_data=parse_form_data)
+        self._refuse_cut_body()
+        return data
+
+    def _refuse_cut_body(self) -> None:
+        if self.content_length is None and self.max_content_length is not None and getattr(self.stream, "is_exhausted", False):
+            # Nothing of the cut body stays readable, for an error page or anything else.
+            self.__dict__["form"] = self.parameter_storage_class()
+            self._cached_data = b""
+            raise RequestEntityTooLarge()

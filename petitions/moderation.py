@@ -1,4 +1,4 @@
-"""Moderation: hiding and restoring petitions, the pre-moderation queue, and reports from the public.
+"""Moderation: hiding and restoring petitions, the pre-moderation queue, changes to public petitions, reports.
 
 Every function takes the acting administrator and the clock, writes its audit entry and any
 email to the owner in the caller's transaction, flushes and never commits.
@@ -13,11 +13,13 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from . import audit
+from .campaigns import has_signatures
 from .counts import lock
 from .exceptions import DomainError
 from .extensions import db
 from .mail import external_url, queue_email
-from .models import STATUSES, AuditEntry, Petition, Report, User
+from .models import STATUSES, AuditEntry, Petition, PetitionRevision, Report, User
+from .text import render_markdown
 
 # What a member of the public may report a petition for, with the words shown to them.
 REPORT_REASONS: dict[str, str] = {
@@ -87,9 +89,13 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def admin_petitions(status: str | None = None, q: str | None = None, owner_email: str | None = None) -> Select:
-    """Every petition, newest first, filtered; owners loaded in the same query."""
+def admin_petitions(
+    status: str | None = None, q: str | None = None, owner_email: str | None = None, *, edited: bool = False
+) -> Select:
+    """Every petition, newest first, filtered (`edited`: only those changed since review); owners loaded in the same query."""
     stmt = select(Petition).options(joinedload(Petition.owner))
+    if edited:
+        stmt = stmt.where(Petition.edited_since_review_at.is_not(None))
     if status:
         stmt = stmt.where(Petition.status == status)
     if q:
@@ -138,6 +144,30 @@ def pending_petitions() -> Select:
     )
 
 
+def pending_revisions() -> Select:
+    """Proposed changes to public petitions waiting for review (MODERATION=pre), oldest first."""
+    return (
+        select(PetitionRevision)
+        .options(joinedload(PetitionRevision.petition).joinedload(Petition.owner))
+        .where(PetitionRevision.status == "pending")
+        .order_by(PetitionRevision.created_at, PetitionRevision.id)
+    )
+
+
+def pending_revision_total() -> int:
+    """How many proposed changes wait for review."""
+    return db.session.scalar(
+        select(func.count()).select_from(PetitionRevision).where(PetitionRevision.status == "pending")
+    ) or 0
+
+
+def edited_total() -> int:
+    """How many petitions were changed by their owner since a moderator looked (MODERATION=post)."""
+    return db.session.scalar(
+        select(func.count()).select_from(Petition).where(Petition.edited_since_review_at.is_not(None))
+    ) or 0
+
+
 def reports(state: str = "open") -> Select:
     """Reports, open ones oldest first (a queue), resolved or all newest first."""
     stmt = select(Report)
@@ -171,6 +201,7 @@ def hide(petition: Petition, actor: User, *, reason: str, now: datetime, action:
     previous = petition.status
     petition.status = "hidden"
     petition.moderation_reason = text
+    petition.edited_since_review_at = None  # reviewed: hidden as it reads now
     petition.updated_at = now
     audit.record(actor, action, "petition", petition.id, reason=text, details={"previous_status": previous}, now=now)
     _email_owner(petition, "Your petition has been hidden", "petition_hidden", now=now, reason=text)
@@ -192,6 +223,7 @@ def approve(petition: Petition, actor: User, *, now: datetime) -> None:
     petition.status = "open"
     petition.opened_at = now
     petition.moderation_reason = None
+    petition.edited_since_review_at = None
     petition.updated_at = now
     audit.record(actor, "petition.approve", "petition", petition.id, details={"previous_status": "pending"}, now=now)
     _email_owner(petition, "Your petition is approved", "petition_approved", now=now)
@@ -227,6 +259,7 @@ def restore(petition: Petition, actor: User, *, reason: str | None = None, now: 
     status = status_before_hiding(petition, now=now)
     petition.status = status
     petition.moderation_reason = None
+    petition.edited_since_review_at = None  # reviewed: shown again as it reads now
     petition.updated_at = now
     if status == "open" and petition.opened_at is None:
         petition.opened_at = now
@@ -237,6 +270,78 @@ def restore(petition: Petition, actor: User, *, reason: str | None = None, now: 
         _email_owner(petition, "Your petition is visible again", "petition_restored", now=now)
     db.session.flush()
     return status
+
+
+# --- changes to a public petition's text ----------------------------------------------------
+
+
+def _pending(revision: PetitionRevision) -> Petition:
+    """The revision's petition, locked; raises WrongStatus unless the revision still waits."""
+    petition = revision.petition
+    lock(petition)
+    db.session.refresh(revision)  # the owner may have replaced it meanwhile
+    if revision.status != "pending":
+        raise WrongStatus(
+            "This change no longer waits for review: its owner has replaced or withdrawn it, "
+            "or another moderator has decided. Nothing was changed."
+        )
+    return petition
+
+
+def approve_revision(revision: PetitionRevision, actor: User, *, now: datetime) -> None:
+    """Apply a proposed change to its petition's text, and tell the owner.
+
+    Raises WrongStatus when it no longer waits, or ModerationError when it would change the
+    title or the target of a petition people have signed since it was proposed.
+    """
+    petition = _pending(revision)
+    changes = revision.changes(petition)
+    locked = [name for name in ("title", "target") if name in changes]
+    if locked and has_signatures(petition):
+        raise ModerationError(
+            f"People have signed since this change was proposed, so the {' and the '.join(locked)} can no longer "
+            "change: they signed the petition as it reads. Reject the change with a reason."
+        )
+    for name in ("title", "target", "summary", "body"):
+        setattr(petition, name, getattr(revision, name))
+    petition.body_html = render_markdown(revision.body)
+    petition.edited_since_review_at = None
+    petition.updated_at = now
+    revision.status = "approved"
+    revision.reviewed_at = now
+    revision.reviewer_id = actor.id
+    audit.record(
+        actor, "petition.edit_approve", "petition", petition.id,
+        details={"revision": revision.id, "changed": changes}, now=now,
+    )
+    _email_owner(petition, "Your changes are approved", "petition_edit_approved", now=now)
+    db.session.flush()
+
+
+def reject_revision(revision: PetitionRevision, actor: User, *, reason: str, now: datetime) -> None:
+    """Discard a proposed change with a reason its owner sees and is emailed; the petition keeps its text."""
+    text = _reason(reason)
+    petition = _pending(revision)
+    revision.status = "rejected"
+    revision.reason = text
+    revision.reviewed_at = now
+    revision.reviewer_id = actor.id
+    audit.record(actor, "petition.edit_reject", "petition", petition.id, reason=text,
+                 details={"revision": revision.id}, now=now)
+    _email_owner(petition, "Your changes were not approved", "petition_edit_rejected", now=now,
+                 reason=text, revision=revision)
+    db.session.flush()
+
+
+def mark_reviewed(petition: Petition, actor: User, *, now: datetime) -> None:
+    """Clear the "edited since review" flag of a petition a moderator has read as it is now."""
+    lock(petition)
+    if petition.edited_since_review_at is None:
+        raise WrongStatus("This petition has not been edited since it was last reviewed.")
+    edited = petition.edited_since_review_at
+    petition.edited_since_review_at = None
+    audit.record(actor, "petition.review", "petition", petition.id, details={"edited_at": edited.isoformat()}, now=now)
+    db.session.flush()
 
 
 # --- reports --------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, request, session
 from werkzeug.wrappers import Response
+from wtforms import Field, Form
+from wtforms.validators import Length
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -48,6 +50,26 @@ def set_headers(response: Response) -> Response:
     return response
 
 
+PRIVATE_CACHING = "private, no-store"
+
+
+def private_by_default(response: Response) -> Response:
+    """No cache keeps a response that depends on the visitor's session.
+
+    A page that read the session (who is signed in, or a CSRF token for its forms) is that
+    visitor's alone: "private, no-store", so a CDN's "cache everything" rule cannot hand
+    one person's account page, or their form token, to the next. Responses the view made
+    public on purpose (the count, the badge, the widget; see http.cacheable) keep their
+    caching, and SessionInterface gives them no cookie; one already "no-store" is kept as is.
+    """
+    chosen = response.headers.get("Cache-Control", "")
+    if "public" in chosen or "no-store" in chosen:  # the view's own choice: shared on purpose, or kept nowhere
+        return response
+    if session.modified or getattr(session, "read", True):  # a session of another kind: assume it was read
+        response.headers["Cache-Control"] = PRIVATE_CACHING
+    return response
+
+
 def refuse_nul_bytes() -> None:
     """No text we store may hold a NUL byte (PostgreSQL refuses them): refuse such a request at the door."""
     if "\x00" in request.path or (request.query_string and any("\x00" in v for v in request.args.values())):
@@ -56,10 +78,47 @@ def refuse_nul_bytes() -> None:
         abort(400, description="The form contains a character that is not allowed. Nothing was saved.")
 
 
-def init_app(app: Flask) -> None:
-    """Register the header hook and the input guard."""
-    from .http import SessionInterface
+# Characters of a field with no maximum of its own (a hidden stamp, the honeypot) shown again.
+ECHO_DEFAULT_MAX = 200
 
+
+def echo_limit(field: Field) -> int:
+    """The most of a field's value a page shows again: its Length maximum, else ECHO_DEFAULT_MAX."""
+    limits = [v.max for v in field.validators if isinstance(v, Length) and v.max is not None and v.max >= 0]
+    return min(limits) if limits else ECHO_DEFAULT_MAX
+
+
+def bounded(field: Field) -> Field:
+    """The field, its submitted value cut to echo_limit, ready to be shown again.
+
+    A form with errors comes back filled in; a value longer than its field allows (a
+    megabyte in a name, a bot's honeypot) is not sent back in full. Widgets show `data`,
+    or `raw_data` for numbers and dates, so both are cut.
+    """
+    limit = echo_limit(field)
+    if isinstance(field.data, str) and len(field.data) > limit:
+        field.data = field.data[:limit]
+    if field.raw_data:
+        field.raw_data = [v[:limit] if isinstance(v, str) else v for v in field.raw_data]
+    return field
+
+
+def bounded_form(form: Form) -> Form:
+    """Every field of the form cut as bounded() does."""
+    for field in form:
+        bounded(field)
+    return form
+
+
+def init_app(app: Flask) -> None:
+    """Register the header hook, the input guard, and `bounded` for the form templates."""
+    from .http import Request, SessionInterface
+
+    app.request_class = Request
     app.session_interface = SessionInterface()
     app.before_request(refuse_nul_bytes)
     app.after_request(set_headers)
+    # Registered after Flask-Login's hook, so it runs before it (after_request runs in reverse)
+    # and sees whether the view read the session, not Flask-Login's own reading of it.
+    app.after_request(private_by_default)
+    app.add_template_global(bounded)

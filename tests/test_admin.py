@@ -15,7 +15,7 @@ from petitions import audit, moderation
 from petitions.campaigns import PetitionData, create_petition
 from petitions.clock import utcnow
 from petitions.extensions import db
-from petitions.models import AuditEntry, Invalidation, Petition, Report, User
+from petitions.models import AuditEntry, Invalidation, Petition, PetitionRevision, Report, User
 
 from .conftest import body_of, csrf_from, deliver, login, make_petition, make_user
 
@@ -42,7 +42,7 @@ def count_queries(app: Flask) -> Iterator[list[str]]:
 
 
 def setup_site(app: Flask) -> dict:
-    """An administrator, a campaigner with an open petition, a report and an invalidation batch."""
+    """An administrator, a campaigner with an open petition, a report, an invalidation batch and a proposed change."""
     with app.app_context():
         admin = make_user(ADMIN, name="Ada Admin", admin=True)
         owner = make_user(OWNER, name="Olive Owner")
@@ -50,8 +50,14 @@ def setup_site(app: Flask) -> dict:
         report = moderation.file_report(petition, reason="spam", details="Looks like an advert", email=None, ip="203.0.113.9", now=utcnow())
         batch = Invalidation(petition_id=petition.id, actor_id=admin.id, reason="test", criteria={}, signature_count=0, created_at=utcnow())
         db.session.add(batch)
+        revision = PetitionRevision(
+            petition_id=petition.id, author_id=owner.id, title=petition.title, target=petition.target,
+            summary="A proposed summary.", body=petition.body, body_html=petition.body_html, status="pending", created_at=utcnow(),
+        )
+        db.session.add(revision)
         db.session.commit()
-        return {"slug": petition.slug, "petition_id": petition.id, "report_id": report.id, "batch_id": batch.id, "admin_id": admin.id}
+        return {"slug": petition.slug, "petition_id": petition.id, "report_id": report.id, "batch_id": batch.id, "admin_id": admin.id,
+                "revision_id": revision.id}
 
 
 def fresh(app: Flask, model, ident):
@@ -69,7 +75,8 @@ def count(app: Flask, model) -> int:
 
 def admin_urls(app: Flask, ids: dict) -> list[tuple[str, str]]:
     """(method, URL) of every view of the admin blueprint, with real ids filled in."""
-    values = {"slug": ids["slug"], "report_id": ids["report_id"], "batch_id": ids["batch_id"], "kind": "domain", "block_id": 1}
+    values = {"slug": ids["slug"], "report_id": ids["report_id"], "batch_id": ids["batch_id"], "kind": "domain", "block_id": 1,
+              "revision_id": ids["revision_id"]}
     found = []
     with app.test_request_context():
         from flask import url_for
@@ -107,6 +114,7 @@ def test_every_admin_url_sends_strangers_to_sign_in_and_refuses_campaigners(app,
 
     assert fresh(app, Petition, ids["petition_id"]).status == "open"
     assert fresh(app, Report, ids["report_id"]).resolved_at is None
+    assert fresh(app, PetitionRevision, ids["revision_id"]).status == "pending"
     assert count(app, AuditEntry) == 0
 
     admin = app.test_client()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 from ..fields import LineField, LineSearchField, strip
@@ -38,6 +38,7 @@ class PetitionFilterForm(FlaskForm):
     status = SelectField("Status", choices={"": "Any status", **{s: s for s in STATUSES}}, validate_choice=False)
     q = LineSearchField("Title or address contains", filters=[strip], validators=[Optional(), Length(max=100)])
     owner = LineSearchField("Owner's email contains", filters=[strip], validators=[Optional(), Length(max=254)])
+    edited = BooleanField("Only those edited since review")
 
 
 class ReasonForm(FlaskForm):

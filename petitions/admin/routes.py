@@ -10,10 +10,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from .. import abuse, audit, blocks, invalidation, moderation
+from .. import abuse, audit, blocks, campaigns, invalidation, moderation
 from ..clock import utcnow
 from ..extensions import db
-from ..models import STATUSES, BlockedDomain, BlockedNetwork, Invalidation, Petition, Report, User
+from ..models import STATUSES, BlockedDomain, BlockedNetwork, Invalidation, Petition, PetitionRevision, Report, User
+from ..security import echo_limit
 from . import bp
 from .forms import (
     BlockForm,
@@ -61,14 +62,17 @@ def index() -> str:
     status = form.status.data if form.status.data in STATUSES else None
     q = (form.q.data or "")[:100] or None
     owner = (form.owner.data or "")[:254] or None
-    page = db.paginate(moderation.admin_petitions(status, q, owner), per_page=PER_PAGE, error_out=False)
+    edited = bool(form.edited.data)
+    page = db.paginate(moderation.admin_petitions(status, q, owner, edited=edited), per_page=PER_PAGE, error_out=False)
     return render_template(
         "admin/index.html",
         form=form,
         page=page,
-        filtered=bool(status or q or owner),
+        filtered=bool(status or q or owner or edited),
         status_counts=moderation.status_counts(),
         open_reports=moderation.open_report_total(),
+        pending_revisions=moderation.pending_revision_total(),
+        edited_total=moderation.edited_total(),
         report_counts=moderation.open_report_counts(p.id for p in page.items),
         moderation_mode=current_app.config["MODERATION"],
         now=utcnow(),
@@ -88,12 +92,18 @@ def _render_petition(petition: Petition, status: int = 200, **forms: Any) -> Pag
         "reject_form": ReasonForm(formdata=None),
         "restore_form": RestoreForm(formdata=None),
         "approve_form": ButtonForm(formdata=None),
+        "approve_edit_form": ButtonForm(formdata=None),
+        "reject_edit_form": ReasonForm(formdata=None),
+        "reviewed_form": ButtonForm(formdata=None),
         **forms,
     }
+    revision = campaigns.pending_revision(petition)
     return (
         render_template(
             "admin/petition.html",
             petition=petition,
+            revision=revision,
+            changes=revision.changes(petition) if revision is not None else [],
             reports=reports,
             history=history,
             now=utcnow(),
@@ -186,15 +196,59 @@ def restore(slug: str) -> Response | Page:
     return _moderate(slug, "restore_form", RestoreForm(), act)
 
 
+@bp.post("/petitions/<slug>/reviewed")
+def reviewed(slug: str) -> Response | Page:
+    """Clear the "edited since review" flag of a petition read as it is now (MODERATION=post)."""
+
+    def act(petition: Petition, _form: ButtonForm) -> str:
+        moderation.mark_reviewed(petition, _actor(), now=utcnow())
+        return "The petition is marked as reviewed."
+
+    return _moderate(slug, "reviewed_form", ButtonForm(), act)
+
+
+def _revision_or_404(revision_id: int) -> PetitionRevision:
+    revision = db.session.get(PetitionRevision, revision_id)
+    if revision is None:
+        abort(404)
+    return revision
+
+
+@bp.post("/revisions/<int:revision_id>/approve")
+def approve_revision(revision_id: int) -> Response | Page:
+    """Apply a proposed change to a public petition's text (MODERATION=pre)."""
+    revision = _revision_or_404(revision_id)
+
+    def act(petition: Petition, _form: ButtonForm) -> str:
+        moderation.approve_revision(revision, _actor(), now=utcnow())
+        return "The change is approved: the petition now reads as proposed."
+
+    return _moderate(revision.petition.slug, "approve_edit_form", ButtonForm(), act)
+
+
+@bp.post("/revisions/<int:revision_id>/reject")
+def reject_revision(revision_id: int) -> Response | Page:
+    """Discard a proposed change with a reason for the owner; the petition keeps its text."""
+    revision = _revision_or_404(revision_id)
+
+    def act(petition: Petition, form: ReasonForm) -> str:
+        moderation.reject_revision(revision, _actor(), reason=form.reason.data, now=utcnow())
+        return "The change is rejected; its owner has been emailed the reason."
+
+    return _moderate(revision.petition.slug, "reject_edit_form", ReasonForm(), act)
+
+
 # --- the pre-moderation queue -----------------------------------------------------------------
 
 
 @bp.get("/queue")
 def queue() -> str:
-    """Petitions waiting for approval, oldest first."""
+    """Petitions waiting for approval, then changes to public petitions waiting for review; oldest first."""
     page = db.paginate(moderation.pending_petitions(), per_page=PER_PAGE, error_out=False)
+    revisions = db.session.scalars(moderation.pending_revisions().limit(PER_PAGE)).unique().all()
     return render_template(
-        "admin/queue.html", page=page, approve_form=ButtonForm(formdata=None), moderation_mode=current_app.config["MODERATION"]
+        "admin/queue.html", page=page, revisions=revisions, revision_total=moderation.pending_revision_total(),
+        approve_form=ButtonForm(formdata=None), moderation_mode=current_app.config["MODERATION"],
     )
 
 
@@ -304,8 +358,8 @@ def _render_signatures(
     found = invalidation.preview(crit) if crit is not None else None
     if found is not None and confirm is None:
         confirm = InvalidateForm(formdata=None)
-    criteria_args = {
-        f.name: (f.raw_data or [""])[0]
+    criteria_args = {  # carried over as hidden fields, never longer than each field allows
+        f.name: (f.raw_data or [""])[0][: echo_limit(f)]
         for f in (search.petition, search.domain, search.network, search.created_from, search.created_before)
         if (f.raw_data or [""])[0]
     }

@@ -52,9 +52,15 @@ _PETITION = {
                     "items": {
                         "type": "object",
                         "required": ["name", "signature_count"],
-                        "properties": {"name": {"type": "string"}, "signature_count": {"type": "integer"}},
+                        "properties": {
+                            "name": {"type": "string"},
+                            "signature_count": {"type": ["integer", "null"]},
+                            "fewer_than": {"type": "integer"},
+                        },
                     },
-                    "description": "Confirmed signatures from the email domains of a group such as 'Amazon employees'.",
+                    "description": "Confirmed signatures from the email domains of a group such as 'Amazon employees'."
+                    " A group with fewer than GROUP_MIN_COUNT (5) has signature_count null and fewer_than 5,"
+                    " so that no count singles out its few signers.",
                 },
             },
         },

@@ -39,7 +39,7 @@ def petition_json(petition: Petition, now: datetime, *, full: bool = True) -> di
     }
     if full:
         doc["signatures_by_country"] = counts.by_country(petition.id)
-        doc["supporter_groups"] = [{"name": name, "signature_count": n} for name, n in counts.by_group(petition.id)]
+        doc["supporter_groups"] = counts.public_groups_json(petition.id)
     return doc
 
 

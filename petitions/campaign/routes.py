@@ -171,24 +171,43 @@ def new_petition() -> Response | tuple[str, int] | str:
 @bp.route("/petitions/<slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit_petition(slug: str) -> Response | tuple[str, int] | str:
-    """Edit a petition's text, goal and closing date."""
+    """Edit a petition's text, goal and closing date; under MODERATION=pre a public petition's new text waits for review."""
     petition = _managed_or_403(slug)
+    pending = campaigns.pending_revision(petition)
+    latest = pending or campaigns.latest_revision(petition)
+    rejected = latest if latest is not None and latest.status == "rejected" else None
     form = PetitionForm(obj=petition if request.method == "GET" else None)
-    if request.method == "GET" and petition.closes_at is not None:
-        form.closes_at.data = petition.closes_at.date()
-    if not form.validate_on_submit():
+    if request.method == "GET":
+        if pending is not None:  # the owner goes on from what they proposed
+            for name in ("title", "target", "summary", "body"):
+                getattr(form, name).data = getattr(pending, name)
+        if petition.closes_at is not None:
+            form.closes_at.data = petition.closes_at.date()
+
+    def page(status: int, locked: bool) -> tuple[str, int]:
         return render_template(
-            "campaign/edit.html", form=form, petition=petition, locked=campaigns.has_signatures(petition)
-        ), (422 if request.method == "POST" else 200)
+            "campaign/edit.html", form=form, petition=petition, locked=locked, pending=pending, rejected=rejected,
+            reviewed_first=current_app.config["MODERATION"] == "pre" and petition.opened_at is not None,
+        ), status
+
+    if not form.validate_on_submit():
+        return page(422 if request.method == "POST" else 200, campaigns.has_signatures(petition))
     try:
-        campaigns.update_petition(petition, _petition_data(form), now=utcnow())
+        waits = campaigns.update_petition(
+            petition, _petition_data(form), now=utcnow(), moderation=current_app.config["MODERATION"],
+            editor=current_user._get_current_object(),
+        )
     except campaigns.FieldsLocked as exc:
         db.session.rollback()
         for name in exc.fields:
             getattr(form, name).errors = [LOCKED_MESSAGE]
-        return render_template("campaign/edit.html", form=form, petition=petition, locked=True), 422
+        return page(422, True)
     db.session.commit()
-    flash("Your changes are saved.", "success")
+    if waits:
+        flash("Your new text waits for a moderator; until it is approved, the petition shows the text approved before. "
+              "Changes to the goal and the closing date are saved.", "info")
+    else:
+        flash("Your changes are saved.", "success")
     return redirect(url_for("public.petition", slug=petition.slug), 303)
 
 

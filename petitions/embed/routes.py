@@ -42,8 +42,10 @@ BUSY_RETRY_SECONDS = 30
 bp.add_app_template_global(widget_code, "embed_code")
 
 
-def grouped(n: int, lang: str) -> str:
-    """1234567 as 1,234,567 (or the language's separator)."""
+def grouped(n: int | counts.FewerThan, lang: str) -> str:
+    """1234567 as 1,234,567 (or the language's separator); a small group's "fewer than 5" in the language."""
+    if isinstance(n, counts.FewerThan):
+        return n.label(lang)
     return f"{n:,}".replace(",", THOUSANDS.get(lang, ","))
 
 
@@ -59,7 +61,7 @@ def widget(slug: str) -> Response:
         "embed/widget.html",
         petition=petition,
         status=petition.effective_status(utcnow()),
-        groups=counts.by_group(petition.id),
+        groups=counts.public_groups(petition.id),
         labels=LABELS[lang],
         lang=lang,
         theme=theme,

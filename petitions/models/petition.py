@@ -62,6 +62,9 @@ class Petition(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why a moderator hid it, shown to the owner.
     moderation_reason: Mapped[str | None] = mapped_column(String(500))
+    # Under MODERATION=post: when its owner last changed the public text since a moderator
+    # looked at it (approved, hid, restored or marked it reviewed); NULL when nothing waits.
+    edited_since_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The number of confirmed, valid signatures, kept in step with the rows in the same
     # transaction as each confirmation, so reading it costs one row whatever the size.
     signature_count: Mapped[int] = mapped_column(default=0)
