@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import create_database, drop_database, migrate_with_owner  # noqa: E402
 from petitions import create_app  # noqa: E402
-from petitions.campaigns import PetitionData, create_petition  # noqa: E402
+from petitions.campaigns.lifecycle import PetitionData, create_petition  # noqa: E402
 from petitions.clock import utcnow  # noqa: E402
 from petitions.extensions import db  # noqa: E402
 

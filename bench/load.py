@@ -216,7 +216,7 @@ def main() -> None:
     try:
 
         from petitions import create_app
-        from petitions.campaigns import PetitionData, create_petition
+        from petitions.campaigns.lifecycle import PetitionData, create_petition
         from petitions.clock import utcnow
         from petitions.extensions import db
 
@@ -294,9 +294,9 @@ def main() -> None:
 def write_stamps(app, secret_key: str, slug: str, session_cookie: str | None, work_dir: Path) -> list[Path]:
     """A file of fresh form stamps for each run (the warm-up's too), bound to the benchmark's session,
     as the petition page gives each person who opens it: a stamp used twice would be suspected."""
-    from petitions import abuse
     from petitions.extensions import db
     from petitions.models import Petition
+    from petitions.moderation import abuse
 
     with app.app_context():
         app.config["SECRET_KEY"] = secret_key  # stamps and the session are the served app's
@@ -313,8 +313,9 @@ def write_stamps(app, secret_key: str, slug: str, session_cookie: str | None, wo
 def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subprocess.Popen], app_port: int, bare_port: int,
                   work_dir: Path) -> None:
     """wrk presses the confirmation button of a different pending signature each time; the count must be exact."""
-    from petitions import signing, tokens
     from petitions.extensions import db
+    from petitions.infra import tokens
+    from petitions.signatures import signing
 
     plain = url.replace("+psycopg", "")
     with psycopg.connect(plain) as conn:

@@ -135,10 +135,11 @@ def main() -> None:
     procs: list[subprocess.Popen] = []
     try:
 
-        from petitions import create_app, signing
-        from petitions.campaigns import PetitionData, create_petition
+        from petitions import create_app
+        from petitions.campaigns.lifecycle import PetitionData, create_petition
         from petitions.clock import utcnow
         from petitions.extensions import db
+        from petitions.signatures import signing
 
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
         with app.app_context():

@@ -26,15 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import Flask, redirect  # noqa: E402
 
 from bench.common import create_database, drop_database, migrate_with_owner  # noqa: E402
-from petitions import (
-    abuse,  # noqa: E402
-    create_app,  # noqa: E402
-)
-from petitions.campaigns import PetitionData, create_petition  # noqa: E402
+from petitions import create_app  # noqa: E402
+from petitions.campaigns.lifecycle import PetitionData, create_petition  # noqa: E402
 from petitions.clock import utcnow  # noqa: E402
-from petitions.counts import recount  # noqa: E402
+from petitions.counting.counts import recount  # noqa: E402
 from petitions.extensions import db  # noqa: E402
 from petitions.models import Petition, Signature, User  # noqa: E402
+from petitions.moderation import abuse  # noqa: E402
 
 BIG = int(os.environ.get("BENCH_BIG", "200000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "400"))

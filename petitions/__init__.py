@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from . import config
+from petitions import config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,8 +40,9 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
-    from . import database, microcache, models  # models: tables on the metadata before Migrate looks
-    from .extensions import csrf, db, limiter, login_manager, migrate
+    from petitions import models
+    from petitions.extensions import csrf, db, limiter, login_manager, migrate
+    from petitions.infra import database, microcache
 
     microcache.init_app(app)
     if app.config["PROXY_COUNT"]:
@@ -68,12 +69,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per audience."""
-    from .admin import bp as admin_bp
-    from .api import bp as api_bp
-    from .campaign import bp as campaign_bp
-    from .embed import bp as embed_bp
-    from .extensions import csrf
-    from .public import bp as public_bp
+    from petitions.extensions import csrf
+    from petitions.web.admin import bp as admin_bp
+    from petitions.web.api import bp as api_bp
+    from petitions.web.campaign import bp as campaign_bp
+    from petitions.web.embed import bp as embed_bp
+    from petitions.web.public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(campaign_bp)
@@ -85,11 +86,13 @@ def register_blueprints(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     """Error pages, security headers, template helpers and CLI commands."""
-    from . import cli, errors, live, security
-    from .campaign.forms import LogoutForm
-    from .countries import country_names
-    from .extensions import csrf
-    from .text import one_line
+    from petitions import cli
+    from petitions.extensions import csrf
+    from petitions.infra import live
+    from petitions.infra.countries import country_names
+    from petitions.infra.text import one_line
+    from petitions.web import errors, security
+    from petitions.web.campaign.forms import LogoutForm
 
     errors.init_app(app)
     live.init_app(app)

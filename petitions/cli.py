@@ -12,11 +12,13 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from . import counts, retention, worker
-from .accounts import account_email
-from .clock import utcnow
-from .extensions import db
-from .models import Petition, User
+from petitions import worker
+from petitions.accounts.operations import account_email
+from petitions.clock import utcnow
+from petitions.counting import counts
+from petitions.extensions import db
+from petitions.models import Petition, User
+from petitions.signatures import retention
 
 
 @click.command("create-admin")

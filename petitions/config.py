@@ -70,7 +70,7 @@ class Defaults:
     # for as long as it is open, and the threads are what every page needs too. None: half of
     # GUNICORN_THREADS (gunicorn.conf.py's 2 when unset) under threads, no limit under gevent or
     # eventlet, where a stream holds a greenlet. Beyond it, /events answers at once with the
-    # count and a retry hint, and the widget polls the count instead (petitions/live.py).
+    # count and a retry hint, and the widget polls the count instead (petitions/infra/live.py).
     SSE_MAX_STREAMS: int | None = None
 
     # Forms: a signing form left open on a phone for hours must still work.

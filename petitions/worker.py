@@ -11,9 +11,12 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from . import abuse, campaigns, mail, retention, updates
-from .clock import utcnow
-from .extensions import db
+from petitions.campaigns import lifecycle, updates
+from petitions.clock import utcnow
+from petitions.extensions import db
+from petitions.infra import mail
+from petitions.moderation import abuse
+from petitions.signatures import retention
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +26,7 @@ HOUSEKEEPING_EVERY = 300  # seconds
 def housekeeping(*, now: Any = None) -> dict[str, int]:
     """Close petitions past their closing date, drop signers' IP addresses past retention, forget old form stamps."""
     now = now or utcnow()
-    closed = campaigns.close_expired(now=now)
+    closed = lifecycle.close_expired(now=now)
     dropped = retention.drop_ip_addresses(older_than_days=current_app.config["IP_RETENTION_DAYS"], now=now)
     stamps = abuse.purge_form_stamps(now=now)
     db.session.commit()

@@ -6,12 +6,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from petitions import signing
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Petition, Signature, User
-
-from .conftest import make_petition, make_user
+from petitions.signatures import signing
+from tests.helpers import make_petition, make_user
 
 
 def test_create_admin_reads_the_password_from_stdin(app, runner) -> None:

@@ -50,8 +50,8 @@ def test_environment_names_are_read(monkeypatch, tmp_path) -> None:
 def test_each_database_pool_keeps_a_connection_per_thread(monkeypatch, postgres_url) -> None:
     """No busy thread opens a connection that its pool then closes: both pools of a process keep as
     many as it has threads (GUNICORN_THREADS), or DATABASE_POOL_SIZE."""
-    from petitions import database
     from petitions.extensions import db
+    from petitions.infra import database
 
     monkeypatch.setenv("GUNICORN_THREADS", "12")
     app = create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"})
@@ -88,8 +88,8 @@ def test_a_chosen_pool_class_is_kept(postgres_url) -> None:
     from sqlalchemy import text
     from sqlalchemy.pool import NullPool
 
-    from petitions import database
     from petitions.extensions import db
+    from petitions.infra import database
 
     app = create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x", "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": NullPool}})
     with app.app_context():

@@ -18,11 +18,10 @@ def test_the_second_migration_fills_in_existing_signatures(database_url, tmp_pat
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
-    from petitions import counts
     from petitions.clock import utcnow
+    from petitions.counting import counts
     from petitions.models import Petition
-
-    from .conftest import ROOT, make_app, make_petition
+    from tests.helpers import ROOT, make_app, make_petition
 
     app = make_app(database_url, None, tmp_path)
     with app.app_context():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import csrf_from, make_petition, started_from
+from tests.helpers import csrf_from, make_petition, started_from
 
 FIELDS = ["name", "email", "country", "postcode", "comment", "show_name", "updates", "website", "started"]
 anything = st.one_of(st.text(max_size=300), st.sampled_from(["", " ", "GB", "a@example.org", "on", "\x00", "😀" * 50]))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from petitions import abuse, counts, groups, invalidation, mail, signing
+from petitions.campaigns import groups
 from petitions.clock import utcnow
+from petitions.counting import counts
 from petitions.extensions import db
+from petitions.infra import mail
 from petitions.models import Invalidation, OutboxMessage, Petition, Signature, User
-
-from .conftest import csrf_from, make_petition, sign_form
+from petitions.moderation import abuse, invalidation
+from petitions.signatures import signing
+from tests.helpers import csrf_from, make_petition, sign_form
 
 
 def test_a_line_break_in_a_title_cannot_stall_the_mail(app, ctx, mailbox) -> None:
@@ -83,7 +86,7 @@ def test_a_stale_claim_is_not_sent_by_its_old_worker(app, ctx, mailbox) -> None:
 
 
 def test_blocks_match_every_spelling_of_a_domain(app, client) -> None:
-    from petitions import blocks
+    from petitions.moderation import blocks
 
     with app.app_context():
         slug = make_petition().slug

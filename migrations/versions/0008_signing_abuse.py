@@ -9,7 +9,7 @@
   counts, which leave out invalidated rows, leave those out too).
 - form_stamps: the stamps of signing forms already used by a signing.
 - email_normalized and email_domain are computed again with the provider rules of
-  petitions.emails (Proton, Fastmail subdomains, iCloud, Yahoo disposable addresses, a name
+  petitions.signatures.mailboxes (Proton, Fastmail subdomains, iCloud, Yahoo disposable addresses, a name
   left empty by dropping its '+tag'). Where two signatures of one petition now have the same
   key, the first (lowest id) takes it and the other keeps its old key: both stay, and both
   stay counted as they were, since a migration cannot ask who signed; the mailbox's next
@@ -160,7 +160,7 @@ SIGNATURES = sa.table(
 
 def _candidates():
     """The rows whose key the provider rules can change: their domains, and names that were only a '+tag'."""
-    from petitions.emails import PROVIDERS
+    from petitions.signatures.mailboxes import PROVIDERS
 
     domains = sorted({d for p in PROVIDERS for d in p.domains} - {"gmail.com", "googlemail.com"})
     subdomains = [SIGNATURES.c.email_domain.like(f"%.{d}") for p in PROVIDERS if p.subdomains for d in p.domains]
@@ -174,7 +174,7 @@ def _candidates():
 
 def _rekey(*, upgrade: bool) -> None:
     """Compute the mailbox keys again (the provider rules going up, the old rule going down); see the docstring."""
-    from petitions.emails import InvalidEmail, canonical_email, legacy_key, mailbox_key
+    from petitions.signatures.mailboxes import InvalidEmail, canonical_email, legacy_key, mailbox_key
 
     bind = op.get_bind()
     s = SIGNATURES.c

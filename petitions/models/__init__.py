@@ -1,6 +1,6 @@
 """The data model; importing this package registers every table on the metadata."""
 
-from .operations import (
+from petitions.models.operations import (
     AuditEntry,
     BlockedDomain,
     BlockedNetwork,
@@ -9,11 +9,11 @@ from .operations import (
     Report,
     UpdateDelivery,
 )
-from .outbox import OutboxMessage
-from .petition import STATUSES, CountryCount, GroupDomain, HourlyCount, Petition, SupporterGroup
-from .revision import PetitionRevision
-from .signature import FormStamp, Signature
-from .user import User
+from petitions.models.outbox import OutboxMessage
+from petitions.models.petition import STATUSES, CountryCount, GroupDomain, HourlyCount, Petition, SupporterGroup
+from petitions.models.revision import PetitionRevision
+from petitions.models.signature import FormStamp, Signature
+from petitions.models.user import User
 
 __all__ = [
     "STATUSES", "AuditEntry", "BlockedDomain", "BlockedNetwork", "CountryCount", "FormStamp", "GroupDomain", "HourlyCount",

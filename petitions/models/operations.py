@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .types import UTCDateTime
+from petitions.extensions import db
+from petitions.models.types import UTCDateTime
 
 
 class PetitionUpdate(db.Model):

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .types import UTCDateTime
+from petitions.extensions import db
+from petitions.models.types import UTCDateTime
 
 
 class OutboxMessage(db.Model):

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .types import UTCDateTime
+from petitions.extensions import db
+from petitions.models.types import UTCDateTime
 
 if TYPE_CHECKING:
-    from .user import User
+    from petitions.models.user import User
 
 # Statuses a petition can be in. 'draft': waiting for its campaigner to confirm their email;
 # 'pending': waiting for a moderator (MODERATION=pre); 'open'; 'closed'; 'hidden' by a moderator.

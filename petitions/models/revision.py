@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .petition import Petition
-from .types import UTCDateTime
+from petitions.extensions import db
+from petitions.models.petition import Petition
+from petitions.models.types import UTCDateTime
 
 # 'pending': waiting for a moderator (at most one per petition); 'approved': applied;
 # 'rejected': discarded with a reason the owner sees; 'superseded': replaced by a later

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .petition import Petition
-from .types import UTCDateTime
+from petitions.extensions import db
+from petitions.models.petition import Petition
+from petitions.models.types import UTCDateTime
 
 _UNASSIGNED = "suspected IS NOT NULL AND invalidation_id IS NULL"
 

@@ -11,11 +11,11 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
-from .types import UTCDateTime
+from petitions.extensions import db
+from petitions.models.types import UTCDateTime
 
 if TYPE_CHECKING:
-    from .petition import Petition
+    from petitions.models.petition import Petition
 
 
 def new_session_token() -> str:

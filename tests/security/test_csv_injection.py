@@ -13,12 +13,12 @@ import io
 import pytest
 from sqlalchemy import select
 
-from petitions import exports, signing
+from petitions.campaigns import exports
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import Signature
-
-from ..conftest import login, make_petition, make_user, sign_form
+from petitions.signatures import signing
+from tests.helpers import login, make_petition, make_user, sign_form
 
 OWNER = "owner@example.org"
 FORMULA = ("=", "+", "-", "@")

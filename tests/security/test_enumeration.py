@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 
-from petitions import signing
 from petitions.clock import utcnow
 from petitions.extensions import db
-
-from ..conftest import make_petition, make_user, post_form, sign_form
+from petitions.signatures import signing
+from tests.helpers import make_petition, make_user, post_form, sign_form
 
 
 def same(a, b, typed: tuple[str, str] = ("", "")) -> None:

@@ -13,8 +13,7 @@ from sqlalchemy import event, func, select
 
 from petitions.extensions import db
 from petitions.models import OutboxMessage
-
-from ..conftest import csrf_from, make_user
+from tests.helpers import csrf_from, make_user
 
 KNOWN, UNKNOWN = "known@example.org", "unknown@example.org"
 

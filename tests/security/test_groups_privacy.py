@@ -13,12 +13,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from petitions import groups, signing
+from petitions.campaigns import groups
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import GroupDomain, Petition, SupporterGroup
-
-from ..conftest import login, make_petition, make_user, post_form
+from petitions.signatures import signing
+from tests.helpers import login, make_petition, make_user, post_form
 
 OWNER = "owner@example.org"
 

@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 
 from petitions.extensions import db
 from petitions.models import Signature
-
-from ..conftest import csrf_from, login, make_petition, make_user, post_form, started_from
+from tests.helpers import csrf_from, login, make_petition, make_user, post_form, started_from
 
 MB = 1024 * 1024
 TOO_LARGE = "larger than this site accepts (at most 1 MB), so nothing was saved"

@@ -14,12 +14,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from petitions import signing
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import AuditEntry, Petition, PetitionRevision
-
-from ..conftest import assert_accessible, body_of, deliver, login, make_petition, make_user, post_form
+from petitions.signatures import signing
+from tests.helpers import assert_accessible, body_of, deliver, login, make_petition, make_user, post_form
 
 OWNER = "owner@example.org"
 ADMIN = "admin@example.org"

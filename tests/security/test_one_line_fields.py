@@ -19,15 +19,14 @@ from wtforms import EmailField, HiddenField, PasswordField, StringField, TextAre
 from wtforms.fields.core import UnboundField
 
 import petitions
-from petitions import signing
 from petitions.clock import utcnow
-from petitions.emails import InvalidEmail, canonical_email
 from petitions.extensions import db
-from petitions.fields import LineField
+from petitions.infra.text import one_line
 from petitions.models import Petition, PetitionUpdate, Signature, SupporterGroup, User
-from petitions.text import one_line
-
-from ..conftest import body_of, csrf_from, deliver, login, make_petition, make_user, post_form, sign_form
+from petitions.signatures import signing
+from petitions.signatures.mailboxes import InvalidEmail, canonical_email
+from petitions.web.fields import LineField
+from tests.helpers import body_of, csrf_from, deliver, login, make_petition, make_user, post_form, sign_form
 
 INJECTED = "Eve\r\nBcc: mallory@example.org\n\nYour signature is void, sign again at http://evil.example/"
 FOLDED = "Eve Bcc: mallory@example.org Your signature is void, sign again at http://evil.example/"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from petitions import mydata, signing, tokens
 from petitions.clock import utcnow
 from petitions.extensions import db
-
-from ..conftest import csrf_from, login, make_petition, make_user
+from petitions.infra import tokens
+from petitions.signatures import mydata, signing
+from tests.helpers import csrf_from, login, make_petition, make_user
 
 PRIVATE = "private, no-store"
 OWNER = "owner@example.org"

@@ -14,8 +14,7 @@ from sqlalchemy import select, text
 
 from petitions.extensions import db
 from petitions.models import User
-
-from ..conftest import ROOT, csrf_from, deliver, is_postgres, link_in, login, make_app, make_user
+from tests.helpers import ROOT, csrf_from, deliver, is_postgres, link_in, login, make_app, make_user
 
 EMAIL = "campaigner@example.org"
 PASSWORD = "correct horse battery"

@@ -17,13 +17,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
-from petitions import abuse, counts, worker
+from petitions import worker
 from petitions.clock import utcnow
+from petitions.counting import counts
 from petitions.extensions import db
+from petitions.infra.tokens import serializer
 from petitions.models import FormStamp, Invalidation, Petition, Signature, User
-from petitions.tokens import serializer
-
-from ..conftest import (
+from petitions.moderation import abuse
+from tests.helpers import (
     ONE_DAY,
     csrf_from,
     deliver,
@@ -180,7 +181,7 @@ def test_a_suspected_signature_stays_suspected_across_withdrawing_and_signing_ag
 
 
 def test_deleting_my_data_keeps_an_invalidated_mailbox_invalidated(app, mailbox) -> None:
-    from petitions import invalidation
+    from petitions.moderation import invalidation
 
     with app.app_context():
         admin_id = make_user("admin@example.org", admin=True).id
@@ -368,7 +369,7 @@ def test_the_worker_forgets_the_uses_of_stamps_too_old_to_be_accepted(app) -> No
 
 def test_a_suspected_signing_costs_what_a_counted_one_costs(app, monkeypatch) -> None:
     """Each suspected signing used to read, lock and update its day's batch row; now it writes its own row only."""
-    from petitions.database import AutocommitStatement
+    from petitions.infra.database import AutocommitStatement
 
     app.config.update(PETITION_CACHE_SECONDS=3600, BLOCKS_REFRESH=3600)
     with app.app_context():

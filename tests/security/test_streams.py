@@ -30,14 +30,14 @@ import requests
 from flask import Flask
 from playwright.sync_api import Browser, expect
 
-from petitions import create_app, signing
+from petitions import create_app
 from petitions.clock import utcnow
 from petitions.config import ConfigError
 from petitions.extensions import db
 from petitions.models import Petition
-
-from ..conftest import ROOT, LiveServer, free_port, make_app, make_petition
-from ..test_concurrency import _held, _workers
+from petitions.signatures import signing
+from tests.counting.test_concurrency import _held, _workers
+from tests.helpers import ROOT, LiveServer, free_port, make_app, make_petition
 
 READERS = 200
 T = TypeVar("T")

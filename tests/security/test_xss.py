@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from petitions import signing
-from petitions.campaigns import PetitionData, create_petition
+from petitions.campaigns.lifecycle import PetitionData, create_petition
 from petitions.clock import utcnow
 from petitions.extensions import db
-
-from ..conftest import make_user
+from petitions.signatures import signing
+from tests.helpers import make_user
 
 PAYLOADS = [line for line in (Path(__file__).parent / "xss_payloads.txt").read_text().splitlines() if line.strip()]
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "background", "xlink:href"}
@@ -79,7 +78,7 @@ def hostile(app):
 
 
 def test_no_payload_survives_on_any_page(app, client, hostile) -> None:
-    from ..conftest import login
+    from tests.helpers import login
 
     login(client, "casey@example.org")
     failures = []

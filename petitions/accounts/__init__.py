@@ -1,0 +1,1 @@
+"""Accounts of campaigners and administrators: registration, passwords, email changes, deletion."""

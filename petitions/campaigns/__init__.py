@@ -1,0 +1,1 @@
+"""Campaigns: petitions' lifecycle, supporter groups, updates to signers, statistics, exports."""

@@ -1,0 +1,1 @@
+"""Counting: what counts, the counters kept in step with the rows, recount."""

@@ -1,0 +1,1 @@
+"""Moderation: reviewing petitions, invalidating signatures, abuse signals, blocks, the audit log."""

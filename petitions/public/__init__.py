@@ -1,7 +1,0 @@
-"""Public pages: browsing, signing, confirming."""
-
-from flask import Blueprint
-
-bp = Blueprint("public", __name__)
-
-from . import reports, routes  # noqa: E402,F401  (registers the views on the blueprint)

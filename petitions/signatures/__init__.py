@@ -1,0 +1,1 @@
+"""Signatures: signing, confirming, withdrawing; mailbox keys; a signer's data; retention."""

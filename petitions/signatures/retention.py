@@ -1,0 +1,36 @@
+"""What is kept, and for how long: unconfirmed signatures and signers' IP addresses."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+
+from petitions.extensions import db
+from petitions.models import Signature
+
+
+def purge_unverified(*, older_than_days: int, now: datetime) -> int:
+    """Delete signatures never confirmed that were made more than the given days ago.
+
+    Invalidated and suspected ones stay (a withdrawn one is already emptied of all but its
+    address): deleting the row would let that mailbox sign again as if new and undo the
+    decision, which withdrawing cannot do either.
+    """
+    cutoff = now - timedelta(days=older_than_days)
+    return db.session.execute(
+        delete(Signature)
+        .where(Signature.confirmed_at.is_(None), Signature.created_at < cutoff, Signature.invalidated_at.is_(None))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def drop_ip_addresses(*, older_than_days: int, now: datetime) -> int:
+    """Forget the IP address of signatures made more than the given days ago."""
+    cutoff = now - timedelta(days=older_than_days)
+    return db.session.execute(
+        update(Signature)
+        .where(Signature.created_at < cutoff, Signature.ip_address.is_not(None))
+        .values(ip_address=None, ip_key=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount

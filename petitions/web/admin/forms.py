@@ -1,0 +1,177 @@
+"""Forms of the admin pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
+
+from petitions.models import STATUSES
+from petitions.moderation.review import RESOLUTIONS
+from petitions.web.fields import LineField, LineSearchField, strip
+
+
+def _slug(value: str | None) -> str | None:
+    """A petition's address, also when its whole URL was pasted."""
+    value = strip(value)
+    if value and "/petitions/" in value:
+        value = value.split("/petitions/", 1)[1].split("/", 1)[0].split("?", 1)[0]
+    return value
+
+
+_REASON = [
+    DataRequired("Please give a reason."),
+    Length(max=500, message="Please keep the reason under 500 characters."),
+]
+_DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+_DATETIME_MESSAGE = "Please enter a date and time like 2024-05-01T13:00 (UTC)."
+
+
+class PetitionFilterForm(FlaskForm):
+    """Filters of the petition list (GET, no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", choices={"": "Any status", **{s: s for s in STATUSES}}, validate_choice=False)
+    q = LineSearchField("Title or address contains", filters=[strip], validators=[Optional(), Length(max=100)])
+    owner = LineSearchField("Owner's email contains", filters=[strip], validators=[Optional(), Length(max=254)])
+    edited = BooleanField("Only those edited since review")
+
+
+class ReasonForm(FlaskForm):
+    """A reason, required: hiding and rejecting."""
+
+    reason = TextAreaField(
+        "Reason",
+        filters=[strip],
+        validators=_REASON,
+        description="The owner sees this and receives it by email.",
+    )
+
+
+class RestoreForm(FlaskForm):
+    """Restoring a hidden petition; the note is for the audit log."""
+
+    note = LineField(
+        "Note for the log (optional)",
+        filters=[strip],
+        validators=[Optional(), Length(max=500, message="Please keep the note under 500 characters.")],
+    )
+
+
+class ButtonForm(FlaskForm):
+    """A button that only needs its CSRF token (approving)."""
+
+
+class ResolveReportForm(FlaskForm):
+    """Dismiss a report, or hide its petition, with a note; the button pressed gives the resolution."""
+
+    note = TextAreaField(
+        "Note",
+        filters=[strip],
+        validators=[
+            DataRequired("Please write a note."),
+            Length(max=400, message="Please keep the note under 400 characters."),
+        ],
+        description="Kept in the log. When you hide the petition, its owner reads this as the reason.",
+    )
+    # Not rendered as a field: each submit button carries its value.
+    resolution = HiddenField(validators=[AnyOf(RESOLUTIONS, message="Please choose Dismiss or Hide the petition.")])
+
+
+class SignatureSearchForm(FlaskForm):
+    """Which signatures: sent by GET to preview (no CSRF needed), and again with the invalidation."""
+
+    class Meta:
+        csrf = False
+
+    petition = LineField(
+        "Petition address (slug)",
+        filters=[_slug],
+        validators=[Optional(), Length(max=200)],
+        description="For example stop-selling-rekognition; a pasted petition link works too.",
+    )
+    domain = LineField(
+        "Email domain",
+        filters=[strip],
+        validators=[Optional(), Length(max=253)],
+        description="Matches the domain and its subdomains: example.org matches mail.example.org too.",
+    )
+    network = LineField(
+        "IP network",
+        filters=[strip],
+        validators=[Optional(), Length(max=64)],
+        description="An address or a network: 203.0.113.7, 203.0.113.0/24 or 2001:db8::/32.",
+    )
+    created_from = DateTimeLocalField(
+        "Signed from (UTC)",
+        format=_DATETIME_FORMATS,
+        validators=[Optional()],
+        description="Signatures made at or after this time.",
+    )
+    created_before = DateTimeLocalField(
+        "Signed before (UTC)",
+        format=_DATETIME_FORMATS,
+        validators=[Optional()],
+        description="Signatures made before this time.",
+    )
+
+    def validate(self, extra_validators=None) -> bool:
+        """Validate, replacing WTForms' date message with one that shows the format."""
+        ok = super().validate(extra_validators)
+        for f in (self.created_from, self.created_before):
+            if f.errors:
+                f.errors = [_DATETIME_MESSAGE]
+        return ok
+
+    def given(self) -> bool:
+        """True when any criterion was typed."""
+        return any(
+            (f.raw_data or [""])[0].strip()
+            for f in (self.petition, self.domain, self.network, self.created_from, self.created_before)
+        )
+
+    @staticmethod
+    def utc(value: datetime | None) -> datetime | None:
+        """A time typed in UTC, made aware."""
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class InvalidateForm(SignatureSearchForm):
+    """The criteria again (as hidden fields), the number shown in the preview, and the reason; with CSRF."""
+
+    class Meta:
+        csrf = True
+
+    expected = IntegerField(widget=HiddenField.widget, validators=[Optional(), NumberRange(min=0)])
+    reason = TextAreaField(
+        "Reason for invalidating",
+        filters=[strip],
+        validators=_REASON,
+        description="Kept with the batch and in the audit log.",
+    )
+
+
+class ReverseForm(FlaskForm):
+    """Reversing an invalidation, with a reason."""
+
+    reason = TextAreaField("Reason for reversing", filters=[strip], validators=_REASON)
+
+
+class BlockForm(FlaskForm):
+    """Block an email domain or an IP network."""
+
+    value = LineField(
+        "Email domain or IP network",
+        filters=[strip],
+        validators=[DataRequired("Give a domain (example.org) or a network (203.0.113.0/24)."), Length(max=253)],
+        description="Future signatures from it are kept as suspected and not counted; subdomains are included.",
+    )
+    reason = LineField(
+        "Reason",
+        filters=[strip],
+        validators=[DataRequired("Please give the reason for the block."), Length(max=500)],
+    )

@@ -1,0 +1,102 @@
+"""JSON views: the petition list, one petition, its count, and the API's description."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import abort, current_app, request, url_for
+from werkzeug.wrappers import Response
+
+from petitions.clock import iso, utcnow
+from petitions.counting import counts
+from petitions.extensions import db
+from petitions.infra.live import cached_count
+from petitions.infra.mail import external_url
+from petitions.models import Petition
+from petitions.web.api import bp
+from petitions.web.api.openapi import spec
+from petitions.web.http import cacheable, json_response
+from petitions.web.queries import public_petition_or_404, public_petitions
+
+SORTS = {"popular": "popular", "count": "popular", "new": "new", "date": "new"}
+
+
+def petition_json(petition: Petition, now: datetime, *, full: bool = True) -> dict[str, Any]:
+    """The petition document of CONTRACT.md; the list leaves out the per-country and group counts."""
+    doc = {
+        "slug": petition.slug,
+        "title": petition.title,
+        "target": petition.target,
+        "summary": petition.summary,
+        "url": external_url("public.petition", slug=petition.slug),
+        "status": petition.effective_status(now),
+        "signature_count": petition.signature_count,
+        "goal": petition.goal,
+        "created_at": iso(petition.created_at),
+        "closes_at": iso(petition.closes_at),
+        "updated_at": iso(max(petition.updated_at, petition.count_updated_at)),
+    }
+    if full:
+        doc["signatures_by_country"] = counts.by_country(petition.id)
+        doc["supporter_groups"] = counts.public_groups_json(petition.id)
+    return doc
+
+
+@bp.get("/petitions")
+def petitions() -> Response:
+    """Public petitions, paginated: ?page=, ?per_page= (max 100), ?q=, ?sort=popular|new, ?status=open|closed|all."""
+    try:
+        page = min(10_000, max(1, int(request.args.get("page", 1))))
+        per_page = min(100, max(1, int(request.args.get("per_page", current_app.config["API_PAGE_SIZE"]))))
+    except ValueError:
+        abort(400, description="page and per_page must be whole numbers.")
+    status = request.args.get("status", "open")
+    if status not in ("open", "closed", "all"):
+        abort(400, description="status must be open, closed or all.")
+    sort = SORTS.get(request.args.get("sort", "popular"))
+    if sort is None:
+        abort(400, description="sort must be popular (or count) or new (or date).")
+    q = (request.args.get("q") or "").strip()[:100] or None
+    now = utcnow()
+    result = db.paginate(
+        public_petitions(q, sort, None if status == "all" else status, now=now),
+        page=page, per_page=per_page, error_out=False, count=True,
+    )
+    doc = {
+        "petitions": [petition_json(p, now, full=False) for p in result.items],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+        "pages": result.pages,
+    }
+    return cacheable(json_response(doc), max_age=current_app.config["COUNT_MAX_AGE"] * 5, stale=30)
+
+
+@bp.get("/petitions/<slug>")
+def petition(slug: str) -> Response:
+    """One petition, with its counts by country and by supporter group."""
+    return cacheable(json_response(petition_json(public_petition_or_404(slug), utcnow())))
+
+
+@bp.get("/petitions/<slug>/count")
+def count(slug: str) -> Response:
+    """The count of one petition: small, cacheable, CORS open; at most COUNT_MAX_AGE seconds behind."""
+    doc = cached_count(slug)
+    if doc is None:
+        abort(404, description="No petition has that slug.")
+    return cacheable(json_response(doc))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of this API."""
+    response = json_response(spec(current_app.config["BASE_URL"]))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/")
+def api_root() -> Response:
+    """Where the description is."""
+    return json_response({"openapi": url_for(".openapi"), "documentation": url_for("embed.api_docs")})

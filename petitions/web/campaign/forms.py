@@ -1,0 +1,126 @@
+"""Forms of accounts and petitions."""
+
+from datetime import UTC, date, datetime, time
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, IntegerField, PasswordField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from petitions.clock import utcnow
+from petitions.web.fields import LineField, email_field, name_field, new_password_field, strip
+
+
+class RegisterForm(FlaskForm):
+    """name, email, password."""
+
+    name = name_field()
+    email = email_field()
+    password = new_password_field()
+
+
+class LoginForm(FlaskForm):
+    """email, password."""
+
+    email = EmailField(
+        "Email address",
+        filters=[strip],
+        validators=[DataRequired("Please enter your email address."), Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Please enter your password."), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class LogoutForm(FlaskForm):
+    """Only the CSRF token: signing out is a POST."""
+
+
+class PetitionForm(FlaskForm):
+    """title, target, summary, body (Markdown), goal, closes_at."""
+
+    title = LineField(
+        "Title",
+        filters=[strip],
+        validators=[DataRequired("Please give the petition a title."), Length(min=5, max=150, message="The title must be 5 to 150 characters.")],
+        description='What you ask for, in a few words: "Stop selling face recognition to governments".',
+    )
+    target = LineField(
+        "Addressed to",
+        filters=[strip],
+        validators=[DataRequired("Please say to whom the petition is addressed."), Length(max=150, message="Please keep this under 150 characters.")],
+        description='Who can make the change: "Amazon\'s board of directors".',
+    )
+    summary = TextAreaField(
+        "Summary",
+        filters=[strip],
+        validators=[DataRequired("Please write a short summary."), Length(max=500, message="Please keep the summary under 500 characters.")],
+        description="One or two sentences shown in lists and when the petition is shared.",
+    )
+    body = TextAreaField(
+        "The petition",
+        validators=[DataRequired("Please write the petition's text."), Length(max=20000, message="Please keep the text under 20,000 characters.")],
+        description="Markdown: **bold**, *italic*, [links](https://example.org), lists.",
+    )
+    goal = IntegerField(
+        "Signature goal",
+        default=1000,
+        validators=[
+            DataRequired("Please set a goal, a whole number of signatures."),
+            NumberRange(min=1, max=100_000_000, message="The goal must be between 1 and 100,000,000."),
+        ],
+    )
+    closes_at = DateField(
+        "Closing date (optional)",
+        validators=[Optional()],
+        description="The petition closes at the end of this day (UTC). Leave empty to keep it open.",
+    )
+
+    def validate_closes_at(self, field: DateField) -> None:
+        """A closing date must be in the future."""
+        if field.data is not None and field.data < utcnow().date():
+            raise ValidationError("The closing date must be today or later.")
+
+    def closes_at_utc(self) -> datetime | None:
+        """The end of the chosen day, in UTC."""
+        day: date | None = self.closes_at.data
+        if day is None:
+            return None
+        return datetime.combine(day, time.max, tzinfo=UTC).replace(microsecond=0)
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (close, reopen, delete): its CSRF token is all it carries."""
+
+
+class UpdateForm(FlaskForm):
+    """An email to the signers who asked for updates."""
+
+    subject = LineField(
+        "Subject",
+        filters=[strip],
+        validators=[DataRequired("Please write a subject."), Length(max=150, message="Please keep the subject under 150 characters.")],
+    )
+    body = TextAreaField(
+        "Message",
+        validators=[DataRequired("Please write the message."), Length(max=20000, message="Please keep the message under 20,000 characters.")],
+        description="Markdown. Every email carries a link to stop updates; signer addresses are never shown to you.",
+    )
+
+
+class GroupForm(FlaskForm):
+    """A supporter group and its email domains."""
+
+    name = LineField(
+        "Group name",
+        filters=[strip],
+        validators=[DataRequired("Please name the group."), Length(max=80, message="Please keep the name under 80 characters.")],
+        description='Shown beside the count: "Amazon employees".',
+    )
+    domains = TextAreaField(
+        "Email domains",
+        validators=[DataRequired("Please give at least one email domain."), Length(max=5000)],
+        description="Separated by commas or new lines, e.g. amazon.com, aws.com. Subdomains count too.",
+    )

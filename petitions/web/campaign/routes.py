@@ -1,0 +1,324 @@
+"""Views of accounts and of the campaigner's petitions."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from petitions.accounts import operations
+from petitions.campaigns import groups, lifecycle, updates
+from petitions.clock import utcnow
+from petitions.exceptions import EmailTaken, TokenExpired, TokenInvalid
+from petitions.extensions import db, limiter
+from petitions.models import Petition, PetitionUpdate, Signature, SupporterGroup
+from petitions.web.campaign import bp
+from petitions.web.campaign.forms import (
+    ButtonForm,
+    GroupForm,
+    LoginForm,
+    LogoutForm,
+    PetitionForm,
+    RegisterForm,
+    UpdateForm,
+)
+from petitions.web.queries import can_manage, visible_petition_or_404
+
+
+def safe_next(target: str | None) -> str | None:
+    """The target if it is a path on this site, else None (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def limit(setting: str):
+    """A rate limit on the POSTs of a view, read from the setting at request time."""
+    return limiter.limit(lambda: current_app.config[setting], methods=["POST"], scope=setting)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limit("RATELIMIT_REGISTER")
+def register() -> Response | tuple[str, int] | str:
+    """Create an account; the same answer whether or not the address already has one."""
+    form = RegisterForm()
+    if not form.validate_on_submit():
+        return render_template("auth/register.html", form=form), (422 if request.method == "POST" else 200)
+    now = utcnow()
+    try:
+        operations.register(form.name.data, form.email.data, form.password.data, now=now)
+    except EmailTaken:
+        operations.warn_existing(form.email.data, now=now)
+    except ValueError:
+        form.email.errors = ["Please enter a valid email address, like name@example.org."]
+        return render_template("auth/register.html", form=form), 422
+    db.session.commit()
+    return redirect(url_for(".registered"), 303)
+
+
+@bp.get("/register/sent")
+def registered() -> str:
+    """'Check your email' after registering."""
+    return render_template("auth/registered.html")
+
+
+@bp.get("/confirm-account/<token>")
+def confirm_account(token: str) -> Response | tuple[str, int]:
+    """Confirm the account's address; its drafts open."""
+    try:
+        user = operations.confirm_account(token, now=utcnow())
+    except TokenExpired:
+        return render_template("auth/confirm_error.html", reason="expired"), 410
+    except TokenInvalid:
+        return render_template("auth/confirm_error.html", reason="invalid"), 404
+    db.session.commit()
+    flash("Your email address is confirmed.", "success")
+    if current_user.is_authenticated and current_user.id == user.id:
+        return redirect(url_for(".account"), 303)
+    return redirect(url_for(".login"), 303)
+
+
+@bp.post("/account/resend-confirmation")
+@login_required
+def resend_confirmation() -> Response:
+    """Send the account confirmation email again."""
+    if not current_user.email_confirmed:
+        operations.send_confirmation(current_user, now=utcnow())
+        db.session.commit()
+        flash("We have sent the confirmation email again.", "info")
+    return redirect(url_for(".account"), 303)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limit("RATELIMIT_LOGIN")
+def login() -> Response | tuple[str, int] | str:
+    """Sign in with email and password."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = operations.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(safe_next(request.args.get("next")) or url_for(".account"), 303)
+        form.password.errors = ["That email address and password do not match an account."]
+        return render_template("auth/login.html", form=form), 422
+    return render_template("auth/login.html", form=form), (422 if request.method == "POST" else 200)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Sign out (a POST with a CSRF token, so no other site can sign anyone out).
+
+    The account's session token changes, so no copy of this session's cookie opens it again;
+    its other sessions end too, since a session holds nothing of its own to revoke.
+    """
+    form = LogoutForm()
+    if form.validate_on_submit():
+        if current_user.is_authenticated:
+            operations.end_sessions(current_user._get_current_object())  # type: ignore[attr-defined]
+            db.session.commit()
+        logout_user()
+        flash("You are signed out.", "info")
+    return redirect(url_for("public.index"), 303)
+
+
+@bp.get("/account")
+@login_required
+def account() -> str:
+    """The campaigner's petitions with their confirmed and pending counts."""
+    pending = dict(
+        db.session.execute(
+            select(Signature.petition_id, func.count())
+            .join(Petition, Petition.id == Signature.petition_id)
+            .where(Petition.owner_id == current_user.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None))
+            .group_by(Signature.petition_id)
+        ).all()
+    )
+    petitions = db.session.scalars(
+        select(Petition).where(Petition.owner_id == current_user.id).order_by(Petition.created_at.desc())
+    ).all()
+    return render_template("campaign/account.html", petitions=petitions, pending=pending, now=utcnow())
+
+
+def _petition_data(form: PetitionForm) -> lifecycle.PetitionData:
+    return lifecycle.PetitionData(
+        title=form.title.data,
+        target=form.target.data,
+        summary=form.summary.data,
+        body=form.body.data,
+        goal=form.goal.data,
+        closes_at=form.closes_at_utc(),
+    )
+
+
+@bp.route("/petitions/new", methods=["GET", "POST"])
+@login_required
+@limit("RATELIMIT_CREATE_PETITION")
+def new_petition() -> Response | tuple[str, int] | str:
+    """Start a petition: open at once when the campaigner's email is confirmed (MODERATION=post)."""
+    form = PetitionForm()
+    if not form.validate_on_submit():
+        return render_template("campaign/edit.html", form=form, petition=None), (422 if request.method == "POST" else 200)
+    petition = lifecycle.create_petition(
+        current_user, _petition_data(form), now=utcnow(), moderation=current_app.config["MODERATION"]
+    )
+    db.session.commit()
+    if petition.status == "draft":
+        flash("Saved. Confirm your email address (see your inbox) and the petition opens at once.", "info")
+    elif petition.status == "pending":
+        flash("Saved. The petition opens once a moderator has approved it.", "info")
+    else:
+        flash("Your petition is open. Share its link!", "success")
+    return redirect(url_for("public.petition", slug=petition.slug), 303)
+
+
+@bp.route("/petitions/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit_petition(slug: str) -> Response | tuple[str, int] | str:
+    """Edit a petition's text, goal and closing date; under MODERATION=pre a public petition's new text waits for review."""
+    petition = _managed_or_403(slug)
+    pending = lifecycle.pending_revision(petition)
+    latest = pending or lifecycle.latest_revision(petition)
+    rejected = latest if latest is not None and latest.status == "rejected" else None
+    form = PetitionForm(obj=petition if request.method == "GET" else None)
+    if request.method == "GET":
+        if pending is not None:  # the owner goes on from what they proposed
+            for name in ("title", "target", "summary", "body"):
+                getattr(form, name).data = getattr(pending, name)
+        if petition.closes_at is not None:
+            form.closes_at.data = petition.closes_at.date()
+
+    def page(status: int, locked: bool) -> tuple[str, int]:
+        return render_template(
+            "campaign/edit.html", form=form, petition=petition, locked=locked, pending=pending, rejected=rejected,
+            reviewed_first=current_app.config["MODERATION"] == "pre" and petition.opened_at is not None,
+        ), status
+
+    if not form.validate_on_submit():
+        return page(422 if request.method == "POST" else 200, lifecycle.has_signatures(petition))
+    try:
+        waits = lifecycle.update_petition(
+            petition, _petition_data(form), now=utcnow(), moderation=current_app.config["MODERATION"],
+            editor=current_user._get_current_object(),
+        )
+    except lifecycle.FieldsLocked as exc:
+        db.session.rollback()
+        for name in exc.fields:
+            getattr(form, name).errors = [LOCKED_MESSAGE]
+        return page(422, True)
+    db.session.commit()
+    if waits:
+        flash("Your new text waits for a moderator; until it is approved, the petition shows the text approved before. "
+              "Changes to the goal and the closing date are saved.", "info")
+    else:
+        flash("Your changes are saved.", "success")
+    return redirect(url_for("public.petition", slug=petition.slug), 303)
+
+
+LOCKED_MESSAGE = "This cannot change any more: people have signed the petition as it is."
+
+
+def _managed_or_403(slug: str) -> Petition:
+    petition = visible_petition_or_404(slug)
+    if not can_manage(petition):
+        abort(403)
+    return petition
+
+
+@bp.post("/petitions/<slug>/close")
+@login_required
+def close_petition(slug: str) -> Response:
+    """Close a petition early."""
+    petition = _managed_or_403(slug)
+    if ButtonForm().validate_on_submit():
+        try:
+            lifecycle.close_petition(petition, now=utcnow())
+            db.session.commit()
+            flash("The petition is closed: it takes no more signatures. Signatures made before now can still be confirmed.", "success")
+        except lifecycle.CannotChangeStatus as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+    return redirect(url_for("public.petition", slug=petition.slug), 303)
+
+
+@bp.post("/petitions/<slug>/reopen")
+@login_required
+def reopen_petition(slug: str) -> Response:
+    """Reopen a petition closed early, before its closing date."""
+    petition = _managed_or_403(slug)
+    if ButtonForm().validate_on_submit():
+        try:
+            lifecycle.reopen_petition(petition, now=utcnow())
+            db.session.commit()
+            flash("The petition is open again.", "success")
+        except lifecycle.CannotChangeStatus as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+    return redirect(url_for("public.petition", slug=petition.slug), 303)
+
+
+@bp.route("/account/petitions/<slug>/updates", methods=["GET", "POST"])
+@login_required
+def petition_updates(slug: str) -> Response | tuple[str, int]:
+    """Email the signers who asked for updates; the list of updates sent."""
+    petition = _managed_or_403(slug)
+    form = UpdateForm()
+    if form.validate_on_submit():
+        if not petition.is_public():
+            flash("Updates can be sent once the petition is public.", "error")
+            return redirect(url_for(".petition_updates", slug=slug), 303)
+        update = updates.create_update(
+            petition, current_user, subject=form.subject.data, body=form.body.data, now=utcnow()
+        )
+        db.session.commit()
+        flash(f"Your update “{update.subject}” is being sent.", "success")
+        return redirect(url_for(".petition_updates", slug=slug), 303)
+    sent = db.session.scalars(
+        select(PetitionUpdate).where(PetitionUpdate.petition_id == petition.id).order_by(PetitionUpdate.id.desc())
+    ).all()
+    return render_template(
+        "campaign/updates.html", petition=petition, form=form, sent=sent,
+        recipients=updates.recipient_count(petition),
+    ), (422 if request.method == "POST" else 200)
+
+
+@bp.route("/account/petitions/<slug>/groups", methods=["GET", "POST"])
+@login_required
+def petition_groups(slug: str) -> Response | tuple[str, int]:
+    """Supporter groups of a petition: add one, see their counts."""
+    petition = _managed_or_403(slug)
+    form = GroupForm()
+    if form.validate_on_submit():
+        try:
+            domains = groups.parse_domains(form.domains.data)
+            group = groups.save_group(petition, name=form.name.data, domains=domains, now=utcnow())
+        except groups.GroupError as exc:
+            db.session.rollback()
+            form.domains.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(f"The group “{group.name}” counts {group.signature_count} confirmed signatures so far.", "success")
+            return redirect(url_for(".petition_groups", slug=slug), 303)
+    return render_template(
+        "campaign/groups.html", petition=petition, form=form, delete_form=ButtonForm()
+    ), (422 if request.method == "POST" else 200)
+
+
+@bp.post("/account/petitions/<slug>/groups/<int:group_id>/delete")
+@login_required
+def delete_group(slug: str, group_id: int) -> Response:
+    """Remove a supporter group."""
+    petition = _managed_or_403(slug)
+    group = db.session.get(SupporterGroup, group_id)
+    if group is None or group.petition_id != petition.id:
+        abort(404)
+    if ButtonForm().validate_on_submit():
+        groups.delete_group(group)
+        db.session.commit()
+        flash("The group is removed.", "success")
+    return redirect(url_for(".petition_groups", slug=slug), 303)

@@ -1,0 +1,172 @@
+"""Views for the press. The widget may be framed by any site and sets no cookie."""
+
+from __future__ import annotations
+
+import random
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, render_template, request, url_for
+from markupsafe import escape
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from petitions.clock import utcnow
+from petitions.counting import counts
+from petitions.extensions import db
+from petitions.infra.live import busy, cached_count, count_doc, stream
+from petitions.infra.mail import external_url
+from petitions.models import Petition
+from petitions.web.embed import bp
+from petitions.web.embed.snippets import WIDGET_HEIGHT, WIDGET_WIDTH, iframe, widget_code
+from petitions.web.http import cache_budget, cacheable, json_response
+from petitions.web.queries import public_petition_or_404
+from petitions.web.security import frameable
+
+# Labels of the widget, by language (?lang=).
+LABELS = {
+    "en": {"signatures": "signatures", "goal": "Goal", "sign": "Sign the petition", "closed": "Closed",
+           "confirmed": "confirmed"},
+    "fr": {"signatures": "signatures", "goal": "Objectif", "sign": "Signer la pétition", "closed": "Close",
+           "confirmed": "confirmés"},
+    "de": {"signatures": "Unterschriften", "goal": "Ziel", "sign": "Petition unterschreiben", "closed": "Beendet",
+           "confirmed": "bestätigte"},
+    "es": {"signatures": "firmas", "goal": "Meta", "sign": "Firmar la petición", "closed": "Cerrada",
+           "confirmed": "confirmados"},
+}
+THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
+
+# Seconds before a reader turned away by a full process should try a stream again (on average).
+BUSY_RETRY_SECONDS = 30
+
+# The petition page's embed box shows {{ embed_code(petition) }}: the snippet, escaped once by the template.
+bp.add_app_template_global(widget_code, "embed_code")
+
+
+def grouped(n: int | counts.FewerThan, lang: str) -> str:
+    """1234567 as 1,234,567 (or the language's separator); a small group's "fewer than 5" in the language."""
+    if isinstance(n, counts.FewerThan):
+        return n.label(lang)
+    return f"{n:,}".replace(",", THOUSANDS.get(lang, ","))
+
+
+@bp.get("/embed/<slug>")
+@frameable
+def widget(slug: str) -> Response:
+    """A small live counter card for an <iframe>: no cookies, no third-party requests."""
+    petition = public_petition_or_404(slug)
+    lang = request.args.get("lang", "en")
+    lang = lang if lang in LABELS else "en"
+    theme = "dark" if request.args.get("theme") == "dark" else "light"
+    html = render_template(
+        "embed/widget.html",
+        petition=petition,
+        status=petition.effective_status(utcnow()),
+        groups=counts.public_groups(petition.id),
+        labels=LABELS[lang],
+        lang=lang,
+        theme=theme,
+        grouped=grouped,
+        petition_url=external_url("public.petition", slug=petition.slug),
+    )
+    response = current_app.response_class(html, mimetype="text/html")
+    return cacheable(response)
+
+
+BADGE = """<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{label}: {value}">
+<title>{label}: {value}</title>
+<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>
+<clipPath id="r"><rect width="{w}" height="20" rx="3" fill="#fff"/></clipPath>
+<g clip-path="url(#r)"><rect width="{lw}" height="20" fill="#1d3557"/><rect x="{lw}" width="{vw}" height="20" fill="#00703c"/><rect width="{w}" height="20" fill="url(#s)"/></g>
+<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11">
+<text x="{lx}" y="14">{label}</text><text x="{vx}" y="14">{value}</text></g>
+</svg>"""
+
+
+def _text_width(text: str) -> int:
+    return int(len(text) * 6.8) + 12
+
+
+@bp.get("/petitions/<slug>/badge.svg")
+def badge(slug: str) -> Response:
+    """An SVG badge with the count, cacheable like the JSON."""
+    doc = cached_count(slug)
+    if doc is None:
+        abort(404, description="No petition has that slug.")
+    label = request.args.get("label", "signatures")[:30] or "signatures"
+    value = f"{doc['signature_count']:,}"
+    lw, vw = _text_width(label), _text_width(value)
+    svg = BADGE.format(
+        w=lw + vw, lw=lw, vw=vw, lx=lw / 2, vx=lw + vw / 2, label=escape(label), value=value
+    )
+    response = current_app.response_class(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return cacheable(response)
+
+
+@bp.get("/oembed")
+def oembed() -> Response:
+    """oEmbed (rich type) for a petition URL of this site: the widget's iframe."""
+    fmt = request.args.get("format", "json")
+    if fmt != "json":
+        return json_response({"error": "Only format=json is supported."}, 501)
+    url = request.args.get("url", "")
+    base = urlsplit(current_app.config["BASE_URL"])
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return json_response({"error": "That is not a URL."}, 404)
+    segments = [s for s in parts.path.split("/") if s]
+    if (parts.scheme, parts.netloc) != (base.scheme, base.netloc) or len(segments) != 2 or segments[0] not in ("petitions", "embed"):
+        return json_response({"error": "That URL is not a petition of this site."}, 404)
+    petition = db.session.scalar(select(Petition).where(Petition.slug == segments[1]))
+    if petition is None or not petition.is_public():
+        return json_response({"error": "No petition has that URL."}, 404)
+    try:
+        width = min(WIDGET_WIDTH, int(request.args.get("maxwidth", WIDGET_WIDTH)))
+        height = min(WIDGET_HEIGHT, int(request.args.get("maxheight", WIDGET_HEIGHT)))
+    except ValueError:
+        return json_response({"error": "maxwidth and maxheight must be whole numbers."}, 400)
+    width, height = max(200, width), max(120, height)
+    doc = {
+        "version": "1.0",
+        "type": "rich",
+        "provider_name": "Petitions",
+        "provider_url": current_app.config["BASE_URL"],
+        "title": petition.title,
+        "html": widget_code(petition, width, height),
+        "width": width,
+        "height": height,
+        "cache_age": 3600,
+    }
+    return cacheable(json_response(doc), max_age=300, stale=60)
+
+
+@bp.get("/petitions/<slug>/events")
+def events(slug: str) -> Response:
+    """Server-Sent Events: an event `count` with the count JSON whenever it changes."""
+    petition = public_petition_or_404(slug)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    db.session.remove()  # a stream holds no database connection
+    events = stream(app, petition)
+    if events is None:  # this process holds all the streams it may: the count now, and come back later
+        # Spread over a range so that readers turned away together do not all come back together.
+        retry = random.randint(BUSY_RETRY_SECONDS // 2, BUSY_RETRY_SECONDS * 3 // 2)  # noqa: S311 (not a secret)
+        response = Response(busy(count_doc(petition, utcnow()), retry), mimetype="text/event-stream")
+        response.headers["Retry-After"] = str(retry)
+    else:
+        response = Response(events, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/api")
+def api_docs() -> str:
+    """The API's page for people."""
+    _, max_age, stale = cache_budget(current_app.config)
+    return render_template(
+        "api/index.html", openapi_url=url_for("api.openapi"), base=current_app.config["BASE_URL"],
+        max_age=max_age, stale=stale,
+        widget_example=iframe(f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang=en", "Petition"),
+    )

@@ -1,0 +1,35 @@
+"""The code this site hands people to paste into their own pages, built here and only here.
+
+Each function returns the snippet as plain text (a str, not Markup), with every attribute value
+escaped for a double-quoted HTML attribute. Where the snippet is shown, it is escaped once more
+for that place: a template's autoescaping inside a <textarea>, JSON's own quoting in oEmbed.
+Written straight into a template as markup, a title's `"` would end the attribute and its
+`<img onerror=...>` would become an element on the press site that pastes the code.
+"""
+
+from __future__ import annotations
+
+from markupsafe import escape
+
+from petitions.infra.mail import external_url
+from petitions.models import Petition
+
+WIDGET_WIDTH, WIDGET_HEIGHT = 400, 200
+
+
+def attribute(value: object) -> str:
+    """A value for a double-quoted HTML attribute: on one line, with & < > " ' as entities."""
+    return str(escape(" ".join(str(value).split())))
+
+
+def iframe(src: str, title: str, width: int = WIDGET_WIDTH, height: int = WIDGET_HEIGHT) -> str:
+    """One <iframe> element as text to paste, whatever src and title hold."""
+    return (
+        f'<iframe src="{attribute(src)}" width="{int(width)}" height="{int(height)}" title="{attribute(title)}" '
+        'style="border:0;max-width:100%" loading="lazy"></iframe>'
+    )
+
+
+def widget_code(petition: Petition, width: int = WIDGET_WIDTH, height: int = WIDGET_HEIGHT) -> str:
+    """The embed code of a petition's live counter: its widget's <iframe> on BASE_URL, titled by the petition."""
+    return iframe(external_url("embed.widget", slug=petition.slug), petition.title, width, height)

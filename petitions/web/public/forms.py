@@ -1,0 +1,87 @@
+"""The signing form and the confirmation button."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+from petitions.infra.countries import countries, is_country
+from petitions.moderation.abuse import is_disposable
+from petitions.signatures.mailboxes import canonical_email
+from petitions.web.fields import LineField, email_field, name_field, strip, valid_email
+
+
+class SignForm(FlaskForm):
+    """Name, email, country, and the optional rest; the field names are in CONTRACT.md.
+
+    Its CSRF token is checked once, by CSRFProtect before the view runs (a failure comes
+    back as the filled-in form, see errors.handle_csrf), and the page puts the token in
+    with csrf_token(): the form itself neither checks it a second time nor signs a new one
+    for a POST that is not shown again, the hottest request there is.
+    """
+
+    class Meta:
+        csrf = False
+
+    name = name_field()
+    email = email_field(
+        description="We email you a link to confirm. It is never shown publicly.", render_kw={"inputmode": "email"}
+    )
+    country = SelectField("Country", validate_choice=False, render_kw={"autocomplete": "country"})
+    postcode = LineField(
+        "Postcode (optional)",
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=16, message="Please keep the postcode under 16 characters."),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message="A postcode has only letters, digits, spaces and dashes."),
+        ],
+        render_kw={"autocomplete": "postal-code"},
+    )
+    comment = TextAreaField(
+        "Why are you signing? (optional)",
+        filters=[strip],
+        validators=[Optional(), Length(max=500, message="Please keep your comment under 500 characters.")],
+    )
+    show_name = BooleanField("Show my name on the petition")
+    updates = BooleanField("Email me updates about this campaign")
+    # No person sees or fills these: a honeypot, and when the form was shown (signed).
+    website = LineField("Leave this field empty", render_kw={"tabindex": "-1", "autocomplete": "off"})
+    started = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        """Fill the country list."""
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", "Choose your country")] + countries()
+
+    def validate_email(self, field: EmailField) -> None:
+        """Throwaway mailboxes cannot confirm anything lasting; ask for a real one."""
+        try:
+            domain = canonical_email(field.data or "").rpartition("@")[2]
+        except ValueError:
+            return  # the Email validator says what is wrong
+        if domain and is_disposable(domain):
+            raise ValidationError("Please use a permanent email address: throwaway mailboxes are not accepted.")
+
+    def validate_country(self, field: SelectField) -> None:
+        """Only assigned ISO 3166-1 alpha-2 codes."""
+        code = (field.data or "").strip().upper()
+        if not code:
+            raise ValidationError("Please choose your country.")
+        if not is_country(code):
+            raise ValidationError("Please choose a country from the list.")
+        field.data = code
+
+
+class ConfirmForm(FlaskForm):
+    """The one button on the confirmation page; only its CSRF token is checked."""
+
+
+class MyDataForm(FlaskForm):
+    """The address whose signatures to show."""
+
+    email = EmailField(
+        "Email address you signed with",
+        filters=[strip],
+        validators=[DataRequired("Please enter your email address."), Length(max=254), valid_email],
+        render_kw={"autocomplete": "email"},
+    )

@@ -1,0 +1,76 @@
+"""Views of the public "report this petition" form."""
+
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import EmailField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from petitions.clock import utcnow
+from petitions.extensions import db, limiter
+from petitions.moderation import review
+from petitions.web.fields import strip, valid_email
+from petitions.web.public import bp
+from petitions.web.queries import visible_petition_or_404
+
+
+class ReportForm(FlaskForm):
+    """reason (one of review.REPORT_REASONS), details and email optional."""
+
+    reason = SelectField(
+        "What is wrong with this petition?",
+        choices={"": "Choose a reason", **review.REPORT_REASONS},
+        validators=[DataRequired("Please choose a reason.")],
+        validate_choice=False,
+    )
+    details = TextAreaField(
+        "Details (optional)",
+        filters=[strip],
+        validators=[Optional(), Length(max=1000, message="Please keep the details under 1,000 characters.")],
+        description="What should the moderators look at?",
+    )
+    email = EmailField(
+        "Your email address (optional)",
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=254, message="That email address is too long."),
+            valid_email,
+        ],
+        description="Only if the moderators may contact you about this report. It is never shown publicly.",
+        render_kw={"autocomplete": "email", "inputmode": "email"},
+    )
+
+    def validate_reason(self, field: SelectField) -> None:
+        """Only the listed reasons."""
+        if field.data not in review.REPORT_REASONS:
+            raise ValidationError("Please choose a reason from the list.")
+
+
+@bp.route("/petitions/<slug>/report", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REPORT"], methods=["POST"], scope="RATELIMIT_REPORT")
+def report(slug: str) -> Response | tuple[str, int]:
+    """Report a petition to the moderators."""
+    petition = visible_petition_or_404(slug)
+    form = ReportForm()
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("public/report.html", petition=petition, form=form), status
+    review.file_report(
+        petition,
+        reason=form.reason.data,
+        details=form.details.data,
+        email=form.email.data,
+        ip=request.remote_addr,
+        now=utcnow(),
+    )
+    db.session.commit()
+    return redirect(url_for(".report_thanks", slug=petition.slug), 303)
+
+
+@bp.get("/petitions/<slug>/report/thanks")
+def report_thanks(slug: str) -> str:
+    """Thank you: the moderators will look at it."""
+    return render_template("public/report_thanks.html", petition=visible_petition_or_404(slug))

@@ -1,0 +1,1 @@
+"""Running a campaign: lifecycle, updates, groups, dashboard, exports."""

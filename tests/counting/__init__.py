@@ -1,0 +1,1 @@
+"""Counts under concurrency, through real server processes."""

@@ -1,0 +1,1 @@
+"""Reliability when processes die and servers go away."""

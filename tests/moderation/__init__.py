@@ -1,0 +1,1 @@
+"""Abuse signals, rate limits, invalidation."""

@@ -1,0 +1,1 @@
+"""The pages and the API over HTTP: what each audience sees."""
