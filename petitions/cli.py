@@ -32,7 +32,11 @@ def create_admin(email: str, name: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     user = db.session.scalar(select(User).where(User.email == address))
-    password = click.prompt("Password", hide_input=True, default="", show_default=False) if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    password = (
+        click.prompt("Password", hide_input=True, default="", show_default=False)
+        if sys.stdin.isatty()
+        else sys.stdin.readline().rstrip("\n")
+    )
     now = utcnow()
     if user is None:
         if len(password) < 10:
@@ -104,7 +108,9 @@ def purge_unverified(days: int) -> None:
 
 @click.command("purge-ips")
 @with_appcontext
-@click.option("--older-than", "days", type=click.IntRange(min=0), default=None, help="Age in days (default: IP_RETENTION_DAYS).")
+@click.option(
+    "--older-than", "days", type=click.IntRange(min=0), default=None, help="Age in days (default: IP_RETENTION_DAYS)."
+)
 def purge_ips(days: int | None) -> None:
     """Drop signers' IP addresses older than DAYS days (the worker also does this by itself)."""
     days = current_app.config["IP_RETENTION_DAYS"] if days is None else days

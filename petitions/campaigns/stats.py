@@ -73,8 +73,12 @@ def start_of_day(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _hours(petition_id: int, since: datetime | None = None, until: datetime | None = None) -> list[tuple[datetime, int]]:
-    stmt = select(HourlyCount.hour, HourlyCount.count).where(HourlyCount.petition_id == petition_id, HourlyCount.count > 0)
+def _hours(
+    petition_id: int, since: datetime | None = None, until: datetime | None = None
+) -> list[tuple[datetime, int]]:
+    stmt = select(HourlyCount.hour, HourlyCount.count).where(
+        HourlyCount.petition_id == petition_id, HourlyCount.count > 0
+    )
     if since is not None:
         stmt = stmt.where(HourlyCount.hour >= since)
     if until is not None:
@@ -120,7 +124,9 @@ def pending_count(petition: Petition) -> int:
     return db.session.scalar(
         select(func.count())
         .select_from(Signature)
-        .where(Signature.petition_id == petition.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None))
+        .where(
+            Signature.petition_id == petition.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None)
+        )
     )
 
 
@@ -137,7 +143,9 @@ def recent_comments(petition: Petition, *, limit: int = RECENT_COMMENTS) -> list
     """The latest comments of confirmed, valid signatures, newest first."""
     rows = db.session.execute(
         select(Signature.name, Signature.show_name, Signature.comment, Signature.confirmed_at)
-        .where(Signature.petition_id == petition.id, *counted(), Signature.comment.is_not(None), Signature.comment != "")
+        .where(
+            Signature.petition_id == petition.id, *counted(), Signature.comment.is_not(None), Signature.comment != ""
+        )
         .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
         .limit(limit)
     )
@@ -229,7 +237,8 @@ def render_bar_chart(
         f'stroke-width="1" stroke-dasharray="4 4"/>',
         f'<text class="chart-label" x="{left - 8}" y="{top + 4}" text-anchor="end" font-size="12" fill="#3d3d3d">'
         f"{peak:,}</text>",
-        f'<text class="chart-label" x="{left - 8}" y="{base + 4}" text-anchor="end" font-size="12" fill="#3d3d3d">0</text>',
+        f'<text class="chart-label" x="{left - 8}" y="{base + 4}" text-anchor="end" font-size="12" fill="#3d3d3d">'
+        "0</text>",
     ]
     if peak:
         for i, point in enumerate(points):
@@ -242,9 +251,12 @@ def render_bar_chart(
                 f'fill="{escape(color)}"><title>{escape(series.long(point))}: {point.count:,}</title></rect>'
             )
     parts.append(
-        f'<line class="chart-axis" x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" stroke="#505a5f" stroke-width="1"/>'
+        f'<line class="chart-axis" x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}"'
+        ' stroke="#505a5f" stroke-width="1"/>'
     )
-    parts.append(f'<line class="chart-axis" x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#505a5f" stroke-width="1"/>')
+    parts.append(
+        f'<line class="chart-axis" x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#505a5f" stroke-width="1"/>'
+    )
     labels = [series.short(p) for p in points]
     for i in _tick_indexes(labels, slot):
         tick = left + (i + 0.5) * slot

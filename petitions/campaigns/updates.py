@@ -29,7 +29,12 @@ def recipient_count(petition: Petition) -> int:
 def create_update(petition: Petition, author: User, *, subject: str, body: str, now: datetime) -> PetitionUpdate:
     """Record an update; the mail worker queues its emails in batches."""
     update = PetitionUpdate(
-        petition_id=petition.id, author_id=author.id, subject=subject.strip(), body=body, created_at=now, recipient_count=0
+        petition_id=petition.id,
+        author_id=author.id,
+        subject=subject.strip(),
+        body=body,
+        created_at=now,
+        recipient_count=0,
     )
     db.session.add(update)
     db.session.flush()
@@ -58,12 +63,16 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
     # Each batch starts after the last signer the previous one queued (one primary-key lookup),
     # so an update to a million signers reads each of them once, instead of passing over every
     # already-queued signer again in each of its 2,000 batches.
-    after = db.session.scalar(
-        select(func.max(UpdateDelivery.signature_id)).where(UpdateDelivery.update_id == update.id)
-    ) or 0
+    after = (
+        db.session.scalar(select(func.max(UpdateDelivery.signature_id)).where(UpdateDelivery.update_id == update.id))
+        or 0
+    )
     already = exists().where(UpdateDelivery.update_id == update.id, UpdateDelivery.signature_id == Signature.id)
     batch = db.session.scalars(
-        select(Signature).where(*recipients(petition), Signature.id > after, ~already).order_by(Signature.id).limit(limit)
+        select(Signature)
+        .where(*recipients(petition), Signature.id > after, ~already)
+        .order_by(Signature.id)
+        .limit(limit)
     ).all()
     petition_url = external_url("public.petition", slug=petition.slug)
     body_html = render_markdown(update.body)

@@ -147,7 +147,10 @@ COUNT_ONE_CTES = """
         )
         RETURNING 1
     )"""
-_COUNT_ONE_READS = "(SELECT count(*) FROM p) AS p, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM g) AS g"
+_COUNT_ONE_READS = (
+    "(SELECT count(*) FROM p) AS p, (SELECT count(*) FROM c) AS c,"
+    " (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM g) AS g"
+)
 
 
 def count_one_statement(signature: str, columns: str) -> TextClause:
@@ -162,7 +165,8 @@ def count_one_statement(signature: str, columns: str) -> TextClause:
 
 
 _COUNT_ONE = count_one_statement(
-    "SELECT CAST(:pid AS integer) AS petition_id, CAST(:country AS varchar) AS country, CAST(:domain AS varchar) AS email_domain",
+    "SELECT CAST(:pid AS integer) AS petition_id, CAST(:country AS varchar) AS country,"
+    " CAST(:domain AS varchar) AS email_domain",
     "s.petition_id",
 )
 

@@ -72,7 +72,11 @@ class AutocommitStatement:
             connection = engine.raw_connection()  # the pool's checkout: a dead connection is replaced here
         except dbapi_error as exc:  # the database is down, full, or refused us: SQLAlchemy's error, a 503
             raise DBAPIError.instance(
-                None, None, exc, dbapi_error, connection_invalidated=engine.dialect.is_disconnect(exc, None, None),
+                None,
+                None,
+                exc,
+                dbapi_error,
+                connection_invalidated=engine.dialect.is_disconnect(exc, None, None),
                 dialect=engine.dialect,
             ) from exc
         cursor = None
@@ -85,7 +89,11 @@ class AutocommitStatement:
             if dropped:  # this connection, and every other one made before it, is replaced (as SQLAlchemy does)
                 engine.pool._invalidate(connection, exc)
             raise DBAPIError.instance(
-                compiled.query.decode("ascii"), args, exc, dbapi_error, connection_invalidated=dropped,
+                compiled.query.decode("ascii"),
+                args,
+                exc,
+                dbapi_error,
+                connection_invalidated=dropped,
                 dialect=engine.dialect,
             ) from exc
         except BaseException:  # interrupted mid-statement (a timeout, a signal): the connection's state is unknown

@@ -165,8 +165,13 @@ class CountHub:
             try:
                 rows = db.session.execute(
                     select(
-                        Petition.id, Petition.slug, Petition.signature_count, Petition.goal, Petition.status,
-                        Petition.closes_at, Petition.count_updated_at,
+                        Petition.id,
+                        Petition.slug,
+                        Petition.signature_count,
+                        Petition.goal,
+                        Petition.status,
+                        Petition.closes_at,
+                        Petition.count_updated_at,
                     ).where(Petition.id.in_(ids))
                 ).all()
             finally:
@@ -327,7 +332,11 @@ def load_count(slug: str) -> dict[str, Any] | None:
     """The count document of a public petition, straight from the database."""
     row = db.session.execute(
         select(
-            Petition.slug, Petition.signature_count, Petition.goal, Petition.status, Petition.closes_at,
+            Petition.slug,
+            Petition.signature_count,
+            Petition.goal,
+            Petition.status,
+            Petition.closes_at,
             Petition.count_updated_at,
         ).where(Petition.slug == slug, Petition.status.in_(("open", "closed")))
     ).first()

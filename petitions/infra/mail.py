@@ -91,7 +91,9 @@ _INSERT_MESSAGE = insert(_OUTBOX).returning(_OUTBOX.c.id)
 _LATE: dict[str, Callable[[OutboxMessage], dict[str, Any]]] = {}
 
 
-def rendered_late(template: str) -> Callable[[Callable[[OutboxMessage], dict[str, Any]]], Callable[[OutboxMessage], dict[str, Any]]]:
+def rendered_late(
+    template: str,
+) -> Callable[[Callable[[OutboxMessage], dict[str, Any]]], Callable[[OutboxMessage], dict[str, Any]]]:
     """Register the function that makes the context of `template` messages queued with queue_late_email()."""
 
     def register(make_context: Callable[[OutboxMessage], dict[str, Any]]) -> Callable[[OutboxMessage], dict[str, Any]]:
@@ -108,8 +110,16 @@ def queue_late_email(
     if template not in _LATE:
         raise KeyError(f"no context function registered for the email template {template!r}")
     row = {
-        "to_addr": to, "subject": subject, "body_text": None, "body_html": None, "template": template,
-        "context": context, "headers": {}, "created_at": now, "next_attempt_at": now, "attempts": 0,
+        "to_addr": to,
+        "subject": subject,
+        "body_text": None,
+        "body_html": None,
+        "template": template,
+        "context": context,
+        "headers": {},
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
         "signature_id": signature_id,
     }
     return db.session.execute(_INSERT_MESSAGE, row).scalar_one()
@@ -184,7 +194,8 @@ def header_text(value: str) -> str:
 
 
 def _classic_header(value: str) -> str:
-    """A header value for the classic classes: as it is when ASCII, else RFC 2047 encoded words of at most 75 characters."""
+    """A header value for the classic classes: as it is when ASCII, else RFC 2047 encoded words
+    of at most 75 characters."""
     value = header_text(value)
     if value.isascii():
         return value
@@ -307,7 +318,13 @@ class FileTransport:
         (self.folder / name).write_bytes(raw)
         read = email.message_from_bytes(raw, policy=email.policy.default)  # as a mail program reads it: decoded
         body = read.get_body(("plain",))
-        log.info("Mail to %s: %s (%s)\n%s", read["To"], read["Subject"], self.folder / name, body.get_content() if body else "")
+        log.info(
+            "Mail to %s: %s (%s)\n%s",
+            read["To"],
+            read["Subject"],
+            self.folder / name,
+            body.get_content() if body else "",
+        )
 
     def close(self) -> None:
         """Nothing to close."""
@@ -334,7 +351,11 @@ def _still_mine(message_id: int, worker: str, now: datetime) -> bool:
 
 
 # A message still claimed by this worker (and not sent meanwhile): the only one it may send or mark.
-_MINE = (_OUTBOX.c.id == bindparam("message_id"), _OUTBOX.c.claimed_by == bindparam("worker"), _OUTBOX.c.sent_at.is_(None))
+_MINE = (
+    _OUTBOX.c.id == bindparam("message_id"),
+    _OUTBOX.c.claimed_by == bindparam("worker"),
+    _OUTBOX.c.sent_at.is_(None),
+)
 # Built once: each message renews its claim and, nearly always, is marked sent.
 _RENEW = update(_OUTBOX).where(*_MINE).values(claimed_at=bindparam("now"))
 _MARK_SENT = update(_OUTBOX).where(*_MINE).values(claimed_by=None, claimed_at=None, sent_at=bindparam("now"))
@@ -397,7 +418,14 @@ def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None 
                 else:
                     delay = retry_delay(attempts, cfg["MAIL_RETRY_BASE_DELAY"], cfg["MAIL_RETRY_MAX_DELAY"])
                     outcome["next_attempt_at"] = now + timedelta(seconds=delay)
-                    log.warning("Mail %s to %s failed (attempt %s), retry in %ss: %s", row.id, row.to_addr, attempts, delay, error)
+                    log.warning(
+                        "Mail %s to %s failed (attempt %s), retry in %ss: %s",
+                        row.id,
+                        row.to_addr,
+                        attempts,
+                        delay,
+                        error,
+                    )
                 failed += 1
                 # Only while the claim is still ours: after a broken connection the claim was not
                 # renewed, and another worker may have taken the message over meanwhile.

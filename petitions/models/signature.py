@@ -30,8 +30,11 @@ class Signature(db.Model):
         Index("ix_signatures_email_normalized", "email_normalized"),
         # Suspected signatures not yet in their automatic batch (abuse.assign_suspected): few rows.
         Index(
-            "ix_signatures_suspected_unassigned", "petition_id", "created_at",
-            postgresql_where=text(_UNASSIGNED), sqlite_where=text(_UNASSIGNED),
+            "ix_signatures_suspected_unassigned",
+            "petition_id",
+            "created_at",
+            postgresql_where=text(_UNASSIGNED),
+            sqlite_where=text(_UNASSIGNED),
         ),
         # Only a set-aside signature is held as suspected or kept after its withdrawal, so a
         # count that leaves out invalidated rows (counts.counted) leaves those out too.

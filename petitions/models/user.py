@@ -49,11 +49,13 @@ class User(UserMixin, db.Model):
         return self.session_token
 
     def end_sessions(self) -> None:
-        """Sign the account out everywhere: every session (and every copy of a cookie) holding the old token stops working."""
+        """Sign the account out everywhere: every session (and every copy of a cookie) holding the
+        old token stops working."""
         self.session_token = new_session_token()
 
     def set_password(self, password: str) -> None:
-        """Store a salted hash of the password (scrypt, werkzeug's default); every session signed in with the old one ends."""
+        """Store a salted hash of the password (scrypt, werkzeug's default); every session signed
+        in with the old one ends."""
         self.password_hash = generate_password_hash(password)
         self.end_sessions()
 

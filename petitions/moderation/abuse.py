@@ -98,7 +98,8 @@ class _Blocks:
         if time.monotonic() >= self.expires:
             domains = frozenset(db.session.scalars(select(BlockedDomain.domain)))
             networks = tuple(
-                (first, last) for first, last in db.session.execute(select(BlockedNetwork.first_key, BlockedNetwork.last_key))
+                (first, last)
+                for first, last in db.session.execute(select(BlockedNetwork.first_key, BlockedNetwork.last_key))
             )
             with self.lock:
                 self.lists = (domains, networks)
@@ -160,8 +161,16 @@ class Verdict:
     stamp: str | None = None
 
 
-def judge(*, petition_id: int, email_domain: str, ip: str | None, form_started: str | None,
-          honeypot: str | None, now: datetime, session_key: str | None = None) -> Verdict:
+def judge(
+    *,
+    petition_id: int,
+    email_domain: str,
+    ip: str | None,
+    form_started: str | None,
+    honeypot: str | None,
+    now: datetime,
+    session_key: str | None = None,
+) -> Verdict:
     """Decide how far to trust a signing before it is stored.
 
     `session_key` is the signer's session's CSRF secret, which the form's stamp must be bound to.
@@ -213,7 +222,11 @@ def automatic_batch(petition_id: int, kind: str, day: date, *, now: datetime) ->
         batch = db.session.scalar(find)
     if batch is None:
         batch = Invalidation(
-            petition_id=petition_id, actor_id=None, reason=reason, signature_count=0, created_at=now,
+            petition_id=petition_id,
+            actor_id=None,
+            reason=reason,
+            signature_count=0,
+            created_at=now,
             criteria={"automatic": kind, "day": f"{day:%Y-%m-%d}"},
         )
         db.session.add(batch)
@@ -257,7 +270,6 @@ def assign_suspected(*, now: datetime, limit: int = 1000) -> int:
         db.session.flush()
         assigned += n
     return assigned
-
 
 
 def purge_form_stamps(*, now: datetime) -> int:

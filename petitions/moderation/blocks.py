@@ -73,7 +73,9 @@ def unblock(row: BlockedDomain | BlockedNetwork, actor: User, *, now: datetime) 
     blocks_cache().forget()
 
 
-def trending(*, now: datetime, window: timedelta = timedelta(hours=1), minimum: int = 20, share: float = 0.3) -> list[dict[str, Any]]:
+def trending(
+    *, now: datetime, window: timedelta = timedelta(hours=1), minimum: int = 20, share: float = 0.3
+) -> list[dict[str, Any]]:
     """Petitions that received unusually many signatures from one email domain or one network in the window.
 
     "Unusually many": at least `minimum` signatures, making up at least `share` of the
@@ -81,9 +83,12 @@ def trending(*, now: datetime, window: timedelta = timedelta(hours=1), minimum: 
     12 hex digits of the key). Big free-mail providers are left out of the domain check.
     """
     since = now - window
-    recent = select(Signature.petition_id, func.count().label("n")).where(Signature.created_at >= since).group_by(
-        Signature.petition_id
-    ).subquery()
+    recent = (
+        select(Signature.petition_id, func.count().label("n"))
+        .where(Signature.created_at >= since)
+        .group_by(Signature.petition_id)
+        .subquery()
+    )
     found: list[dict[str, Any]] = []
     by_domain = db.session.execute(
         select(Signature.petition_id, Signature.email_domain, func.count().label("n"), recent.c.n)
@@ -108,8 +113,20 @@ def trending(*, now: datetime, window: timedelta = timedelta(hours=1), minimum: 
     ).all()
     for petition_id, prefix, n, total in by_net:
         if n >= share * total:
-            found.append({"petition_id": petition_id, "kind": "network", "value": _network_of(prefix), "count": n, "total": total})
-    slugs = dict(db.session.execute(select(Petition.id, Petition.slug).where(Petition.id.in_({f["petition_id"] for f in found}))).all())
+            found.append(
+                {
+                    "petition_id": petition_id,
+                    "kind": "network",
+                    "value": _network_of(prefix),
+                    "count": n,
+                    "total": total,
+                }
+            )
+    slugs = dict(
+        db.session.execute(
+            select(Petition.id, Petition.slug).where(Petition.id.in_({f["petition_id"] for f in found}))
+        ).all()
+    )
     for f in found:
         f["slug"] = slugs.get(f["petition_id"])
     return sorted(found, key=lambda f: -f["count"])
@@ -127,7 +144,24 @@ def _network_of(prefix: str) -> str:
 
 
 COMMON_PROVIDERS = (
-    "gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "live.com", "aol.com", "proton.me",
-    "protonmail.com", "gmx.de", "gmx.net", "web.de", "yahoo.co.uk", "hotmail.co.uk", "orange.fr", "free.fr",
-    "mail.ru", "yandex.ru", "qq.com", "163.com",
+    "gmail.com",
+    "outlook.com",
+    "hotmail.com",
+    "yahoo.com",
+    "icloud.com",
+    "live.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "yahoo.co.uk",
+    "hotmail.co.uk",
+    "orange.fr",
+    "free.fr",
+    "mail.ru",
+    "yandex.ru",
+    "qq.com",
+    "163.com",
 )

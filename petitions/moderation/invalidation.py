@@ -163,7 +163,13 @@ def criteria(
         created_from=created_from,
         created_before=created_before,
     )
-    if petition is None and not result.domain and not result.network and created_from is None and created_before is None:
+    if (
+        petition is None
+        and not result.domain
+        and not result.network
+        and created_from is None
+        and created_before is None
+    ):
         raise InvalidCriteria(NO_CRITERIA)
     return result
 
@@ -313,7 +319,9 @@ def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> 
     # Signatures withdrawn while set aside were kept only to hold their mailbox (signing.withdraw):
     # their signers asked for them to go, so they go now instead of counting again.
     withdrawn = db.session.execute(
-        delete(Signature).where(*conds, Signature.withdrawn_at.is_not(None)).execution_options(synchronize_session=False)
+        delete(Signature)
+        .where(*conds, Signature.withdrawn_at.is_not(None))
+        .execution_options(synchronize_session=False)
     ).rowcount
     confirmed = _counted(rows)
     counts.apply(confirmed, +1, now=now)

@@ -79,7 +79,9 @@ def _links(signature_id: int, digest: str, updates: bool) -> dict[str, str | Non
         "unsubscribe_url": None,
     }
     if updates:  # the link to stop updates is only in the emails of signers who asked for them
-        links["unsubscribe_url"] = external_url("public.unsubscribe", token=_token(signature_id, digest, tokens.UNSUBSCRIBE))
+        links["unsubscribe_url"] = external_url(
+            "public.unsubscribe", token=_token(signature_id, digest, tokens.UNSUBSCRIBE)
+        )
     return links
 
 
@@ -137,8 +139,20 @@ _PETITIONS = Petition.__table__
 # What a new signature's INSERT sets from its parameters; invalidated_at and suspected are set
 # when the signing is suspected; the rest (confirmed_at, ...) start NULL.
 _COLUMNS = (
-    "petition_id", "name", "email", "email_normalized", "email_domain", "country", "postcode", "comment",
-    "show_name", "updates", "ip_address", "ip_key", "created_at", "resend_count",
+    "petition_id",
+    "name",
+    "email",
+    "email_normalized",
+    "email_domain",
+    "country",
+    "postcode",
+    "comment",
+    "show_name",
+    "updates",
+    "ip_address",
+    "ip_key",
+    "created_at",
+    "resend_count",
 )
 _STAMPS = FormStamp.__table__
 STAMP_REUSED = "stamp-reused"
@@ -200,7 +214,10 @@ def _insert_statement(dialect: str, claim=None):
         invalidated_at = case((suspected.is_not(None), _now_value()), else_=null())
     return (
         insert(_SIGNATURES)
-        .from_select([*_COLUMNS, "suspected", "invalidated_at"], select(*values, suspected, invalidated_at).where(_petition_open()))
+        .from_select(
+            [*_COLUMNS, "suspected", "invalidated_at"],
+            select(*values, suspected, invalidated_at).where(_petition_open()),
+        )
         .on_conflict_do_nothing(index_elements=["petition_id", "email_normalized"])
         .returning(_SIGNATURES.c.id)
     )
@@ -245,8 +262,12 @@ def _sign_or_repeat_statement():
         .where(_SIGNATURES.c.id.in_(select(existing.c.id)), _SIGNATURES.c.resend_count < bindparam("max_resends"))
         .values(resend_count=_SIGNATURES.c.resend_count + 1)
         .returning(
-            _SIGNATURES.c.id, _SIGNATURES.c.email, _SIGNATURES.c.name, _SIGNATURES.c.updates,
-            _SIGNATURES.c.confirmed_at, _SIGNATURES.c.invalidated_at,
+            _SIGNATURES.c.id,
+            _SIGNATURES.c.email,
+            _SIGNATURES.c.name,
+            _SIGNATURES.c.updates,
+            _SIGNATURES.c.confirmed_at,
+            _SIGNATURES.c.invalidated_at,
         )
         .cte("repeated")
     )
@@ -258,7 +279,11 @@ def _sign_or_repeat_statement():
         confirm_subject,
         literal(CONFIRMATION_EMAIL),
         bindparam("mail_context", type_=_OUTBOX.c.context.type),
-        headers, now, now, attempts, signed.c.id,
+        headers,
+        now,
+        now,
+        attempts,
+        signed.c.id,
     ).select_from(signed)
     pending = repeated.c.confirmed_at.is_(None)
     again = select(
@@ -266,13 +291,34 @@ def _sign_or_repeat_statement():
         case((pending, confirm_subject), else_=bindparam("repeat_subject", type_=_OUTBOX.c.subject.type)),
         case((pending, literal(CONFIRMATION_EMAIL)), else_=literal(ALREADY_SIGNED_EMAIL)),
         func.json_build_object(
-            "name", repeated.c.name, "title", bindparam("petition_title", type_=String()),
-            "slug", bindparam("petition_slug", type_=String()), "digest", bindparam("digest", type_=String()),
-            "updates", repeated.c.updates,
+            "name",
+            repeated.c.name,
+            "title",
+            bindparam("petition_title", type_=String()),
+            "slug",
+            bindparam("petition_slug", type_=String()),
+            "digest",
+            bindparam("digest", type_=String()),
+            "updates",
+            repeated.c.updates,
         ),
-        headers, now, now, attempts, repeated.c.id,
+        headers,
+        now,
+        now,
+        attempts,
+        repeated.c.id,
     ).where(repeated.c.invalidated_at.is_(None))
-    columns = ["to_addr", "subject", "template", "context", "headers", "created_at", "next_attempt_at", "attempts", "signature_id"]
+    columns = [
+        "to_addr",
+        "subject",
+        "template",
+        "context",
+        "headers",
+        "created_at",
+        "next_attempt_at",
+        "attempts",
+        "signature_id",
+    ]
     queued = insert(_OUTBOX).from_select(columns, union_all(first, again)).returning(_OUTBOX.c.id).cte("queued")
     # `queued` is read only so that the statement includes it (a CTE nobody reads is not written out).
     return select(
@@ -354,8 +400,12 @@ def record(
     postgresql = is_postgresql()
     if postgresql:
         values.update(
-            mail_subject=subject, mail_context=context, petition_title=petition.title, petition_slug=petition.slug,
-            digest=digest, repeat_subject=f"You have already signed: {petition.title}"[:255],
+            mail_subject=subject,
+            mail_context=context,
+            petition_title=petition.title,
+            petition_slug=petition.slug,
+            digest=digest,
+            repeat_subject=f"You have already signed: {petition.title}"[:255],
             max_resends=current_app.config["SIGNATURE_MAX_RESENDS"],
         )
         values["stamp"] = stamp
@@ -408,7 +458,12 @@ def record(
 
 
 def sign(
-    petition: Petition | Row, data: SignatureData, *, now: datetime, ip: str | None, suspected: str | None = None,
+    petition: Petition | Row,
+    data: SignatureData,
+    *,
+    now: datetime,
+    ip: str | None,
+    suspected: str | None = None,
     stamp: str | None = None,
 ) -> Signature:
     """record(), returning the signature as an object for callers that go on to use it (the CLI, tests)."""
@@ -488,8 +543,13 @@ _GROUP_DOMAINS = GroupDomain.__table__
 # What confirming by link needs, in one read: the signature, its petition, whether it has groups.
 _LINKED = (
     select(
-        _SIGNATURES.c.id, _SIGNATURES.c.email_normalized, _SIGNATURES.c.email, _SIGNATURES.c.invalidated_at,
-        _PETITIONS.c.id.label("petition_id"), _PETITIONS.c.slug, _PETITIONS.c.status,
+        _SIGNATURES.c.id,
+        _SIGNATURES.c.email_normalized,
+        _SIGNATURES.c.email,
+        _SIGNATURES.c.invalidated_at,
+        _PETITIONS.c.id.label("petition_id"),
+        _PETITIONS.c.slug,
+        _PETITIONS.c.status,
         exists().where(_GROUP_DOMAINS.c.petition_id == _PETITIONS.c.id).label("has_groups"),
     )
     .join_from(_SIGNATURES, _PETITIONS, _SIGNATURES.c.petition_id == _PETITIONS.c.id)
@@ -518,8 +578,14 @@ _CONFIRM_ONE_ALONE = AutocommitStatement(_CONFIRM_ONE)
 
 def _confirm_in_one_statement(signature_id: int, digest: str, now: datetime) -> Any:
     """PostgreSQL's fast path of confirm_link, committed at once; None when it confirmed nothing."""
-    params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now.astimezone(UTC)), "n": 1,
-              "confirmable": list(CONFIRMABLE)}
+    params = {
+        "sid": signature_id,
+        "digest": digest,
+        "now": now,
+        "hour": counts.hour_of(now.astimezone(UTC)),
+        "n": 1,
+        "confirmable": list(CONFIRMABLE),
+    }
     row = _CONFIRM_ONE_ALONE.first(params)
     if row is not None:
         publish_changed({row.petition_id})
@@ -575,8 +641,12 @@ def confirm(signature: Signature, *, now: datetime, petition_status: str | None 
         # An administrator who reverses the batch counts it then.
         held = db.session.execute(
             update(Signature)
-            .where(Signature.id == signature.id, Signature.confirmed_at.is_(None), Signature.suspected.is_not(None),
-                   Signature.withdrawn_at.is_(None))
+            .where(
+                Signature.id == signature.id,
+                Signature.confirmed_at.is_(None),
+                Signature.suspected.is_not(None),
+                Signature.withdrawn_at.is_(None),
+            )
             .values(confirmed_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -610,7 +680,11 @@ def confirm(signature: Signature, *, now: datetime, petition_status: str | None 
 
 _CONFIRM = (
     update(_SIGNATURES)
-    .where(_SIGNATURES.c.id == bindparam("signature_id"), _SIGNATURES.c.confirmed_at.is_(None), _SIGNATURES.c.invalidated_at.is_(None))
+    .where(
+        _SIGNATURES.c.id == bindparam("signature_id"),
+        _SIGNATURES.c.confirmed_at.is_(None),
+        _SIGNATURES.c.invalidated_at.is_(None),
+    )
     .values(confirmed_at=bindparam("confirm_at", type_=_SIGNATURES.c.confirmed_at.type))
     .returning(_SIGNATURES.c.petition_id, _SIGNATURES.c.country, _SIGNATURES.c.email_domain, _SIGNATURES.c.confirmed_at)
 )

@@ -45,8 +45,10 @@ def too_large_message() -> str:
     """What a 413 says: the limit, and that nothing was kept."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} kB"
-    return f"What you sent is larger than this site accepts (at most {size}), so nothing was saved. " \
+    return (
+        f"What you sent is larger than this site accepts (at most {size}), so nothing was saved. "
         "Please shorten it and try again."
+    )
 
 
 def handle_csrf(exc: CSRFError):
@@ -64,7 +66,9 @@ def handle_csrf(exc: CSRFError):
         from petitions.web.public.forms import SignForm
         from petitions.web.public.routes import form_stamp, render_petition
 
-        form = SignForm()  # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
+        form = (
+            SignForm()
+        )  # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
         bounded_form(form)
         form.started.data = form_stamp(petition.id)
         form.form_errors.append(
@@ -87,7 +91,11 @@ def handle_unexpected(exc: Exception):
     db.session.rollback()
     if isinstance(exc, OperationalError):
         log.error("Database unavailable: %s", exc)
-        code, name, text = 503, "Service unavailable", "The site is busy or under maintenance. Please try again in a moment."
+        code, name, text = (
+            503,
+            "Service unavailable",
+            "The site is busy or under maintenance. Please try again in a moment.",
+        )
     else:
         log.exception("Unhandled error")
         code, name, text = 500, InternalServerError.name, "Something went wrong on our side. Nothing was saved."

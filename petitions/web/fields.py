@@ -50,13 +50,20 @@ def name_field(label: str = "Your name") -> LineField:
     return LineField(
         label,
         filters=[strip],
-        validators=[DataRequired("Please enter your name."), Length(max=100, message="Please keep your name under 100 characters.")],
+        validators=[
+            DataRequired("Please enter your name."),
+            Length(max=100, message="Please keep your name under 100 characters."),
+        ],
         render_kw={"autocomplete": "name"},
     )
 
 
 def email_field(
-    label: str = "Email address", *, required: str = "Please enter your email address.", autocomplete: str = "email", **kw
+    label: str = "Email address",
+    *,
+    required: str = "Please enter your email address.",
+    autocomplete: str = "email",
+    **kw,
 ) -> EmailField:
     """An email address, required and checked for syntax (deliverability is proven by the link we send)."""
     return EmailField(

@@ -43,13 +43,15 @@ def cacheable(response: Response, max_age: int | None = None, stale: int | None 
     # The press endpoints' hottest path: the headers are set in one go, and the conditional
     # answer is made here (werkzeug's make_conditional also handles dates and ranges, which
     # these responses never need, at twice the cost).
-    response.headers.extend([
-        ("Cache-Control", f"public, max-age={max_age}, stale-while-revalidate={stale}"),
-        ("ETag", f'"{etag}"'),
-        ("Access-Control-Allow-Origin", "*"),
-        ("Access-Control-Expose-Headers", "ETag"),
-        ("Vary", "Accept-Encoding"),
-    ])
+    response.headers.extend(
+        [
+            ("Cache-Control", f"public, max-age={max_age}, stale-while-revalidate={stale}"),
+            ("ETag", f'"{etag}"'),
+            ("Access-Control-Allow-Origin", "*"),
+            ("Access-Control-Expose-Headers", "ETag"),
+            ("Vary", "Accept-Encoding"),
+        ]
+    )
     if request.method in ("GET", "HEAD") and request.if_none_match.contains(etag):
         response.status_code = 304
         response.set_data(b"")
@@ -146,7 +148,11 @@ class Request(FlaskRequest):
         return data
 
     def _refuse_cut_body(self) -> None:
-        if self.content_length is None and self.max_content_length is not None and getattr(self.stream, "is_exhausted", False):
+        if (
+            self.content_length is None
+            and self.max_content_length is not None
+            and getattr(self.stream, "is_exhausted", False)
+        ):
             # Nothing of the cut body stays readable, for an error page or anything else.
             self.__dict__["form"] = self.parameter_storage_class()
             self._cached_data = b""

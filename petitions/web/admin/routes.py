@@ -257,8 +257,12 @@ def queue() -> str:
     page = db.paginate(review.pending_petitions(), per_page=PER_PAGE, error_out=False)
     revisions = db.session.scalars(review.pending_revisions().limit(PER_PAGE)).unique().all()
     return render_template(
-        "admin/queue.html", page=page, revisions=revisions, revision_total=review.pending_revision_total(),
-        approve_form=ButtonForm(formdata=None), moderation_mode=current_app.config["MODERATION"],
+        "admin/queue.html",
+        page=page,
+        revisions=revisions,
+        revision_total=review.pending_revision_total(),
+        approve_form=ButtonForm(formdata=None),
+        moderation_mode=current_app.config["MODERATION"],
     )
 
 
@@ -409,7 +413,9 @@ def invalidate() -> Response | Page:
             form.form_errors.append(invalidation.NO_CRITERIA)
         return _render_signatures(form, crit, form, 422)
     try:
-        batch = invalidation.invalidate(crit, _actor(), reason=form.reason.data, now=utcnow(), expected=form.expected.data)
+        batch = invalidation.invalidate(
+            crit, _actor(), reason=form.reason.data, now=utcnow(), expected=form.expected.data
+        )
     except invalidation.InvalidationError as exc:
         db.session.rollback()
         message = str(exc)
@@ -456,7 +462,9 @@ def _render_batch(batch: Invalidation, form: ReverseForm, status: int = 200) -> 
     petition = db.session.get(Petition, batch.petition_id) if batch.petition_id else None
     history = db.session.scalars(audit.entries(target_type="invalidation", target_id=batch.id)).all()
     return (
-        render_template("admin/invalidation.html", batch=batch, petition=petition, users=users, history=history, form=form),
+        render_template(
+            "admin/invalidation.html", batch=batch, petition=petition, users=users, history=history, form=form
+        ),
         status,
     )
 

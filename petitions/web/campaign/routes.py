@@ -135,7 +135,11 @@ def account() -> str:
         db.session.execute(
             select(Signature.petition_id, func.count())
             .join(Petition, Petition.id == Signature.petition_id)
-            .where(Petition.owner_id == current_user.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None))
+            .where(
+                Petition.owner_id == current_user.id,
+                Signature.confirmed_at.is_(None),
+                Signature.invalidated_at.is_(None),
+            )
             .group_by(Signature.petition_id)
         ).all()
     )
@@ -163,7 +167,9 @@ def new_petition() -> Response | tuple[str, int] | str:
     """Start a petition: open at once when the campaigner's email is confirmed (MODERATION=post)."""
     form = PetitionForm()
     if not form.validate_on_submit():
-        return render_template("campaign/edit.html", form=form, petition=None), (422 if request.method == "POST" else 200)
+        return render_template("campaign/edit.html", form=form, petition=None), (
+            422 if request.method == "POST" else 200
+        )
     petition = lifecycle.create_petition(
         current_user, _petition_data(form), now=utcnow(), moderation=current_app.config["MODERATION"]
     )
@@ -180,7 +186,8 @@ def new_petition() -> Response | tuple[str, int] | str:
 @bp.route("/petitions/<slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit_petition(slug: str) -> Response | tuple[str, int] | str:
-    """Edit a petition's text, goal and closing date; under MODERATION=pre a public petition's new text waits for review."""
+    """Edit a petition's text, goal and closing date; under MODERATION=pre a public petition's new
+    text waits for review."""
     petition = _managed_or_403(slug)
     pending = lifecycle.pending_revision(petition)
     latest = pending or lifecycle.latest_revision(petition)
@@ -195,7 +202,12 @@ def edit_petition(slug: str) -> Response | tuple[str, int] | str:
 
     def page(status: int, locked: bool) -> tuple[str, int]:
         return render_template(
-            "campaign/edit.html", form=form, petition=petition, locked=locked, pending=pending, rejected=rejected,
+            "campaign/edit.html",
+            form=form,
+            petition=petition,
+            locked=locked,
+            pending=pending,
+            rejected=rejected,
             reviewed_first=current_app.config["MODERATION"] == "pre" and petition.opened_at is not None,
         ), status
 
@@ -203,7 +215,10 @@ def edit_petition(slug: str) -> Response | tuple[str, int] | str:
         return page(422 if request.method == "POST" else 200, lifecycle.has_signatures(petition))
     try:
         waits = lifecycle.update_petition(
-            petition, _petition_data(form), now=utcnow(), moderation=current_app.config["MODERATION"],
+            petition,
+            _petition_data(form),
+            now=utcnow(),
+            moderation=current_app.config["MODERATION"],
             editor=current_user._get_current_object(),
         )
     except lifecycle.FieldsLocked as exc:
@@ -213,8 +228,11 @@ def edit_petition(slug: str) -> Response | tuple[str, int] | str:
         return page(422, True)
     db.session.commit()
     if waits:
-        flash("Your new text waits for a moderator; until it is approved, the petition shows the text approved before. "
-              "Changes to the goal and the closing date are saved.", "info")
+        flash(
+            "Your new text waits for a moderator; until it is approved, the petition shows the text approved before. "
+            "Changes to the goal and the closing date are saved.",
+            "info",
+        )
     else:
         flash("Your changes are saved.", "success")
     return redirect(url_for("public.petition", slug=petition.slug), 303)
@@ -239,7 +257,11 @@ def close_petition(slug: str) -> Response:
         try:
             lifecycle.close_petition(petition, now=utcnow())
             db.session.commit()
-            flash("The petition is closed: it takes no more signatures. Signatures made before now can still be confirmed.", "success")
+            flash(
+                "The petition is closed: it takes no more signatures."
+                " Signatures made before now can still be confirmed.",
+                "success",
+            )
         except lifecycle.CannotChangeStatus as exc:
             db.session.rollback()
             flash(str(exc), "error")
@@ -282,7 +304,10 @@ def petition_updates(slug: str) -> Response | tuple[str, int]:
         select(PetitionUpdate).where(PetitionUpdate.petition_id == petition.id).order_by(PetitionUpdate.id.desc())
     ).all()
     return render_template(
-        "campaign/updates.html", petition=petition, form=form, sent=sent,
+        "campaign/updates.html",
+        petition=petition,
+        form=form,
+        sent=sent,
         recipients=updates.recipient_count(petition),
     ), (422 if request.method == "POST" else 200)
 
@@ -304,9 +329,9 @@ def petition_groups(slug: str) -> Response | tuple[str, int]:
             db.session.commit()
             flash(f"The group “{group.name}” counts {group.signature_count} confirmed signatures so far.", "success")
             return redirect(url_for(".petition_groups", slug=slug), 303)
-    return render_template(
-        "campaign/groups.html", petition=petition, form=form, delete_form=ButtonForm()
-    ), (422 if request.method == "POST" else 200)
+    return render_template("campaign/groups.html", petition=petition, form=form, delete_form=ButtonForm()), (
+        422 if request.method == "POST" else 200
+    )
 
 
 @bp.post("/account/petitions/<slug>/groups/<int:group_id>/delete")

@@ -256,7 +256,9 @@ def unsubscribe(token: str) -> tuple[str, int] | str:
                 validate_csrf(request.form.get("csrf_token"))
             except ValidationError:
                 return render_template(
-                    "errors/error.html", code=400, name="The form has expired",
+                    "errors/error.html",
+                    code=400,
+                    name="The form has expired",
                     description="Please open the link from the email again.",
                 ), 400
         signing.unsubscribe(signature)
