@@ -241,7 +241,7 @@ def _close_session(_exc: BaseException | None) -> None:
     except SQLAlchemyError as exc:
         log.warning("Discarding a database connection that failed at the end of a request: %s", exc)
         with contextlib.suppress(Exception):
-            db.session.invalidate()
+            db.session().invalidate()
         db.session.registry.clear()
 
 
