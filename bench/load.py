@@ -292,9 +292,8 @@ def main() -> None:
             f" wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off"
         )
         errors = report(pairs, "bare Flask POST", "POST .../sign")
-        acknowledged = sum(
-            r.requests - r.errors for r in [warm_up, *(m for _, m in pairs)]
-        )  # answered 303, warm-up too
+        # answered 303, warm-up too
+        acknowledged = sum(r.requests - r.errors for r in [warm_up, *(m for _, m in pairs)])
 
         for p in procs:  # a graceful stop lets the requests still in flight when wrk stopped finish
             stop(p)

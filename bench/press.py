@@ -49,13 +49,8 @@ def free_port() -> int:
 
 
 def start(module: str, port: int, env: dict, **extra: str) -> subprocess.Popen:
-    e = {
-        **os.environ,
-        **env,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_ACCESS_LOG": "",
-        **extra,
-    }  # access log off (docs/SCALING.md)
+    # access log off (docs/SCALING.md)
+    e = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": "", **extra}
     proc = subprocess.Popen(
         [GUNICORN, module, "-c", "gunicorn.conf.py"],
         cwd=ROOT,

@@ -66,9 +66,8 @@ def handle_csrf(exc: CSRFError):
         from petitions.web.public.forms import SignForm
         from petitions.web.public.routes import form_stamp, render_petition
 
-        form = (
-            SignForm()
-        )  # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
+        # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
+        form = SignForm()
         bounded_form(form)
         form.started.data = form_stamp(petition.id)
         form.form_errors.append(

@@ -196,9 +196,8 @@ def test_a_line_longer_than_smtp_carries_arrives_whole(app, ctx, mailbox, long_l
     assert mail.drain() == (1, 0)
 
     (sent,) = mailbox.messages
-    assert f"{long_line}\nZweite Zeile für alle." in body_of(sent).replace(
-        "\r\n", "\n"
-    )  # lines end in CRLF on the wire
+    # lines end in CRLF on the wire
+    assert f"{long_line}\nZweite Zeile für alle." in body_of(sent).replace("\r\n", "\n")
     assert f"<p>{long_line}</p>" in sent.get_body(("html",)).get_content()
     assert sent["List-Unsubscribe"] == f"<{unsubscribe}>"  # on one line, whole
     _within_smtp_limits(mailbox.raw[0])

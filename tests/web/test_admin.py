@@ -407,9 +407,8 @@ def test_under_pre_moderation_a_petition_waits_then_is_approved_or_rejected(app,
     login(client, ADMIN)
     queue = client.get("/admin/queue")
     assert queue.status_code == 200
-    assert queue.text.index("Open the library on Sundays") < queue.text.index(
-        "Longer opening hours please"
-    )  # oldest first
+    # oldest first
+    assert queue.text.index("Open the library on Sundays") < queue.text.index("Longer opening hours please")
     assert "2 petitions wait" in queue.text
 
     approved = client.post(

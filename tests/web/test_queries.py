@@ -131,9 +131,8 @@ def test_a_repeated_signing_sends_the_same_statements_as_a_first_one(app, client
     repeats = [statements_of("SAM@example.org") for _ in range(app.config["SIGNATURE_MAX_RESENDS"] + 1)]
     if is_postgres(app):
         assert sum("INSERT INTO signatures" in s for s in first) == 1, first  # one statement writes
-        assert all(r == first for r in repeats), [r for r in repeats if r != first][
-            :1
-        ]  # resends within the limit and beyond it alike
+        # resends within the limit and beyond it alike
+        assert all(r == first for r in repeats), [r for r in repeats if r != first][:1]
     with app.app_context():
         from petitions.models import OutboxMessage, Signature
 
