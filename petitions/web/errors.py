@@ -97,7 +97,7 @@ def handle_unexpected(exc: Exception):
         )
     else:
         log.exception("Unhandled error")
-        code, name, text = 500, InternalServerError.name, "Something went wrong on our side. Nothing was saved."
+        code, name, text = 500, InternalServerError().name, "Something went wrong on our side. Nothing was saved."
     if _wants_json():
         return jsonify(error=text), code
     # A page that needs nothing from the database, which may be what failed.

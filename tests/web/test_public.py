@@ -214,6 +214,17 @@ def test_garbage_never_gives_a_500(app, client, petition, data) -> None:
         assert rows(app) == 0
 
 
+def test_an_unexpected_error_answers_a_500_page_named_for_it(app, client, monkeypatch) -> None:
+    def broken() -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(app.view_functions, "public.privacy", broken)
+    response = client.get("/privacy")
+    assert response.status_code == 500
+    assert "<title>Internal Server Error</title>" in response.text
+    assert "Something went wrong on our side" in response.text
+
+
 def test_healthz_says_503_when_the_database_is_down(tmp_path, smtp_server) -> None:
     from tests.helpers import free_port, make_app
 
