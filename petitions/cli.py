@@ -16,7 +16,7 @@ from petitions import worker
 from petitions.accounts.operations import account_email
 from petitions.clock import utcnow
 from petitions.counting import counts
-from petitions.extensions import db
+from petitions.extensions import current_app_object, db
 from petitions.models import Petition, User
 from petitions.signatures import retention
 
@@ -70,7 +70,7 @@ def mail_worker(once: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     click.echo("Mail worker running; stop with Ctrl-C or SIGTERM.")
-    worker.run_forever(current_app._get_current_object(), stop)  # type: ignore[attr-defined]
+    worker.run_forever(current_app_object(), stop)
 
 
 @click.command("recount")
@@ -125,7 +125,7 @@ def purge_ips(days: int | None) -> None:
 @click.option("--port", default=5000, type=int)
 def dev(host: str, port: int) -> None:
     """Development server with the mail worker running in the same process."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     worker.start_in_thread(app)
     click.echo(f"Serving on http://{host}:{port}/ (mail worker running in this process)")
     # run_simple, not app.run(): Flask ignores app.run() inside a `flask` command.

@@ -68,6 +68,7 @@ class Mailbox:
             self.in_flight -= 1
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
+            # typeshed says Message; with policy.default, message_from_bytes builds an EmailMessage.
             self.messages.append(msg)  # type: ignore[arg-type]
             self.raw.append(envelope.original_content or envelope.content)
         return "250 Message accepted"

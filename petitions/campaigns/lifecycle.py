@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from petitions.counting.counts import lock
 from petitions.exceptions import DomainError
 from petitions.extensions import db
+from petitions.infra.database import rowcount
 from petitions.infra.text import render_markdown
 from petitions.models import Petition, PetitionRevision, Signature, User
 from petitions.models.revision import MATERIAL_FIELDS
@@ -239,7 +240,7 @@ def close_expired(*, now: datetime) -> int:
         .values(status="closed", closed_at=Petition.closes_at, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount
+    return rowcount(result)
 
 
 def publish_drafts(owner: User, *, now: datetime, moderation: str) -> list[Petition]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -121,13 +122,13 @@ def per_hour(petition: Petition, *, now: datetime, hours: int = RECENT_HOURS) ->
 
 def pending_count(petition: Petition) -> int:
     """Signatures waiting for their signer to confirm (not invalidated)."""
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count())
         .select_from(Signature)
         .where(
             Signature.petition_id == petition.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None)
         )
-    )
+    ).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ class Comment:
 
 def recent_comments(petition: Petition, *, limit: int = RECENT_COMMENTS) -> list[Comment]:
     """The latest comments of confirmed, valid signatures, newest first."""
-    rows = db.session.execute(
+    # Counted rows with a comment: the comment and the confirmation time are never NULL here.
+    rows: Iterable[tuple[str, bool, str, datetime]] = db.session.execute(
         select(Signature.name, Signature.show_name, Signature.comment, Signature.confirmed_at)
         .where(
             Signature.petition_id == petition.id, *counted(), Signature.comment.is_not(None), Signature.comment != ""
@@ -217,7 +219,8 @@ def render_bar_chart(
     total and the highest period; pair it with a table of the numbers for the details.
     """
     points = series.points
-    peak = series.peak.count if points else 0
+    highest = series.peak
+    peak = highest.count if highest is not None else 0
     # room on the left for the highest value, however many digits it has
     left, right, top, bottom = max(40, round(len(f"{peak:,}") * CHAR_WIDTH) + 14), 12, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom

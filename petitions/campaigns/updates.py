@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 
 from petitions.counting import counts
 from petitions.extensions import db
@@ -16,14 +16,14 @@ from petitions.models import Petition, PetitionUpdate, Signature, UpdateDelivery
 from petitions.signatures.signing import signature_token
 
 
-def recipients(petition: Petition):
+def recipients(petition: Petition) -> list[ColumnElement[bool]]:
     """The condition for signers who get updates: confirmed, valid, and asked for them."""
     return [Signature.petition_id == petition.id, Signature.updates.is_(True), *counts.counted()]
 
 
 def recipient_count(petition: Petition) -> int:
     """How many signers an update would reach now."""
-    return db.session.scalar(select(func.count()).select_from(Signature).where(*recipients(petition)))
+    return db.session.execute(select(func.count()).select_from(Signature).where(*recipients(petition))).scalar_one()
 
 
 def create_update(petition: Petition, author: User, *, subject: str, body: str, now: datetime) -> PetitionUpdate:
@@ -59,7 +59,7 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
     )
     if update is None:
         return None
-    petition = db.session.get(Petition, update.petition_id)
+    petition = db.session.get_one(Petition, update.petition_id)
     # Each batch starts after the last signer the previous one queued (one primary-key lookup),
     # so an update to a million signers reads each of them once, instead of passing over every
     # already-queued signer again in each of its 2,000 batches.

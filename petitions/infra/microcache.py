@@ -116,4 +116,5 @@ class MicroCache:
 
 def init_app(app: Flask) -> None:
     """Put the micro-cache in front of Flask (inside ProxyFix, which must see the request first)."""
+    # Flask's way to add WSGI middleware is to replace this method; mypy flags any method assignment.
     app.wsgi_app = MicroCache(app, app.wsgi_app)  # type: ignore[method-assign]

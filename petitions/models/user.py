@@ -11,7 +11,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from petitions.extensions import db
+from petitions.extensions import Model
 from petitions.models.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A campaigner (or an administrator) who signs in with an email and a password."""
 
     __tablename__ = "users"

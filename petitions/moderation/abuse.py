@@ -25,6 +25,7 @@ from sqlalchemy import delete, select, update
 
 from petitions.counting.counts import domain_suffixes
 from petitions.extensions import db, limiter
+from petitions.infra.database import rowcount
 from petitions.infra.netaddr import ip_key
 from petitions.infra.tokens import serializer
 from petitions.models import BlockedDomain, BlockedNetwork, FormStamp, Invalidation, Petition, Signature
@@ -113,7 +114,8 @@ class _Blocks:
 
 def blocks_cache() -> _Blocks:
     """The current application's copy of the block lists."""
-    return current_app.extensions.setdefault("blocks_cache", _Blocks())
+    cache: _Blocks = current_app.extensions.setdefault("blocks_cache", _Blocks())
+    return cache
 
 
 def blocked_domain(domain: str) -> bool:
@@ -254,18 +256,20 @@ def assign_suspected(*, now: datetime, limit: int = 1000) -> int:
         day = first.created_at.date()
         start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
         batch = automatic_batch(first.petition_id, first.suspected, day, now=now)
-        n = db.session.execute(
-            update(Signature)
-            .where(
-                Signature.petition_id == first.petition_id,
-                Signature.suspected == first.suspected,
-                Signature.invalidation_id.is_(None),
-                Signature.created_at >= start,
-                Signature.created_at < start + timedelta(days=1),
+        n = rowcount(
+            db.session.execute(
+                update(Signature)
+                .where(
+                    Signature.petition_id == first.petition_id,
+                    Signature.suspected == first.suspected,
+                    Signature.invalidation_id.is_(None),
+                    Signature.created_at >= start,
+                    Signature.created_at < start + timedelta(days=1),
+                )
+                .values(invalidation_id=batch.id)
+                .execution_options(synchronize_session=False)
             )
-            .values(invalidation_id=batch.id)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         batch.signature_count += n
         db.session.flush()
         assigned += n
@@ -275,6 +279,8 @@ def assign_suspected(*, now: datetime, limit: int = 1000) -> int:
 def purge_form_stamps(*, now: datetime) -> int:
     """Forget the uses of stamps older than SIGN_STAMP_MAX_AGE: such stamps are refused anyway."""
     cutoff = now - timedelta(seconds=current_app.config["SIGN_STAMP_MAX_AGE"])
-    return db.session.execute(
-        delete(FormStamp).where(FormStamp.used_at < cutoff).execution_options(synchronize_session=False)
-    ).rowcount
+    return rowcount(
+        db.session.execute(
+            delete(FormStamp).where(FormStamp.used_at < cutoff).execution_options(synchronize_session=False)
+        )
+    )

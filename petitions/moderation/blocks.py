@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -52,7 +53,11 @@ def block_network(cidr: str, actor: User, *, reason: str, now: datetime) -> Bloc
     return _add(row, cidr, actor, action="block.network", details={"network": cidr}, now=now)
 
 
-def _add(row, what: str, actor: User, *, action: str, details: dict[str, Any], now: datetime):
+# A block row of either kind.
+_Block = TypeVar("_Block", BlockedDomain, BlockedNetwork)
+
+
+def _add(row: _Block, what: str, actor: User, *, action: str, details: dict[str, Any], now: datetime) -> _Block:
     """Store a block (its unique constraint refuses a second one), audit it, and make this process see it."""
     try:
         with db.session.begin_nested():
@@ -90,7 +95,8 @@ def trending(
         .subquery()
     )
     found: list[dict[str, Any]] = []
-    by_domain = db.session.execute(
+    # (petition id, domain or network prefix, its signatures, all the petition's signatures)
+    by_domain: Sequence[tuple[int, str, int, int]] = db.session.execute(
         select(Signature.petition_id, Signature.email_domain, func.count().label("n"), recent.c.n)
         .join(recent, recent.c.petition_id == Signature.petition_id)
         .where(Signature.created_at >= since, Signature.email_domain.not_in(COMMON_PROVIDERS))
@@ -104,7 +110,7 @@ def trending(
         (Signature.ip_key.like(V4_MAPPED + "%"), func.substr(Signature.ip_key, 1, 30)),
         else_=func.substr(Signature.ip_key, 1, 12),
     )
-    by_net = db.session.execute(
+    by_net: Sequence[tuple[int, str, int, int]] = db.session.execute(
         select(Signature.petition_id, v4.label("prefix"), func.count().label("n"), recent.c.n)
         .join(recent, recent.c.petition_id == Signature.petition_id)
         .where(Signature.created_at >= since, Signature.ip_key.is_not(None))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import joinedload
@@ -66,7 +67,7 @@ def _petition_url(petition: Petition) -> str:
     return external_url("public.petition", slug=petition.slug)
 
 
-def _email_owner(petition: Petition, subject: str, template: str, *, now: datetime, **context) -> None:
+def _email_owner(petition: Petition, subject: str, template: str, *, now: datetime, **context: Any) -> None:
     owner = petition.owner
     if owner is None:  # the account was deleted; nobody to tell
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
@@ -18,7 +19,7 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def handle_http(exc: HTTPException):
+def handle_http(exc: HTTPException) -> ResponseReturnValue:
     """Render an HTTP error as a page, or as {"error": ...} under /api/."""
     code = exc.code or 500
     if code == 429:
@@ -30,8 +31,9 @@ def handle_http(exc: HTTPException):
                 render_template("errors/error.html", code=429, name="Too many attempts", description=text)
             )
         response.status_code = 429
-        if getattr(exc, "retry_after", None):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)  # set on werkzeug's TooManyRequests, when known
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
         return response
     name, description = exc.name, exc.description
     if code == 413:
@@ -51,7 +53,7 @@ def too_large_message() -> str:
     )
 
 
-def handle_csrf(exc: CSRFError):
+def handle_csrf(exc: CSRFError) -> ResponseReturnValue:
     """A form sent without a valid CSRF token: the signing form comes back filled in, with the reason."""
     db.session.rollback()
     petition = None
@@ -83,7 +85,7 @@ def handle_csrf(exc: CSRFError):
     ), 400
 
 
-def handle_unexpected(exc: Exception):
+def handle_unexpected(exc: Exception) -> ResponseReturnValue:
     """Anything unforeseen: log it, roll back, answer 500 (or 503 when the database is down)."""
     from sqlalchemy.exc import OperationalError
 

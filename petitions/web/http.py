@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from flask import Flask, current_app, request
 from flask import Request as FlaskRequest
+from flask import Response as FlaskResponse
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -115,7 +116,7 @@ class SessionInterface(SecureCookieSessionInterface):
             cached = app.extensions["session_serializer"] = (keys, super().get_signing_serializer(app))
         return cached[1]
 
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+    def save_session(self, app: Flask, session: SessionMixin, response: FlaskResponse) -> None:
         """Save as Flask does, unless the response is public.
 
         A public response is kept by caches and given to everyone, so it never carries a
@@ -141,9 +142,19 @@ class Request(FlaskRequest):
         super()._load_form_data()
         self._refuse_cut_body()
 
-    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):  # type: ignore[override]
+    @overload
+    def get_data(self, cache: bool = True, as_text: Literal[False] = False, parse_form_data: bool = False) -> bytes: ...
+
+    @overload
+    def get_data(self, cache: bool = True, as_text: Literal[True] = ..., parse_form_data: bool = False) -> str: ...
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> bytes | str:
         """The body as Werkzeug reads it, unless it was cut at the limit."""
-        data = super().get_data(cache=cache, as_text=as_text, parse_form_data=parse_form_data)
+        data: bytes | str
+        if as_text:
+            data = super().get_data(cache=cache, as_text=True, parse_form_data=parse_form_data)
+        else:
+            data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
         self._refuse_cut_body()
         return data
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter import RouteLimit
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -25,6 +26,7 @@ from petitions.web.campaign.forms import (
     RegisterForm,
     UpdateForm,
 )
+from petitions.web.fields import required_value
 from petitions.web.queries import can_manage, visible_petition_or_404
 
 
@@ -38,7 +40,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def limit(setting: str):
+def limit(setting: str) -> RouteLimit:
     """A rate limit on the POSTs of a view, read from the setting at request time."""
     return limiter.limit(lambda: current_app.config[setting], methods=["POST"], scope=setting)
 
@@ -52,9 +54,11 @@ def register() -> Response | tuple[str, int] | str:
         return render_template("auth/register.html", form=form), (422 if request.method == "POST" else 200)
     now = utcnow()
     try:
-        operations.register(form.name.data, form.email.data, form.password.data, now=now)
+        operations.register(
+            required_value(form.name), required_value(form.email), required_value(form.password), now=now
+        )
     except EmailTaken:
-        operations.warn_existing(form.email.data, now=now)
+        operations.warn_existing(required_value(form.email), now=now)
     except ValueError:
         form.email.errors = ["Please enter a valid email address, like name@example.org."]
         return render_template("auth/register.html", form=form), 422
@@ -101,7 +105,7 @@ def login() -> Response | tuple[str, int] | str:
     """Sign in with email and password."""
     form = LoginForm()
     if form.validate_on_submit():
-        user = operations.authenticate(form.email.data, form.password.data)
+        user = operations.authenticate(required_value(form.email), required_value(form.password))
         if user is not None:
             login_user(user)
             return redirect(safe_next(request.args.get("next")) or url_for(".account"), 303)
@@ -120,7 +124,7 @@ def logout() -> Response:
     form = LogoutForm()
     if form.validate_on_submit():
         if current_user.is_authenticated:
-            operations.end_sessions(current_user._get_current_object())  # type: ignore[attr-defined]
+            operations.end_sessions(current_user._get_current_object())
             db.session.commit()
         logout_user()
         flash("You are signed out.", "info")
@@ -151,11 +155,11 @@ def account() -> str:
 
 def _petition_data(form: PetitionForm) -> lifecycle.PetitionData:
     return lifecycle.PetitionData(
-        title=form.title.data,
-        target=form.target.data,
-        summary=form.summary.data,
-        body=form.body.data,
-        goal=form.goal.data,
+        title=required_value(form.title),
+        target=required_value(form.target),
+        summary=required_value(form.summary),
+        body=required_value(form.body),
+        goal=required_value(form.goal),
         closes_at=form.closes_at_utc(),
     )
 
@@ -295,7 +299,7 @@ def petition_updates(slug: str) -> Response | tuple[str, int]:
             flash("Updates can be sent once the petition is public.", "error")
             return redirect(url_for(".petition_updates", slug=slug), 303)
         update = updates.create_update(
-            petition, current_user, subject=form.subject.data, body=form.body.data, now=utcnow()
+            petition, current_user, subject=required_value(form.subject), body=required_value(form.body), now=utcnow()
         )
         db.session.commit()
         flash(f"Your update “{update.subject}” is being sent.", "success")
@@ -320,8 +324,8 @@ def petition_groups(slug: str) -> Response | tuple[str, int]:
     form = GroupForm()
     if form.validate_on_submit():
         try:
-            domains = groups.parse_domains(form.domains.data)
-            group = groups.save_group(petition, name=form.name.data, domains=domains, now=utcnow())
+            domains = groups.parse_domains(required_value(form.domains))
+            group = groups.save_group(petition, name=required_value(form.name), domains=domains, now=utcnow())
         except groups.GroupError as exc:
             db.session.rollback()
             form.domains.errors = [str(exc)]

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from petitions.clock import utcnow
 from petitions.counting import counts
-from petitions.extensions import db
+from petitions.extensions import current_app_object, db
 from petitions.infra.live import busy, cached_count, count_doc, stream
 from petitions.infra.mail import external_url
 from petitions.models import Petition
@@ -171,7 +171,7 @@ def oembed() -> Response:
 def events(slug: str) -> Response:
     """Server-Sent Events: an event `count` with the count JSON whenever it changes."""
     petition = public_petition_or_404(slug)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     db.session.remove()  # a stream holds no database connection
     events = stream(app, petition)
     if events is None:  # this process holds all the streams it may: the count now, and come back later
