@@ -8,6 +8,7 @@ FLASK := $(VENV)/bin/flask --app app
 # pytest-xdist processes for `make test`, at most 4 (each has its own PostgreSQL database, SQLite files,
 # SMTP server and browser); TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= auto
+LINT_PATHS := petitions tests bench app.py gunicorn.conf.py
 
 .PHONY: run worker test lint bench chromium clean
 
@@ -44,8 +45,11 @@ worker: $(VENV)/.run-installed
 test: $(VENV)/.dev-installed node_modules/axe-core/axe.min.js chromium
 	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses=4
 
+# ruff (rules, then layout, at 120 columns) over the Python we write; mypy over the package (pyproject.toml).
 lint: $(VENV)/.dev-installed
-	$(VENV)/bin/ruff check petitions tests bench app.py gunicorn.conf.py
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
 
 # Every figure is a ratio measured side by side in one run; the tables also go to docs/PERFORMANCE.md.
 bench: $(VENV)/.dev-installed
@@ -58,4 +62,4 @@ bench: $(VENV)/.dev-installed
 	  status=$$?; echo '```'; exit $$status; } 2> >(grep -v 'INFO ' >&2) | tee docs/PERFORMANCE.md
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -79,7 +79,8 @@ def _warn_per_worker_limits(server) -> None:
         "REDIS_URL is not set: each of the %d workers counts rate limits on its own, so every limit "
         "(logins, registrations, password resets, signing) lets %d times as many requests through. "
         "Set REDIS_URL to share them, or run one worker (WEB_CONCURRENCY=1).",
-        workers, workers,
+        workers,
+        workers,
     )
 
 

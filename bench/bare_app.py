@@ -5,7 +5,9 @@ import os
 from flask import Flask
 
 app = Flask(__name__)
-BODY = os.environ.get("BARE_BODY", '{"slug":"x","signature_count":10,"goal":100,"status":"open","updated_at":"2026-01-01T00:00:00Z"}')
+BODY = os.environ.get(
+    "BARE_BODY", '{"slug":"x","signature_count":10,"goal":100,"status":"open","updated_at":"2026-01-01T00:00:00Z"}'
+)
 
 
 @app.get("/api/v1/petitions/<slug>/count")

@@ -18,7 +18,10 @@ ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0
 def gunicorn_settings() -> dict[str, str]:
     """The web server's processes and threads as gunicorn.conf.py sets them here (its defaults,
     or BENCH_WORKERS and BENCH_THREADS_PER_WORKER), as the environment that gives them."""
-    wanted = {"WEB_CONCURRENCY": os.environ.get("BENCH_WORKERS"), "GUNICORN_THREADS": os.environ.get("BENCH_THREADS_PER_WORKER")}
+    wanted = {
+        "WEB_CONCURRENCY": os.environ.get("BENCH_WORKERS"),
+        "GUNICORN_THREADS": os.environ.get("BENCH_THREADS_PER_WORKER"),
+    }
     with mock.patch.dict(os.environ):  # the config file reads the environment; put it back afterwards
         for name, value in wanted.items():
             if value:
@@ -26,7 +29,11 @@ def gunicorn_settings() -> dict[str, str]:
             else:
                 os.environ.pop(name, None)
         config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    return {"WEB_CONCURRENCY": str(config["workers"]), "GUNICORN_THREADS": str(config["threads"]), "GUNICORN_WORKER_CLASS": "gthread"}
+    return {
+        "WEB_CONCURRENCY": str(config["workers"]),
+        "GUNICORN_THREADS": str(config["threads"]),
+        "GUNICORN_WORKER_CLASS": "gthread",
+    }
 
 
 def create_database(prefix: str) -> tuple[str, str]:
@@ -62,7 +69,10 @@ def migrate_with_owner(name: str = "B", email: str = "bench@example.org", passwo
 
 
 def wrk_figures(out: str) -> tuple[float, float, int, int]:
-    """What a `wrk --latency` run printed: (requests/s, p99 ms, requests, errors: non-2xx/3xx answers and socket errors)."""
+    """What a `wrk --latency` run printed: (requests/s, p99 ms, requests, errors).
+
+    Errors are non-2xx/3xx answers and socket errors.
+    """
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
     p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]

@@ -64,23 +64,28 @@ COUNTERS = [
     "UPDATE petitions SET signature_count = (SELECT count(*) FROM signatures WHERE petition_id = :pid) WHERE id = :pid",
     "INSERT INTO petition_country_counts (petition_id, country, count) "
     "SELECT petition_id, country, count(*) FROM signatures WHERE petition_id = :pid GROUP BY petition_id, country",
-    "INSERT INTO petition_hourly_counts (petition_id, hour, count) SELECT petition_id, date_trunc('hour', confirmed_at),"
-    " count(*) FROM signatures WHERE petition_id = :pid GROUP BY petition_id, date_trunc('hour', confirmed_at)",
+    "INSERT INTO petition_hourly_counts (petition_id, hour, count) "
+    "SELECT petition_id, date_trunc('hour', confirmed_at), count(*) FROM signatures"
+    " WHERE petition_id = :pid GROUP BY petition_id, date_trunc('hour', confirmed_at)",
 ]
 
 
 def setup(url: str) -> tuple[str, str, str]:
-    """Migrate, then an owner with a petition of ROWS confirmed signatures, one of 100 and one of 10. Returns the slugs."""
+    """Migrate, then an owner with petitions of ROWS, 100 and 10 confirmed signatures. Returns the slugs."""
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     app.logger.setLevel("WARNING")
     with app.app_context():
         owner = migrate_with_owner("Bench Owner", OWNER, PASSWORD)
         now = utcnow()
-        big = create_petition(owner, PetitionData("A million signers", "Target", "Summary", "Body", 2_000_000),
-                              now=now, moderation="post")
-        small = create_petition(owner, PetitionData("A hundred signers", "Target", "Summary", "Body", 1000),
-                                now=now, moderation="post")
-        ten = create_petition(owner, PetitionData("Ten signers", "Target", "Summary", "Body", 1000), now=now, moderation="post")
+        big = create_petition(
+            owner, PetitionData("A million signers", "Target", "Summary", "Body", 2_000_000), now=now, moderation="post"
+        )
+        small = create_petition(
+            owner, PetitionData("A hundred signers", "Target", "Summary", "Body", 1000), now=now, moderation="post"
+        )
+        ten = create_petition(
+            owner, PetitionData("Ten signers", "Target", "Summary", "Body", 1000), now=now, moderation="post"
+        )
         db.session.commit()
         for petition, n in ((big, ROWS), (small, 100), (ten, 10)):
             db.session.execute(db.text(SIGNATURES), {"pid": petition.id, "n": n})
@@ -106,15 +111,25 @@ def start_gunicorn(url: str, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
     env.update(
-        DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32), BASE_URL=f"http://127.0.0.1:{port}",
-        RATELIMIT_ENABLED="false", GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="",  # off, as docs/SCALING.md recommends under load
-        GUNICORN_TIMEOUT="300", GUNICORN_GRACEFUL_TIMEOUT="5", WEB_CONCURRENCY="1", GUNICORN_THREADS="4",
+        DATABASE_URL=url,
+        SECRET_KEY=secrets.token_hex(32),
+        BASE_URL=f"http://127.0.0.1:{port}",
+        RATELIMIT_ENABLED="false",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_ACCESS_LOG="",  # off, as docs/SCALING.md recommends under load
+        GUNICORN_TIMEOUT="300",
+        GUNICORN_GRACEFUL_TIMEOUT="5",
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="4",
         COUNT_MAX_AGE="0",  # every count read from the database, not from the process's cache
     )
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -168,8 +183,12 @@ def sign_in(base: str) -> requests.Session:
     session = requests.Session()
     page = session.get(f"{base}/login", timeout=10)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-    answer = session.post(f"{base}/login", data={"email": OWNER, "password": PASSWORD, "csrf_token": token},
-                          allow_redirects=False, timeout=10)
+    answer = session.post(
+        f"{base}/login",
+        data={"email": OWNER, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert answer.status_code == 303, answer.status_code
     return session
 
@@ -249,8 +268,10 @@ def main() -> None:
         hwm_growth = (after["VmHWM"] - before["VmRSS"]) / MB if hwm_reset else None
         worst = max(growth, hwm_growth or 0.0)
         print(f"export: PostgreSQL, GET /petitions/<slug>/signatures.csv of {ROWS:,} confirmed signatures")
-        print(f"        through gunicorn (1 gthread worker), read with requests in {CHUNK // 1024} KiB chunks"
-              f" (data made in {made:.0f} s)")
+        print(
+            f"        through gunicorn (1 gthread worker), read with requests in {CHUNK // 1024} KiB chunks"
+            f" (data made in {made:.0f} s)"
+        )
         table = [
             ("rows", f"{rows:,}"),
             ("bytes", f"{size:,} ({size / MB:.1f} MB)"),
@@ -272,21 +293,27 @@ def main() -> None:
         print()
         print(f"campaigner pages: {ROWS:,} signatures vs 100, median of 20 requests through gunicorn")
         print(f"{'page':<32}{'100 (ms)':>10}{'big (ms)':>10}{'ratio':>8}")
-        for label, path in [("GET /account/petitions/<slug>", "/account/petitions/{}"),
-                            ("GET /petitions/<slug>/delivery", "/petitions/{}/delivery")]:
+        for label, path in [
+            ("GET /account/petitions/<slug>", "/account/petitions/{}"),
+            ("GET /petitions/<slug>/delivery", "/petitions/{}/delivery"),
+        ]:
             few = median_ms(session, base + path.format(small))
             many = median_ms(session, base + path.format(big))
             print(f"{label:<32}{few:>10.1f}{many:>10.1f}{many / few:>8.2f}")
 
         print()
-        print(f"public reads: {ROWS:,} signatures vs 10, median of 60 requests each, in turn, through gunicorn"
-              " (COUNT_MAX_AGE=0: the count from the database every time)")
+        print(
+            f"public reads: {ROWS:,} signatures vs 10, median of 60 requests each, in turn, through gunicorn"
+            " (COUNT_MAX_AGE=0: the count from the database every time)"
+        )
         print(f"{'request':<36}{'10 (ms)':>9}{'big (ms)':>10}{'ratio':>8}")
         public = requests.Session()
         ratios = []
-        for label, path in [("GET /petitions/<slug>", "/petitions/{}"),
-                            ("GET /api/v1/petitions/<slug>", "/api/v1/petitions/{}"),
-                            ("GET /api/v1/petitions/<slug>/count", "/api/v1/petitions/{}/count")]:
+        for label, path in [
+            ("GET /petitions/<slug>", "/petitions/{}"),
+            ("GET /api/v1/petitions/<slug>", "/api/v1/petitions/{}"),
+            ("GET /api/v1/petitions/<slug>/count", "/api/v1/petitions/{}/count"),
+        ]:
             few, many = side_by_side_ms(public, base + path.format(ten), base + path.format(big))
             ratios.append(many / few)
             print(f"{label:<36}{few:>9.2f}{many:>10.2f}{many / few:>8.2f}")

@@ -123,7 +123,7 @@ def _process_ticks(server_group: int) -> dict[str, int]:
                 stat = f.read()
         except OSError:  # ended meanwhile
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         used = int(fields[11]) + int(fields[12])  # utime + stime
         if int(fields[2]) == server_group:
             ticks["server"] += used
@@ -135,8 +135,13 @@ def _process_ticks(server_group: int) -> dict[str, int]:
 def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, script: str = "signing.lua") -> Round:
     """A wrk run with one of bench/*.lua: throughput, p99, errors, and the CPU each request cost, by process."""
     machine, processes, children = _machine(), _process_ticks(server.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / script), url],
-                         capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    ).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child waited for meanwhile
     spent = [b - a for a, b in zip(machine, _machine(), strict=True)]
     used = {k: (v - processes[k]) * _TICK_US for k, v in _process_ticks(server.pid).items()}
@@ -148,9 +153,20 @@ def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, 
     # in some runs, above all under steal, the processes add up to a little more than the
     # machine's busy time: "other" then reads 0, and "all" (busy_us) is the machine's.
     used["other"] = max(busy - sum(used.values()), 0.0)
-    return Round(side, rps, p99, total, errors,
-                 {k: v / max(total, 1) for k, v in used.items()}, busy / max(total, 1),
-                 {"busy": 100 * busy / _TICK_US / sum(spent), "idle": 100 * (idle + iowait) / sum(spent), "steal": 100 * steal / sum(spent)})
+    return Round(
+        side,
+        rps,
+        p99,
+        total,
+        errors,
+        {k: v / max(total, 1) for k, v in used.items()},
+        busy / max(total, 1),
+        {
+            "busy": 100 * busy / _TICK_US / sum(spent),
+            "idle": 100 * (idle + iowait) / sum(spent),
+            "steal": 100 * steal / sum(spent),
+        },
+    )
 
 
 def alternated(ceiling, measure) -> tuple[Round, list[tuple[Round, Round]]]:
@@ -187,16 +203,23 @@ def report(pairs: list[tuple[Round, Round]], bare_label: str, label: str) -> int
     n = len(pairs)
     print(f"{'endpoint':<34}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
     print(f"{f'{bare_label} (median of {n})':<34}{bare:>9.0f}{p99s[0]:>9.1f}{0:>8}{1:>8.2f}")
-    print(f"{f'{label} (median of {n})':<34}{measured:>9.0f}{p99s[1]:>9.1f}{errors:>8}{statistics.median(ratios):>8.3f}"
-          "  (the pairs' median ratio)")
-    print(f"  {'run':<9}{'req/s':>7}  {'CPU us per request: server':>26}{'postgres':>9}{'wrk':>6}{'other':>7}{'all':>7}"
-          f"  {'machine %: busy':>15}{'idle':>6}{'steal':>6}  ratio = CPU per request x CPU given")
+    print(
+        f"{f'{label} (median of {n})':<34}{measured:>9.0f}{p99s[1]:>9.1f}{errors:>8}{statistics.median(ratios):>8.3f}"
+        "  (the pairs' median ratio)"
+    )
+    print(
+        f"  {'run':<9}{'req/s':>7}  {'CPU us per request: server':>26}{'postgres':>9}{'wrk':>6}{'other':>7}{'all':>7}"
+        f"  {'machine %: busy':>15}{'idle':>6}{'steal':>6}  ratio = CPU per request x CPU given"
+    )
     for b, m in pairs:
         work, given = b.busy_us / m.busy_us, (m.rps * m.busy_us) / (b.rps * b.busy_us)
         for r, end in ((b, ""), (m, f"  {m.rps / b.rps:.3f} = {work:.3f} x {given:.3f}")):
             c, share = r.cpu_us, r.share
-            print(f"  {r.side:<9}{r.rps:>7.0f}  {c['server']:>26.0f}{c['postgres']:>9.0f}{c['wrk']:>6.0f}{c['other']:>7.0f}"
-                  f"{r.busy_us:>7.0f}  {share['busy']:>15.0f}{share['idle']:>6.0f}{share['steal']:>6.0f}{end}")
+            print(
+                f"  {r.side:<9}{r.rps:>7.0f}  {c['server']:>26.0f}{c['postgres']:>9.0f}"
+                f"{c['wrk']:>6.0f}{c['other']:>7.0f}"
+                f"{r.busy_us:>7.0f}  {share['busy']:>15.0f}{share['idle']:>6.0f}{share['steal']:>6.0f}{end}"
+            )
     best = max(m.rps for _, m in pairs) / max(b.rps for b, _ in pairs)
     print(f"  the best run of each side, wherever it fell: ratio {best:.3f}")
     return errors
@@ -208,13 +231,18 @@ def main() -> None:
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     controller.start()
-    env = {"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "RATELIMIT_ENABLED": "false", "SIGN_MIN_SECONDS": "0",
-           **gunicorn_settings(),  # the production config's processes and threads, for both sides
-           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port)}
+    env = {
+        "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_hex(16),
+        "RATELIMIT_ENABLED": "false",
+        "SIGN_MIN_SECONDS": "0",
+        **gunicorn_settings(),  # the production config's processes and threads, for both sides
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+    }
     procs = []
     bare_dir = Path(tempfile.mkdtemp(prefix="petitions-bare-"))
     try:
-
         from petitions import create_app
         from petitions.campaigns.lifecycle import PetitionData, create_petition
         from petitions.clock import utcnow
@@ -224,7 +252,9 @@ def main() -> None:
         with app.app_context():
             owner = migrate_with_owner()
             now = utcnow()
-            slug = create_petition(owner, PetitionData("Load petition", "T", "S", "B", 100), now=now, moderation="post").slug
+            slug = create_petition(
+                owner, PetitionData("Load petition", "T", "S", "B", 100), now=now, moderation="post"
+            ).slug
             db.session.commit()
 
         app_port, bare_port = free_port(), free_port()
@@ -242,14 +272,28 @@ def main() -> None:
         stamps = write_stamps(app, env["SECRET_KEY"], slug, session.cookies.get("session"), bare_dir)
         session.close()
         warm_up, pairs = alternated(
-            lambda seconds: wrk("bare", seconds, f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign",
-                                {**wrk_env, "BENCH_STAMPS": str(stamps[0])}, procs[1]),
-            lambda n, seconds: wrk("signing", seconds, f"http://127.0.0.1:{app_port}/petitions/{slug}/sign",
-                                   {**wrk_env, "BENCH_RUN": f"r{n}-", "BENCH_STAMPS": str(stamps[n])}, procs[0]),
+            lambda seconds: wrk(
+                "bare",
+                seconds,
+                f"http://127.0.0.1:{bare_port}/petitions/{slug}/sign",
+                {**wrk_env, "BENCH_STAMPS": str(stamps[0])},
+                procs[1],
+            ),
+            lambda n, seconds: wrk(
+                "signing",
+                seconds,
+                f"http://127.0.0.1:{app_port}/petitions/{slug}/sign",
+                {**wrk_env, "BENCH_RUN": f"r{n}-", "BENCH_STAMPS": str(stamps[n])},
+                procs[0],
+            ),
         )
-        print(f"signing: gunicorn gthread {env['WEB_CONCURRENCY']} workers x {env['GUNICORN_THREADS']} threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off")
+        print(
+            f"signing: gunicorn gthread {env['WEB_CONCURRENCY']} workers x {env['GUNICORN_THREADS']} threads,"
+            f" wrk -t2 -c32 -d{DURATION}s, PostgreSQL, rate limits off"
+        )
         errors = report(pairs, "bare Flask POST", "POST .../sign")
-        acknowledged = sum(r.requests - r.errors for r in [warm_up, *(m for _, m in pairs)])  # answered 303, warm-up too
+        # answered 303, warm-up too
+        acknowledged = sum(r.requests - r.errors for r in [warm_up, *(m for _, m in pairs)])
 
         for p in procs:  # a graceful stop lets the requests still in flight when wrk stopped finish
             stop(p)
@@ -258,20 +302,34 @@ def main() -> None:
             rows = conn.execute("SELECT count(*) FROM signatures").fetchone()[0]
             suspected = conn.execute("SELECT count(*) FROM signatures WHERE suspected IS NOT NULL").fetchone()[0]
         if suspected:
-            sys.exit(f"FAILED: {suspected} signings were kept as suspected (a form stamp used twice: raise BENCH_STAMPS)")
+            sys.exit(
+                f"FAILED: {suspected} signings were kept as suspected (a form stamp used twice: raise BENCH_STAMPS)"
+            )
         t0 = time.monotonic()
-        workers = [subprocess.Popen([str(Path(sys.executable).parent / "flask"), "--app", "app", "mail-worker", "--once"],
-                                    cwd=ROOT, env={**os.environ, **env, "MAIL_SENDERS": "4"}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                   for _ in range(2)]
+        workers = [
+            subprocess.Popen(
+                [str(Path(sys.executable).parent / "flask"), "--app", "app", "mail-worker", "--once"],
+                cwd=ROOT,
+                env={**os.environ, **env, "MAIL_SENDERS": "4"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(2)
+        ]
         for w in workers:
             w.communicate(timeout=600)
         seconds = time.monotonic() - t0
         ids = list(inbox.ids)
         print()
-        print("mail: two `mail-worker --once` processes (MAIL_SENDERS=4 connections each, the default on PostgreSQL)"
-              " drain the confirmations into a local SMTP server")
+        print(
+            "mail: two `mail-worker --once` processes (MAIL_SENDERS=4 connections each, the default on PostgreSQL)"
+            " drain the confirmations into a local SMTP server"
+        )
         print(f"{'acknowledged':>13}{'rows':>8}{'emails':>8}{'duplicates':>12}{'seconds':>9}{'emails/s':>10}")
-        print(f"{acknowledged:>13}{rows:>8}{len(ids):>8}{len(ids) - len(set(ids)):>12}{seconds:>9.1f}{len(ids) / seconds:>10.0f}")
+        print(
+            f"{acknowledged:>13}{rows:>8}{len(ids):>8}{len(ids) - len(set(ids)):>12}"
+            f"{seconds:>9.1f}{len(ids) / seconds:>10.0f}"
+        )
         if rows != len(set(ids)) or len(ids) != len(set(ids)) or rows < acknowledged or errors:
             sys.exit("FAILED: a signing answered with an error, or a signature lost, or an email lost or sent twice")
         # Confirmations: CONFIRMATIONS pending signatures on the same petition, each link pressed once.
@@ -310,8 +368,16 @@ def write_stamps(app, secret_key: str, slug: str, session_cookie: str | None, wo
     return files
 
 
-def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subprocess.Popen], app_port: int, bare_port: int,
-                  work_dir: Path) -> None:
+def confirm_stage(
+    app,
+    secret_key: str,
+    url: str,
+    slug: str,
+    servers: list[subprocess.Popen],
+    app_port: int,
+    bare_port: int,
+    work_dir: Path,
+) -> None:
     """wrk presses the confirmation button of a different pending signature each time; the count must be exact."""
     from petitions.extensions import db
     from petitions.infra import tokens
@@ -321,9 +387,10 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subpr
     with psycopg.connect(plain) as conn:
         petition_id = conn.execute("SELECT id FROM petitions WHERE slug = %s", (slug,)).fetchone()[0]
         rows = conn.execute(
-            "INSERT INTO signatures (petition_id, name, email, email_normalized, email_domain, country, show_name, updates,"
-            " created_at, resend_count) "
-            f"SELECT %s, 'Signer', 'c' || g || '@confirm.example.org', 'c' || g || '@confirm.example.org', 'confirm.example.org',"
+            "INSERT INTO signatures (petition_id, name, email, email_normalized, email_domain, country, show_name,"
+            " updates, created_at, resend_count) "
+            "SELECT %s, 'Signer', 'c' || g || '@confirm.example.org', 'c' || g || '@confirm.example.org',"
+            " 'confirm.example.org',"
             f" ({COUNTRIES})[1 + g %% 8], false, false, now() at time zone 'utc', 0 FROM generate_series(1, %s) g"
             " RETURNING id, email_normalized",
             (petition_id, CONFIRMATIONS),
@@ -331,10 +398,13 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subpr
         before = conn.execute("SELECT signature_count FROM petitions WHERE id = %s", (petition_id,)).fetchone()[0]
     with app.app_context():
         app.config["SECRET_KEY"] = secret_key  # the links must be signed with the served app's key
-        paths = [f"/verify/{signing._token(sid, signing._email_digest(normalized), tokens.CONFIRM_SIGNATURE)}" for sid, normalized in rows]
+        paths = [
+            f"/verify/{signing._token(sid, signing._email_digest(normalized), tokens.CONFIRM_SIGNATURE)}"
+            for sid, normalized in rows
+        ]
     share = len(paths) // (PAIRS + 1)  # each run (the warm-up's too) presses its own links
     for n in range(PAIRS + 1):
-        (work_dir / f"tokens-{n}.txt").write_text("\n".join(paths[n * share:(n + 1) * share]) + "\n")
+        (work_dir / f"tokens-{n}.txt").write_text("\n".join(paths[n * share : (n + 1) * share]) + "\n")
     session = requests.Session()
     page = session.get(f"http://127.0.0.1:{app_port}{paths[0]}", timeout=10).text
     wrk_env = {
@@ -344,32 +414,57 @@ def confirm_stage(app, secret_key: str, url: str, slug: str, servers: list[subpr
     }
     session.close()
     warm_up, pairs = alternated(
-        lambda seconds: wrk("bare", seconds, f"http://127.0.0.1:{bare_port}/", {**wrk_env, "BENCH_TOKENS": str(work_dir / "tokens-0.txt")},
-                            servers[1], "confirm.lua"),
-        lambda n, seconds: wrk("confirm", seconds, f"http://127.0.0.1:{app_port}/",
-                               {**wrk_env, "BENCH_TOKENS": str(work_dir / f"tokens-{n}.txt")}, servers[0], "confirm.lua"),
+        lambda seconds: wrk(
+            "bare",
+            seconds,
+            f"http://127.0.0.1:{bare_port}/",
+            {**wrk_env, "BENCH_TOKENS": str(work_dir / "tokens-0.txt")},
+            servers[1],
+            "confirm.lua",
+        ),
+        lambda n, seconds: wrk(
+            "confirm",
+            seconds,
+            f"http://127.0.0.1:{app_port}/",
+            {**wrk_env, "BENCH_TOKENS": str(work_dir / f"tokens-{n}.txt")},
+            servers[0],
+            "confirm.lua",
+        ),
     )
     time.sleep(1)  # the requests in flight when wrk stopped
     with psycopg.connect(plain) as conn:
         count = conn.execute("SELECT signature_count FROM petitions WHERE id = %s", (petition_id,)).fetchone()[0]
         confirmed = conn.execute(
-            "SELECT count(*) FROM signatures WHERE petition_id = %s AND confirmed_at IS NOT NULL AND invalidated_at IS NULL",
+            "SELECT count(*) FROM signatures"
+            " WHERE petition_id = %s AND confirmed_at IS NOT NULL AND invalidated_at IS NULL",
             (petition_id,),
         ).fetchone()[0]
-        by_country = conn.execute("SELECT coalesce(sum(count), 0) FROM petition_country_counts WHERE petition_id = %s", (petition_id,)).fetchone()[0]
-        by_hour = conn.execute("SELECT coalesce(sum(count), 0) FROM petition_hourly_counts WHERE petition_id = %s", (petition_id,)).fetchone()[0]
+        by_country = conn.execute(
+            "SELECT coalesce(sum(count), 0) FROM petition_country_counts WHERE petition_id = %s", (petition_id,)
+        ).fetchone()[0]
+        by_hour = conn.execute(
+            "SELECT coalesce(sum(count), 0) FROM petition_hourly_counts WHERE petition_id = %s", (petition_id,)
+        ).fetchone()[0]
     with app.app_context():
         db.engine.dispose()
     print()
-    print(f"confirmations: {CONFIRMATIONS:,} pending signatures on ONE petition, each link pressed once, same gunicorn and wrk")
+    print(
+        f"confirmations: {CONFIRMATIONS:,} pending signatures on ONE petition,"
+        " each link pressed once, same gunicorn and wrk"
+    )
     errors = report(pairs, "bare Flask POST", "POST /verify/<token>")
     runs = [warm_up, *(m for _, m in pairs)]
     # Each run presses the links of its own file, once each until the file runs out (then again).
     pressed = sum(min(r.requests - r.errors, share) for r in runs)
-    print(f"{'count before':>14}{'confirmed now':>15}{'count now':>11}{'by country':>12}{'by hour':>9}{'acknowledged':>14}")
+    print(
+        f"{'count before':>14}{'confirmed now':>15}{'count now':>11}"
+        f"{'by country':>12}{'by hour':>9}{'acknowledged':>14}"
+    )
     print(f"{before:>14}{confirmed:>15}{count:>11}{by_country:>12}{by_hour:>9}{pressed:>14}")
     if any(r.requests > share for r in runs):
-        print(f"note: a run pressed links a second time (BENCH_CONFIRMATIONS={CONFIRMATIONS} is too small for this speed)")
+        print(
+            f"note: a run pressed links a second time (BENCH_CONFIRMATIONS={CONFIRMATIONS} is too small for this speed)"
+        )
     if not (count == confirmed == by_country == by_hour) or confirmed < pressed or errors:
         sys.exit("FAILED: the count is not exact, or a confirmation answered 303 was lost")
 

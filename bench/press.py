@@ -2,7 +2,8 @@
 
 1. wrk (-t2 -c32) against GET /api/v1/petitions/<slug>/count and /badge.svg, served by the app under
    gunicorn with its production config (gthread, the processes and threads it ships with: 2 per core
-   x 2) on PostgreSQL, side by side with a bare Flask app returning the same bytes under the same gunicorn settings (the ceiling).
+   x 2) on PostgreSQL, side by side with a bare Flask app returning the same bytes under the same
+   gunicorn settings (the ceiling).
 2. N open Server-Sent Event streams (default 1,000) on one gevent worker: the memory they cost,
    and how long until every stream sees a confirmation made in the database.
 
@@ -48,9 +49,16 @@ def free_port() -> int:
 
 
 def start(module: str, port: int, env: dict, **extra: str) -> subprocess.Popen:
-    e = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": "", **extra}  # access log off (docs/SCALING.md)
-    proc = subprocess.Popen([GUNICORN, module, "-c", "gunicorn.conf.py"], cwd=ROOT, env=e,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # access log off (docs/SCALING.md)
+    e = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": "", **extra}
+    proc = subprocess.Popen(
+        [GUNICORN, module, "-c", "gunicorn.conf.py"],
+        cwd=ROOT,
+        env=e,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     for _ in range(100):
         try:
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
@@ -74,8 +82,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 def wrk(url: str) -> tuple[float, float, int]:
     """(requests per second, p99 ms, errors)."""
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", url], capture_output=True, text=True, check=True
+    ).stdout
     rps, p99, _, errors = wrk_figures(out)
     return rps, p99, errors
 
@@ -112,7 +121,9 @@ async def streams_run(port: int, slug: str, confirm) -> tuple[int, float, float]
     """Open STREAMS streams, wait for their first event, confirm one signature, time its arrival everywhere."""
     seen: dict = {}
     ready = asyncio.Event()
-    tasks = [asyncio.create_task(open_stream(port, f"/petitions/{slug}/events", seen, i, ready, 11)) for i in range(STREAMS)]
+    tasks = [
+        asyncio.create_task(open_stream(port, f"/petitions/{slug}/events", seen, i, ready, 11)) for i in range(STREAMS)
+    ]
     deadline = time.monotonic() + 60
     while sum(1 for v in seen.values() if 10 in v) < STREAMS and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -130,11 +141,14 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
     name, url = create_database("petitions_bench")
-    env = {"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16), "RATELIMIT_ENABLED": "false",
-           **gunicorn_settings()}
+    env = {
+        "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_hex(16),
+        "RATELIMIT_ENABLED": "false",
+        **gunicorn_settings(),
+    }
     procs: list[subprocess.Popen] = []
     try:
-
         from petitions import create_app
         from petitions.campaigns.lifecycle import PetitionData, create_petition
         from petitions.clock import utcnow
@@ -145,7 +159,9 @@ def main() -> None:
         with app.app_context():
             owner = migrate_with_owner()
             now = utcnow()
-            petition = create_petition(owner, PetitionData("Bench petition", "T", "S", "B", 100), now=now, moderation="post")
+            petition = create_petition(
+                owner, PetitionData("Bench petition", "T", "S", "B", 100), now=now, moderation="post"
+            )
             for i in range(10):
                 s = signing.sign(petition, signing.SignatureData("A", f"s{i}@example.org", "GB"), now=now, ip=None)
                 signing.confirm(s, now=now)
@@ -159,12 +175,17 @@ def main() -> None:
         procs.append(start("bench.bare_app:app", bare_port, {**env, "BARE_BODY": body.decode()}))
         # the bare app has no /healthz; start() accepted any answer
 
-        print(f"count endpoint: gunicorn gthread {env['WEB_CONCURRENCY']} workers x {env['GUNICORN_THREADS']} threads, wrk -t2 -c32 -d{DURATION}s, PostgreSQL")
+        print(
+            f"count endpoint: gunicorn gthread {env['WEB_CONCURRENCY']} workers x {env['GUNICORN_THREADS']} threads,"
+            f" wrk -t2 -c32 -d{DURATION}s, PostgreSQL"
+        )
         print(f"{'endpoint':<36}{'req/s':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
         ceiling, p99, _ = max(wrk(f"http://127.0.0.1:{bare_port}/api/v1/petitions/{slug}/count") for _ in range(2))
         print(f"{'bare Flask, same bytes (ceiling)':<36}{ceiling:>9.0f}{p99:>9.1f}{0:>8}{1:>8.2f}")
-        for label, path in (("GET /api/v1/petitions/<slug>/count", f"/api/v1/petitions/{slug}/count"),
-                            ("GET /petitions/<slug>/badge.svg", f"/petitions/{slug}/badge.svg")):
+        for label, path in (
+            ("GET /api/v1/petitions/<slug>/count", f"/api/v1/petitions/{slug}/count"),
+            ("GET /petitions/<slug>/badge.svg", f"/petitions/{slug}/badge.svg"),
+        ):
             rps, p99, bad = max(wrk(f"http://127.0.0.1:{app_port}{path}") for _ in range(2))
             print(f"{label:<36}{rps:>9.0f}{p99:>9.1f}{bad:>8}{rps / ceiling:>8.2f}")
         for p in procs:

@@ -64,15 +64,18 @@ def setup(url: str) -> tuple[Flask, str, str]:
         now = utcnow()
         data = PetitionData("Big petition", "Target", "Summary", "Body", 1_000_000)
         big = create_petition(owner, data, now=now, moderation="post")
-        small = create_petition(owner, PetitionData("Small petition", "Target", "Summary", "Body", 100), now=now, moderation="post")
+        small = create_petition(
+            owner, PetitionData("Small petition", "Target", "Summary", "Body", 100), now=now, moderation="post"
+        )
         db.session.commit()
         countries = "ARRAY['GB','FR','DE','US','ES','IT','NL','SE']"
         for petition, n in ((big, BIG), (small, 10)):
             db.session.execute(
                 db.text(
-                    "INSERT INTO signatures (petition_id, name, email, email_normalized, email_domain, country, show_name, updates,"
-                    " created_at, confirmed_at, resend_count) "
-                    f"SELECT :pid, 'Signer', 's' || g || '@example.org', 's' || g || '@example.org', 'example.org', ({countries})[1 + g % 8],"
+                    "INSERT INTO signatures (petition_id, name, email, email_normalized, email_domain, country,"
+                    " show_name, updates, created_at, confirmed_at, resend_count) "
+                    "SELECT :pid, 'Signer', 's' || g || '@example.org', 's' || g || '@example.org', 'example.org',"
+                    f" ({countries})[1 + g % 8],"
                     " false, false, now() at time zone 'utc', now() at time zone 'utc', 0 FROM generate_series(1, :n) g"
                 ),
                 {"pid": petition.id, "n": n},
@@ -89,14 +92,19 @@ def main() -> None:
     try:
         app, big, small = setup(url)
         client = app.test_client()
-        print(f"count_o1: PostgreSQL, {BIG:,} confirmed signatures vs 10, median of {ROUNDS} requests each, in turn (in-process)")
+        print(
+            f"count_o1: PostgreSQL, {BIG:,} confirmed signatures vs 10,"
+            f" median of {ROUNDS} requests each, in turn (in-process)"
+        )
         print(f"{'request':<34}{'10 sigs (ms)':>14}{'big (ms)':>12}{'ratio':>8}")
         for label, path in [
             ("GET /api/v1/petitions/<slug>/count", "/api/v1/petitions/{}/count"),
             ("GET /api/v1/petitions/<slug>", "/api/v1/petitions/{}"),
             ("GET /petitions/<slug>", "/petitions/{}"),
         ]:
-            t_small, t_big = timed_in_turn([lambda p=path: client.get(p.format(small)), lambda p=path: client.get(p.format(big))], ROUNDS)
+            t_small, t_big = timed_in_turn(
+                [lambda p=path: client.get(p.format(small)), lambda p=path: client.get(p.format(big))], ROUNDS
+            )
             print(f"{label:<34}{t_small * 1000:>14.2f}{t_big * 1000:>12.2f}{t_big / t_small:>8.2f}")
 
         bare = Flask("bare")
@@ -115,8 +123,16 @@ def main() -> None:
 
         def sign() -> None:
             i = next(counter)
-            r = client.post(f"/petitions/{small}/sign", data={
-                "csrf_token": token, "started": next(stamps), "name": "Bench", "email": f"bench{i}@example.org", "country": "GB"})
+            r = client.post(
+                f"/petitions/{small}/sign",
+                data={
+                    "csrf_token": token,
+                    "started": next(stamps),
+                    "name": "Bench",
+                    "email": f"bench{i}@example.org",
+                    "country": "GB",
+                },
+            )
             assert r.status_code == 303, r.status_code
 
         t_bare, t_sign = timed_in_turn([lambda: bare_client.post("/sign"), sign], ROUNDS)
@@ -125,21 +141,33 @@ def main() -> None:
         print(f"{'bare (ms)':>12}{'signing (ms)':>14}{'signing/s':>11}{'ratio to bare':>15}")
         print(f"{t_bare * 1000:>12.3f}{t_sign * 1000:>14.2f}{1 / t_sign:>11.0f}{t_bare / t_sign:>15.3f}")
         with app.app_context():
-            if db.session.scalar(db.select(db.func.count()).select_from(Signature).where(Signature.suspected.is_not(None))):
+            if db.session.scalar(
+                db.select(db.func.count()).select_from(Signature).where(Signature.suspected.is_not(None))
+            ):
                 sys.exit("FAILED: a benchmark signing was kept as suspected")
 
         with app.app_context():
-            known = User(name="Known", email="known@example.org", password_hash="x", created_at=utcnow(), email_confirmed_at=utcnow())
+            known = User(
+                name="Known",
+                email="known@example.org",
+                password_hash="x",
+                created_at=utcnow(),
+                email_confirmed_at=utcnow(),
+            )
             db.session.add(known)
             db.session.commit()
         reset_client = app.test_client()
-        reset_token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', reset_client.get("/forgot-password").text).group(1)
+        reset_token = re.search(
+            r'name="csrf_token" type="hidden" value="([^"]+)"', reset_client.get("/forgot-password").text
+        ).group(1)
 
         def forgot(email: str) -> None:
             r = reset_client.post("/forgot-password", data={"csrf_token": reset_token, "email": email})
             assert r.status_code == 303, r.status_code
 
-        t_known, t_unknown = timed_in_turn([lambda: forgot("known@example.org"), lambda: forgot("nobody@example.org")], ROUNDS)
+        t_known, t_unknown = timed_in_turn(
+            [lambda: forgot("known@example.org"), lambda: forgot("nobody@example.org")], ROUNDS
+        )
         print()
         print("forgot_password: POST /forgot-password, an address with an account vs one without (in-process)")
         print(f"{'known (ms)':>12}{'unknown (ms)':>14}{'ratio':>8}")

@@ -50,6 +50,7 @@ def register_extensions(app: Flask) -> None:
 
         # Trust exactly as many X-Forwarded-* hops as there are proxies; a client cannot forge more.
         n = app.config["PROXY_COUNT"]
+        # Flask's way to add WSGI middleware is to replace this method; mypy flags any method assignment.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     limiter.init_app(app)
     db.init_app(app)

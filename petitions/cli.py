@@ -16,7 +16,7 @@ from petitions import worker
 from petitions.accounts.operations import account_email
 from petitions.clock import utcnow
 from petitions.counting import counts
-from petitions.extensions import db
+from petitions.extensions import current_app_object, db
 from petitions.models import Petition, User
 from petitions.signatures import retention
 
@@ -32,7 +32,11 @@ def create_admin(email: str, name: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     user = db.session.scalar(select(User).where(User.email == address))
-    password = click.prompt("Password", hide_input=True, default="", show_default=False) if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    password = (
+        click.prompt("Password", hide_input=True, default="", show_default=False)
+        if sys.stdin.isatty()
+        else sys.stdin.readline().rstrip("\n")
+    )
     now = utcnow()
     if user is None:
         if len(password) < 10:
@@ -66,7 +70,7 @@ def mail_worker(once: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     click.echo("Mail worker running; stop with Ctrl-C or SIGTERM.")
-    worker.run_forever(current_app._get_current_object(), stop)  # type: ignore[attr-defined]
+    worker.run_forever(current_app_object(), stop)
 
 
 @click.command("recount")
@@ -104,7 +108,9 @@ def purge_unverified(days: int) -> None:
 
 @click.command("purge-ips")
 @with_appcontext
-@click.option("--older-than", "days", type=click.IntRange(min=0), default=None, help="Age in days (default: IP_RETENTION_DAYS).")
+@click.option(
+    "--older-than", "days", type=click.IntRange(min=0), default=None, help="Age in days (default: IP_RETENTION_DAYS)."
+)
 def purge_ips(days: int | None) -> None:
     """Drop signers' IP addresses older than DAYS days (the worker also does this by itself)."""
     days = current_app.config["IP_RETENTION_DAYS"] if days is None else days
@@ -119,7 +125,7 @@ def purge_ips(days: int | None) -> None:
 @click.option("--port", default=5000, type=int)
 def dev(host: str, port: int) -> None:
     """Development server with the mail worker running in the same process."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     worker.start_in_thread(app)
     click.echo(f"Serving on http://{host}:{port}/ (mail worker running in this process)")
     # run_simple, not app.run(): Flask ignores app.run() inside a `flask` command.

@@ -203,10 +203,13 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if sqlite:
         # SQLite lets one writer in at a time; wait for the lock rather than fail.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
-    elif "poolclass" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:  # a chosen pool (NullPool behind PgBouncer) is kept
+    elif "poolclass" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:
+        # Sized here unless a pool was chosen (NullPool behind PgBouncer), which is kept as it is.
         pool_size = app.config["DATABASE_POOL_SIZE"]
         if pool_size is None:  # a connection for each thread: gunicorn's, or a mail worker's senders
-            pool_size = max(_parse("GUNICORN_THREADS", int, os.environ.get("GUNICORN_THREADS") or "8"), app.config["MAIL_SENDERS"])
+            pool_size = max(
+                _parse("GUNICORN_THREADS", int, os.environ.get("GUNICORN_THREADS") or "8"), app.config["MAIL_SENDERS"]
+            )
         if pool_size < 1:
             raise ConfigError(f"DATABASE_POOL_SIZE must be at least 1, not {pool_size}")
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": pool_size, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
@@ -228,7 +231,11 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
 
-    if is_production() and os.environ.get("SESSION_COOKIE_SECURE") is None and "SESSION_COOKIE_SECURE" not in (overrides or {}):
+    if (
+        is_production()
+        and os.environ.get("SESSION_COOKIE_SECURE") is None
+        and "SESSION_COOKIE_SECURE" not in (overrides or {})
+    ):
         app.config["SESSION_COOKIE_SECURE"] = True  # production is served over HTTPS
     if not app.config.get("SECRET_KEY"):
         if is_production():
@@ -244,7 +251,8 @@ def _default_stream_limit() -> int | None:
     worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").lower()
     if "gevent" in worker_class or "eventlet" in worker_class or _patched_for_greenlets():
         return None
-    return _parse("GUNICORN_THREADS", int, os.environ.get("GUNICORN_THREADS") or "2") // 2
+    threads: int = _parse("GUNICORN_THREADS", int, os.environ.get("GUNICORN_THREADS") or "2")
+    return threads // 2
 
 
 def _patched_for_greenlets() -> bool:

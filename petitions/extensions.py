@@ -1,13 +1,19 @@
 """Extensions, created unbound here and bound to the app in the factory."""
 
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
+
+if TYPE_CHECKING:
+    from werkzeug.local import LocalProxy
 
 
 class Base(DeclarativeBase):
@@ -22,9 +28,20 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
+    if TYPE_CHECKING:
+        # SQLAlchemy types a model's table as any FromClause; every model here declares its
+        # columns, so each is mapped to a Table (what insert() and update() take).
+        __table__: ClassVar[Table]
 
 
 db = SQLAlchemy(model_class=Base)
+# The models' base class: db.Model, which is Base with Flask-SQLAlchemy's mixins (bind key,
+# table name, repr). Its type is made at run time, so the type checker is given Base, which
+# declares every column and the constructor the models rely on.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -40,3 +57,9 @@ def _press_reads() -> bool:
     from flask import request
 
     return request.blueprint in ("api", "embed") and request.method in ("GET", "HEAD")
+
+
+def current_app_object() -> Flask:
+    """The app behind `current_app`, for work that goes on outside the app context (threads, loops)."""
+    # Flask types current_app as the app itself; it is a proxy, and this is how a proxy is unwrapped.
+    return cast("LocalProxy[Flask]", current_app)._get_current_object()

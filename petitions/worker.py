@@ -34,7 +34,8 @@ def housekeeping(*, now: Any = None) -> dict[str, int]:
 
 
 def drain(*, clock: Any = utcnow) -> tuple[int, int]:
-    """Put suspected signatures in their batches, queue every pending update, then send everything due. Returns (sent, failed)."""
+    """Put suspected signatures in their batches, queue every pending update, then send everything
+    due. Returns (sent, failed)."""
     abuse.assign_suspected(now=clock())
     db.session.commit()
     updates.queue_all(now=clock())

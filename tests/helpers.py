@@ -68,6 +68,7 @@ class Mailbox:
             self.in_flight -= 1
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
+            # typeshed says Message; with policy.default, message_from_bytes builds an EmailMessage.
             self.messages.append(msg)  # type: ignore[arg-type]
             self.raw.append(envelope.original_content or envelope.content)
         return "250 Message accepted"
@@ -157,8 +158,12 @@ def is_postgres(app: Flask) -> bool:
 
 
 def make_user(
-    email: str = "campaigner@example.org", *, name: str = "Casey Campaigner", password: str = "correct horse battery",
-    confirmed: bool = True, admin: bool = False,
+    email: str = "campaigner@example.org",
+    *,
+    name: str = "Casey Campaigner",
+    password: str = "correct horse battery",
+    confirmed: bool = True,
+    admin: bool = False,
 ) -> User:
     """An account, committed."""
     now = utcnow()
@@ -169,7 +174,9 @@ def make_user(
     return user
 
 
-def make_petition(owner: User | None = None, *, title: str = "Stop selling Rekognition to governments", goal: int = 100, **kw) -> Petition:
+def make_petition(
+    owner: User | None = None, *, title: str = "Stop selling Rekognition to governments", goal: int = 100, **kw
+) -> Petition:
     """An open petition, committed."""
     owner = owner or make_user(f"owner-{uuid.uuid4().hex[:8]}@example.org")
     data = PetitionData(
@@ -204,8 +211,13 @@ def started_from(html: str) -> str:
 def sign_form(client: FlaskClient, slug: str, **fields):
     """Open the petition page, then submit the signing form with its CSRF token."""
     page = client.get(f"/petitions/{slug}")
-    data = {"name": "Sam Signer", "email": "sam@example.org", "country": "GB", "csrf_token": csrf_from(page.text),
-            "started": started_from(page.text)}
+    data = {
+        "name": "Sam Signer",
+        "email": "sam@example.org",
+        "country": "GB",
+        "csrf_token": csrf_from(page.text),
+        "started": started_from(page.text),
+    }
     data.update(fields)
     data = {k: v for k, v in data.items() if v is not None}
     return client.post(f"/petitions/{slug}/sign", data=data)

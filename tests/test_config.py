@@ -30,8 +30,14 @@ def test_a_sender_address_mail_could_not_go_out_from_is_refused(tmp_path, sender
 
 
 def test_a_sender_with_a_quoted_or_accented_name_is_taken(tmp_path) -> None:
-    for sender in ['"Acme, Inc" <no-reply@example.org>', "Pétitions Citoyennes <no-reply@example.org>", "no-reply@example.org"]:
-        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x", "MAIL_DEFAULT_SENDER": sender})
+    for sender in [
+        '"Acme, Inc" <no-reply@example.org>',
+        "Pétitions Citoyennes <no-reply@example.org>",
+        "no-reply@example.org",
+    ]:
+        app = create_app(
+            {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x", "MAIL_DEFAULT_SENDER": sender}
+        )
         assert app.config["MAIL_DEFAULT_SENDER"] == sender
 
 
@@ -69,7 +75,9 @@ def test_each_database_pool_keeps_a_connection_per_thread(monkeypatch, postgres_
         create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"})
 
 
-def test_a_mail_worker_sends_over_four_connections_on_postgresql_and_one_on_sqlite(monkeypatch, postgres_url, tmp_path) -> None:
+def test_a_mail_worker_sends_over_four_connections_on_postgresql_and_one_on_sqlite(
+    monkeypatch, postgres_url, tmp_path
+) -> None:
     sqlite = f"sqlite:///{tmp_path}/x.sqlite"
     assert create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x"}).config["MAIL_SENDERS"] == 4
     assert create_app({"DATABASE_URL": sqlite, "SECRET_KEY": "x"}).config["MAIL_SENDERS"] == 1
@@ -91,7 +99,9 @@ def test_a_chosen_pool_class_is_kept(postgres_url) -> None:
     from petitions.extensions import db
     from petitions.infra import database
 
-    app = create_app({"DATABASE_URL": postgres_url, "SECRET_KEY": "x", "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": NullPool}})
+    app = create_app(
+        {"DATABASE_URL": postgres_url, "SECRET_KEY": "x", "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": NullPool}}
+    )
     with app.app_context():
         assert isinstance(db.engine.pool, NullPool)
         assert db.session.execute(text("SELECT 1")).scalar() == 1
@@ -112,7 +122,11 @@ def test_gunicorn_refuses_a_production_start_without_a_secret(tmp_path) -> None:
     env.update(APP_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite", GUNICORN_BIND="127.0.0.1:0")
     result = subprocess.run(
         [str(Path(sys.executable).parent / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=30,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set in production" in result.stderr

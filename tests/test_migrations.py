@@ -27,14 +27,18 @@ def test_the_second_migration_fills_in_existing_signatures(database_url, tmp_pat
     with app.app_context():
         make_petition()
         downgrade(directory=str(ROOT / "migrations"), revision="0001")
-        db.session.execute(text(
-            "INSERT INTO signatures (petition_id, name, email, email_normalized, country, show_name, updates,"
-            " ip_address, created_at, confirmed_at, resend_count) VALUES "
-            "(1, 'A', 'a@Example.org', 'a@example.org', 'GB', false, false, '203.0.113.7',"
-            " '2026-01-01 10:00:00', '2026-01-01 10:30:00', 0)"
-        ))
+        db.session.execute(
+            text(
+                "INSERT INTO signatures (petition_id, name, email, email_normalized, country, show_name, updates,"
+                " ip_address, created_at, confirmed_at, resend_count) VALUES "
+                "(1, 'A', 'a@Example.org', 'a@example.org', 'GB', false, false, '203.0.113.7',"
+                " '2026-01-01 10:00:00', '2026-01-01 10:30:00', 0)"
+            )
+        )
         db.session.execute(text("UPDATE petitions SET signature_count = 1"))
-        db.session.execute(text("INSERT INTO petition_country_counts (petition_id, country, count) VALUES (1, 'GB', 1)"))
+        db.session.execute(
+            text("INSERT INTO petition_country_counts (petition_id, country, count) VALUES (1, 'GB', 1)")
+        )
         db.session.commit()
         upgrade(directory=str(ROOT / "migrations"))
         row = db.session.execute(text("SELECT email_domain, ip_key FROM signatures")).one()
@@ -42,4 +46,3 @@ def test_the_second_migration_fills_in_existing_signatures(database_url, tmp_pat
         assert counts.recount(db.session.get(Petition, 1), now=utcnow()) == []
         db.session.rollback()
         db.engine.dispose()
-

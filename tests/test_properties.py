@@ -26,8 +26,10 @@ def test_the_signing_form_never_fails(app, client, form) -> None:
 
 
 @RELAXED
-@given(params=st.dictionaries(st.sampled_from(["page", "per_page", "status", "sort", "q"]), anything, max_size=5),
-       slug=st.text(max_size=80))
+@given(
+    params=st.dictionaries(st.sampled_from(["page", "per_page", "status", "sort", "q"]), anything, max_size=5),
+    slug=st.text(max_size=80),
+)
 def test_the_api_never_fails(app, client, params, slug) -> None:
     assert client.get("/api/v1/petitions", query_string=params).status_code in (200, 400)
     safe = slug.replace("/", "").replace("?", "").replace("#", "") or "x"

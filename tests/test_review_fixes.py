@@ -39,7 +39,9 @@ def test_overlapping_group_domains_count_by_one_rule(ctx) -> None:
 def test_a_suspected_signing_never_joins_a_reversed_batch(ctx) -> None:
     petition = make_petition()
     now = utcnow()
-    first = signing.sign(petition, signing.SignatureData("A", "a@example.org", "GB"), now=now, ip=None, suspected="fast")
+    first = signing.sign(
+        petition, signing.SignatureData("A", "a@example.org", "GB"), now=now, ip=None, suspected="fast"
+    )
     abuse.assign_suspected(now=now)  # what the worker and the admin's batch pages do
     db.session.commit()
     batch = db.session.get(Invalidation, db.session.get(Signature, first.id).invalidation_id)
@@ -48,7 +50,9 @@ def test_a_suspected_signing_never_joins_a_reversed_batch(ctx) -> None:
     db.session.flush()
     invalidation.reverse(batch, admin, reason="fine", now=now)
     db.session.commit()
-    second = signing.sign(petition, signing.SignatureData("B", "b@example.org", "GB"), now=now, ip=None, suspected="fast")
+    second = signing.sign(
+        petition, signing.SignatureData("B", "b@example.org", "GB"), now=now, ip=None, suspected="fast"
+    )
     abuse.assign_suspected(now=now)
     db.session.commit()
     assert db.session.get(Signature, second.id).invalidation_id not in (batch.id, None)
@@ -59,9 +63,16 @@ def test_a_csrf_failure_on_the_sign_form_gives_a_form_that_works(app, client) ->
         slug = make_petition().slug
     failed = client.post(f"/petitions/{slug}/sign", data={"name": "Al", "email": "al@example.org", "country": "GB"})
     assert failed.status_code == 400 and 'value="Al"' in failed.text
-    retried = client.post(f"/petitions/{slug}/sign", data={
-        "name": "Al", "email": "al@example.org", "country": "GB", "csrf_token": csrf_from(failed.text),
-        "started": __import__("re").search(r'name="started" type="hidden" value="([^"]*)"', failed.text).group(1)})
+    retried = client.post(
+        f"/petitions/{slug}/sign",
+        data={
+            "name": "Al",
+            "email": "al@example.org",
+            "country": "GB",
+            "csrf_token": csrf_from(failed.text),
+            "started": __import__("re").search(r'name="started" type="hidden" value="([^"]*)"', failed.text).group(1),
+        },
+    )
     assert retried.status_code == 303
 
 
@@ -73,8 +84,15 @@ def test_odd_page_numbers_and_urls_are_not_500s(client) -> None:
 
 def test_a_stale_claim_is_not_sent_by_its_old_worker(app, ctx, mailbox) -> None:
     now = utcnow()
-    mail.queue_email("r@example.org", "Hi", "already_signed", now=now, petition={"title": "T"},
-                     petition_url="http://localhost/p", withdraw_url="http://localhost/w")
+    mail.queue_email(
+        "r@example.org",
+        "Hi",
+        "already_signed",
+        now=now,
+        petition={"title": "T"},
+        petition_url="http://localhost/p",
+        withdraw_url="http://localhost/w",
+    )
     db.session.commit()
     old = mail.claim("old-worker", now=now, limit=10)
     # the claim goes stale and another worker takes the message over

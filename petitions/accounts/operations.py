@@ -16,6 +16,7 @@ from petitions.campaigns import lifecycle
 from petitions.exceptions import DomainError, EmailTaken, TokenInvalid
 from petitions.extensions import db
 from petitions.infra import tokens
+from petitions.infra.database import rowcount
 from petitions.infra.mail import external_url, queue_email
 from petitions.models import Petition, User
 from petitions.models.user import new_session_token
@@ -356,7 +357,7 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> User:
         .values(password_hash=new_hash, session_token=session_token)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise TokenUsed()
     # What the row holds now; nothing more to write.
     set_committed_value(user, "password_hash", new_hash)

@@ -19,16 +19,50 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 # Providers of personal mailboxes. A group is an organisation's people; a group of one of
 # these domains (or one of its subdomains, such as Fastmail's dave.fastmail.com, which is
 # one person) would only single out who uses it. Throwaway-mailbox domains are refused too.
-PERSONAL_MAIL_DOMAINS = frozenset({
-    "gmail.com", "googlemail.com",  # Google
-    "outlook.com", "hotmail.com", "hotmail.co.uk", "hotmail.fr", "live.com", "msn.com",  # Microsoft
-    "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.es", "ymail.com", "rocketmail.com",  # Yahoo
-    "icloud.com", "me.com", "mac.com",  # Apple
-    "proton.me", "protonmail.com", "protonmail.ch", "pm.me",  # Proton
-    "fastmail.com", "fastmail.fm",  # Fastmail
-    "aol.com", "gmx.com", "gmx.net", "gmx.de", "web.de", "mail.com", "yandex.com", "yandex.ru",
-    "zoho.com", "tutanota.com", "tuta.io", "mailbox.org", "posteo.de", "hey.com", "qq.com", "163.com",
-})
+PERSONAL_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",  # Google
+        "outlook.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "live.com",
+        "msn.com",  # Microsoft
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "yahoo.de",
+        "yahoo.es",
+        "ymail.com",
+        "rocketmail.com",  # Yahoo
+        "icloud.com",
+        "me.com",
+        "mac.com",  # Apple
+        "proton.me",
+        "protonmail.com",
+        "protonmail.ch",
+        "pm.me",  # Proton
+        "fastmail.com",
+        "fastmail.fm",  # Fastmail
+        "aol.com",
+        "gmx.com",
+        "gmx.net",
+        "gmx.de",
+        "web.de",
+        "mail.com",
+        "yandex.com",
+        "yandex.ru",
+        "zoho.com",
+        "tutanota.com",
+        "tuta.io",
+        "mailbox.org",
+        "posteo.de",
+        "hey.com",
+        "qq.com",
+        "163.com",
+    }
+)
 
 
 class GroupError(DomainError):

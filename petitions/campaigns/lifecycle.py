@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from petitions.counting.counts import lock
 from petitions.exceptions import DomainError
 from petitions.extensions import db
+from petitions.infra.database import rowcount
 from petitions.infra.text import render_markdown
 from petitions.models import Petition, PetitionRevision, Signature, User
 from petitions.models.revision import MATERIAL_FIELDS
@@ -48,7 +49,8 @@ class PetitionData:
 
 
 def initial_status(owner: User, moderation: str) -> str:
-    """Where a new petition starts: open at once, waiting for moderation, or a draft until the owner's email is confirmed."""
+    """Where a new petition starts: open at once, waiting for moderation, or a draft until the
+    owner's email is confirmed."""
     if not owner.email_confirmed:
         return "draft"
     return "pending" if moderation == "pre" else "open"
@@ -114,7 +116,9 @@ def has_signatures(petition: Petition) -> bool:
 def pending_revision(petition: Petition) -> PetitionRevision | None:
     """The owner's proposed change to the petition's text that waits for a moderator, if any."""
     return db.session.scalar(
-        select(PetitionRevision).where(PetitionRevision.petition_id == petition.id, PetitionRevision.status == "pending")
+        select(PetitionRevision).where(
+            PetitionRevision.petition_id == petition.id, PetitionRevision.status == "pending"
+        )
     )
 
 
@@ -129,7 +133,12 @@ def latest_revision(petition: Petition) -> PetitionRevision | None:
 
 
 def _material(data: PetitionData) -> dict[str, str]:
-    return {"title": data.title.strip(), "target": data.target.strip(), "summary": data.summary.strip(), "body": data.body}
+    return {
+        "title": data.title.strip(),
+        "target": data.target.strip(),
+        "summary": data.summary.strip(),
+        "body": data.body,
+    }
 
 
 def _close_pending(petition: Petition, status: str) -> None:
@@ -174,14 +183,16 @@ def update_petition(
             if pending is not None:
                 pending.status = "superseded"
                 db.session.flush()  # before the new row, for the one-pending index
-            db.session.add(PetitionRevision(
-                petition_id=petition.id,
-                author_id=editor.id if editor is not None else petition.owner_id,
-                body_html=render_markdown(new["body"]),
-                status="pending",
-                created_at=now,
-                **new,
-            ))
+            db.session.add(
+                PetitionRevision(
+                    petition_id=petition.id,
+                    author_id=editor.id if editor is not None else petition.owner_id,
+                    body_html=render_markdown(new["body"]),
+                    status="pending",
+                    created_at=now,
+                    **new,
+                )
+            )
             waits = True
         else:
             waits = True  # the same proposal again: it keeps its place in the queue
@@ -229,7 +240,7 @@ def close_expired(*, now: datetime) -> int:
         .values(status="closed", closed_at=Petition.closes_at, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount
+    return rowcount(result)
 
 
 def publish_drafts(owner: User, *, now: datetime, moderation: str) -> list[Petition]:

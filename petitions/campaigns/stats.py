@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -73,8 +74,12 @@ def start_of_day(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _hours(petition_id: int, since: datetime | None = None, until: datetime | None = None) -> list[tuple[datetime, int]]:
-    stmt = select(HourlyCount.hour, HourlyCount.count).where(HourlyCount.petition_id == petition_id, HourlyCount.count > 0)
+def _hours(
+    petition_id: int, since: datetime | None = None, until: datetime | None = None
+) -> list[tuple[datetime, int]]:
+    stmt = select(HourlyCount.hour, HourlyCount.count).where(
+        HourlyCount.petition_id == petition_id, HourlyCount.count > 0
+    )
     if since is not None:
         stmt = stmt.where(HourlyCount.hour >= since)
     if until is not None:
@@ -117,11 +122,13 @@ def per_hour(petition: Petition, *, now: datetime, hours: int = RECENT_HOURS) ->
 
 def pending_count(petition: Petition) -> int:
     """Signatures waiting for their signer to confirm (not invalidated)."""
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count())
         .select_from(Signature)
-        .where(Signature.petition_id == petition.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None))
-    )
+        .where(
+            Signature.petition_id == petition.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None)
+        )
+    ).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -135,9 +142,12 @@ class Comment:
 
 def recent_comments(petition: Petition, *, limit: int = RECENT_COMMENTS) -> list[Comment]:
     """The latest comments of confirmed, valid signatures, newest first."""
-    rows = db.session.execute(
+    # Counted rows with a comment: the comment and the confirmation time are never NULL here.
+    rows: Iterable[tuple[str, bool, str, datetime]] = db.session.execute(
         select(Signature.name, Signature.show_name, Signature.comment, Signature.confirmed_at)
-        .where(Signature.petition_id == petition.id, *counted(), Signature.comment.is_not(None), Signature.comment != "")
+        .where(
+            Signature.petition_id == petition.id, *counted(), Signature.comment.is_not(None), Signature.comment != ""
+        )
         .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
         .limit(limit)
     )
@@ -209,7 +219,8 @@ def render_bar_chart(
     total and the highest period; pair it with a table of the numbers for the details.
     """
     points = series.points
-    peak = series.peak.count if points else 0
+    highest = series.peak
+    peak = highest.count if highest is not None else 0
     # room on the left for the highest value, however many digits it has
     left, right, top, bottom = max(40, round(len(f"{peak:,}") * CHAR_WIDTH) + 14), 12, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -229,7 +240,8 @@ def render_bar_chart(
         f'stroke-width="1" stroke-dasharray="4 4"/>',
         f'<text class="chart-label" x="{left - 8}" y="{top + 4}" text-anchor="end" font-size="12" fill="#3d3d3d">'
         f"{peak:,}</text>",
-        f'<text class="chart-label" x="{left - 8}" y="{base + 4}" text-anchor="end" font-size="12" fill="#3d3d3d">0</text>',
+        f'<text class="chart-label" x="{left - 8}" y="{base + 4}" text-anchor="end" font-size="12" fill="#3d3d3d">'
+        "0</text>",
     ]
     if peak:
         for i, point in enumerate(points):
@@ -242,9 +254,12 @@ def render_bar_chart(
                 f'fill="{escape(color)}"><title>{escape(series.long(point))}: {point.count:,}</title></rect>'
             )
     parts.append(
-        f'<line class="chart-axis" x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" stroke="#505a5f" stroke-width="1"/>'
+        f'<line class="chart-axis" x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}"'
+        ' stroke="#505a5f" stroke-width="1"/>'
     )
-    parts.append(f'<line class="chart-axis" x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#505a5f" stroke-width="1"/>')
+    parts.append(
+        f'<line class="chart-axis" x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#505a5f" stroke-width="1"/>'
+    )
     labels = [series.short(p) for p in points]
     for i in _tick_indexes(labels, slot):
         tick = left + (i + 0.5) * slot

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 
 from petitions.counting import counts
 from petitions.extensions import db
@@ -16,20 +16,25 @@ from petitions.models import Petition, PetitionUpdate, Signature, UpdateDelivery
 from petitions.signatures.signing import signature_token
 
 
-def recipients(petition: Petition):
+def recipients(petition: Petition) -> list[ColumnElement[bool]]:
     """The condition for signers who get updates: confirmed, valid, and asked for them."""
     return [Signature.petition_id == petition.id, Signature.updates.is_(True), *counts.counted()]
 
 
 def recipient_count(petition: Petition) -> int:
     """How many signers an update would reach now."""
-    return db.session.scalar(select(func.count()).select_from(Signature).where(*recipients(petition)))
+    return db.session.execute(select(func.count()).select_from(Signature).where(*recipients(petition))).scalar_one()
 
 
 def create_update(petition: Petition, author: User, *, subject: str, body: str, now: datetime) -> PetitionUpdate:
     """Record an update; the mail worker queues its emails in batches."""
     update = PetitionUpdate(
-        petition_id=petition.id, author_id=author.id, subject=subject.strip(), body=body, created_at=now, recipient_count=0
+        petition_id=petition.id,
+        author_id=author.id,
+        subject=subject.strip(),
+        body=body,
+        created_at=now,
+        recipient_count=0,
     )
     db.session.add(update)
     db.session.flush()
@@ -54,16 +59,20 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
     )
     if update is None:
         return None
-    petition = db.session.get(Petition, update.petition_id)
+    petition = db.session.get_one(Petition, update.petition_id)
     # Each batch starts after the last signer the previous one queued (one primary-key lookup),
     # so an update to a million signers reads each of them once, instead of passing over every
     # already-queued signer again in each of its 2,000 batches.
-    after = db.session.scalar(
-        select(func.max(UpdateDelivery.signature_id)).where(UpdateDelivery.update_id == update.id)
-    ) or 0
+    after = (
+        db.session.scalar(select(func.max(UpdateDelivery.signature_id)).where(UpdateDelivery.update_id == update.id))
+        or 0
+    )
     already = exists().where(UpdateDelivery.update_id == update.id, UpdateDelivery.signature_id == Signature.id)
     batch = db.session.scalars(
-        select(Signature).where(*recipients(petition), Signature.id > after, ~already).order_by(Signature.id).limit(limit)
+        select(Signature)
+        .where(*recipients(petition), Signature.id > after, ~already)
+        .order_by(Signature.id)
+        .limit(limit)
     ).all()
     petition_url = external_url("public.petition", slug=petition.slug)
     body_html = render_markdown(update.body)

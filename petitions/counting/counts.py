@@ -7,13 +7,15 @@ together and concurrent changes never overwrite each other.
 
 from __future__ import annotations
 
+import typing
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import TextClause, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -51,7 +53,7 @@ def domain_suffixes(domain: str) -> list[str]:
     return [".".join(parts[i:]) for i in range(len(parts))]
 
 
-def _upsert(model, keys: dict, delta: int) -> None:
+def _upsert(model: type[CountryCount | HourlyCount], keys: dict[str, Any], delta: int) -> None:
     if delta < 0:  # a counted signature's row exists; an INSERT of a negative count would break the CHECK
         db.session.execute(
             update(model)
@@ -147,7 +149,10 @@ COUNT_ONE_CTES = """
         )
         RETURNING 1
     )"""
-_COUNT_ONE_READS = "(SELECT count(*) FROM p) AS p, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM g) AS g"
+_COUNT_ONE_READS = (
+    "(SELECT count(*) FROM p) AS p, (SELECT count(*) FROM c) AS c,"
+    " (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM g) AS g"
+)
 
 
 def count_one_statement(signature: str, columns: str) -> TextClause:
@@ -162,7 +167,8 @@ def count_one_statement(signature: str, columns: str) -> TextClause:
 
 
 _COUNT_ONE = count_one_statement(
-    "SELECT CAST(:pid AS integer) AS petition_id, CAST(:country AS varchar) AS country, CAST(:domain AS varchar) AS email_domain",
+    "SELECT CAST(:pid AS integer) AS petition_id, CAST(:country AS varchar) AS country,"
+    " CAST(:domain AS varchar) AS email_domain",
     "s.petition_id",
 )
 
@@ -196,7 +202,7 @@ def _group_changes(domains: Counter[tuple[int, str]]) -> Counter[int]:
     return by_group
 
 
-def counted() -> list:
+def counted() -> list[ColumnElement[bool]]:
     """The conditions under which a signature counts."""
     return [Signature.confirmed_at.is_not(None), Signature.invalidated_at.is_(None)]
 
@@ -277,12 +283,12 @@ def group_actual(group: SupporterGroup) -> int:
     domains = [d.domain for d in group.domains]
     if not domains:
         return 0
-    match = Signature.email_domain.in_(domains)
+    match: ColumnElement[bool] = Signature.email_domain.in_(domains)
     for d in domains:
         match = match | Signature.email_domain.like("%." + d)
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count()).select_from(Signature).where(Signature.petition_id == group.petition_id, *counted(), match)
-    )
+    ).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -328,7 +334,7 @@ def recount(petition: Petition, *, now: datetime) -> list[Difference]:
     for (confirmed_at,) in db.session.execute(
         select(Signature.confirmed_at).where(Signature.petition_id == petition.id, *counted())
     ).yield_per(10_000):
-        actual_hours[hour_of(confirmed_at)] += 1
+        actual_hours[hour_of(typing.cast(datetime, confirmed_at))] += 1  # counted() rows are confirmed
     diffs += _fix(petition, HourlyCount, "hour", dict(actual_hours), lambda h: f"hour {h:%Y-%m-%d %H:00}")
 
     for group in petition.groups:
@@ -340,8 +346,20 @@ def recount(petition: Petition, *, now: datetime) -> list[Difference]:
     return diffs
 
 
-def _fix(petition: Petition, model, key: str, actual: dict, label) -> list[Difference]:
-    kept = {getattr(row, key): row for row in db.session.scalars(select(model).where(model.petition_id == petition.id))}
+# A per-country or per-hour counter row.
+_Counter = TypeVar("_Counter", CountryCount, HourlyCount)
+
+
+def _fix(
+    petition: Petition,
+    model: type[_Counter],
+    key: str,
+    actual: dict[Any, int],
+    label: Callable[[Any], str],
+) -> list[Difference]:
+    kept: dict[Any, _Counter] = {
+        getattr(row, key): row for row in db.session.scalars(select(model).where(model.petition_id == petition.id))
+    }
     diffs = []
     for k in sorted(set(actual) | set(kept)):
         want = actual.get(k, 0)

@@ -9,16 +9,20 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 from psycopg.rows import namedtuple_row
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidRequestError, SQLAlchemyError
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 from petitions.extensions import db
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import DBAPIConnection
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,15 @@ log = logging.getLogger(__name__)
 def is_postgresql() -> bool:
     """True when the app's database is PostgreSQL; asks the engine, so no session is made for it."""
     return db.engine.dialect.name == "postgresql"
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE run by Session.execute matched.
+
+    Session.execute is typed to return a Result whatever the statement; for these statements it
+    is a CursorResult, which holds the count.
+    """
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def session_in_transaction() -> bool:
@@ -52,7 +65,7 @@ class AutocommitStatement:
     as an SQLAlchemy Connection would do. Result rows are the driver's named tuples.
     """
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
 
     def first(self, params: dict[str, Any]) -> Any:
@@ -72,20 +85,30 @@ class AutocommitStatement:
             connection = engine.raw_connection()  # the pool's checkout: a dead connection is replaced here
         except dbapi_error as exc:  # the database is down, full, or refused us: SQLAlchemy's error, a 503
             raise DBAPIError.instance(
-                None, None, exc, dbapi_error, connection_invalidated=engine.dialect.is_disconnect(exc, None, None),
+                None,
+                None,
+                exc,
+                dbapi_error,
+                connection_invalidated=engine.dialect.is_disconnect(exc, None, None),
                 dialect=engine.dialect,
             ) from exc
         cursor = None
         try:
-            cursor = connection.dbapi_connection.cursor(row_factory=namedtuple_row)
+            # A connection just checked out of the pool always has its driver connection.
+            dbapi_connection = cast("DBAPIConnection", connection.dbapi_connection)
+            cursor = dbapi_connection.cursor(row_factory=namedtuple_row)
             cursor.execute(compiled.query, args)
             return cursor.fetchone()
         except dbapi_error as exc:
-            dropped = engine.dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
+            dropped = engine.dialect.is_disconnect(exc, dbapi_connection, cursor)
             if dropped:  # this connection, and every other one made before it, is replaced (as SQLAlchemy does)
                 engine.pool._invalidate(connection, exc)
             raise DBAPIError.instance(
-                compiled.query.decode("ascii"), args, exc, dbapi_error, connection_invalidated=dropped,
+                compiled.query.decode("ascii"),
+                args,
+                exc,
+                dbapi_error,
+                connection_invalidated=dropped,
                 dialect=engine.dialect,
             ) from exc
         except BaseException:  # interrupted mid-statement (a timeout, a signal): the connection's state is unknown
@@ -97,7 +120,8 @@ class AutocommitStatement:
             connection.close()
 
     def _compiled(self, engine: Engine) -> _Compiled:
-        compiled_statements = current_app.extensions["statement_engine"]["compiled"]
+        statement_engine = current_app.extensions["statement_engine"]
+        compiled_statements: dict[AutocommitStatement, _Compiled] = statement_engine["compiled"]
         found = compiled_statements.get(self)
         if found is None:  # two threads may both compile; either answer is the same
             found = compiled_statements[self] = _Compiled.of(self.statement, engine.dialect)
@@ -119,9 +143,11 @@ class _Compiled:
     processors: dict[str, Callable[[Any], Any]]
 
     @classmethod
-    def of(cls, statement: Executable, dialect: Dialect) -> _Compiled:
+    def of(cls, statement: ClauseElement, dialect: Dialect) -> _Compiled:
         compiled = statement.compile(dialect=dialect)
         # Only plain parameters: nothing rendered at execution time, no names the dialect escapes.
+        if not isinstance(compiled, SQLCompiler):
+            raise ValueError("an AutocommitStatement takes a SQL statement")
         if compiled.post_compile_params or compiled.escaped_bind_names:
             raise ValueError("an AutocommitStatement takes only plain bound parameters")
         processors: dict[str, Callable[[Any], Any]] = {}
@@ -147,7 +173,7 @@ def _statement_engine() -> Engine:
     use, in the worker process, and disposed with the main engine.
     """
     engines = current_app.extensions["statement_engine"]
-    engine = engines.get("engine")
+    engine: Engine | None = engines.get("engine")
     if engine is None:
         with engines["lock"]:
             engine = engines.get("engine")
@@ -233,7 +259,7 @@ def _close_session(_exc: BaseException | None) -> None:
     except SQLAlchemyError as exc:
         log.warning("Discarding a database connection that failed at the end of a request: %s", exc)
         with contextlib.suppress(Exception):
-            db.session.invalidate()
+            db.session().invalidate()
         db.session.registry.clear()
 
 

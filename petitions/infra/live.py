@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -165,8 +165,13 @@ class CountHub:
             try:
                 rows = db.session.execute(
                     select(
-                        Petition.id, Petition.slug, Petition.signature_count, Petition.goal, Petition.status,
-                        Petition.closes_at, Petition.count_updated_at,
+                        Petition.id,
+                        Petition.slug,
+                        Petition.signature_count,
+                        Petition.goal,
+                        Petition.status,
+                        Petition.closes_at,
+                        Petition.count_updated_at,
                     ).where(Petition.id.in_(ids))
                 ).all()
             finally:
@@ -186,7 +191,7 @@ class CountHub:
 
 def hub(app: Flask) -> CountHub:
     """This process's hub, created on first use."""
-    h = app.extensions.get("count_hub")
+    h: CountHub | None = app.extensions.get("count_hub")
     if h is None:
         h = app.extensions.setdefault("count_hub", CountHub(app))
     return h
@@ -232,7 +237,7 @@ class EventStream:
             self.released = True
             self.hub.unsubscribe(self.petition_id)
 
-    def _events(self, app: Flask, version: int, doc: dict[str, Any]) -> Iterator[str]:
+    def _events(self, app: Flask, version: int, doc: dict[str, Any]) -> Generator[str, None, None]:
         h = self.hub
         heartbeat = float(app.config["SSE_HEARTBEAT"])
         ends = time.monotonic() + float(app.config["SSE_MAX_SECONDS"])
@@ -313,7 +318,7 @@ def count_cache(app: Flask) -> TTLCache[dict[str, Any] | None]:
     The count endpoint and the badge are what a viral petition's readers hit; with this, a
     process asks the database about a petition at most once per TTL however many read it.
     """
-    cache = app.extensions.get("count_cache")
+    cache: TTLCache[dict[str, Any] | None] | None = app.extensions.get("count_cache")
     if cache is None:
         from petitions.web.http import cache_budget
 
@@ -327,7 +332,11 @@ def load_count(slug: str) -> dict[str, Any] | None:
     """The count document of a public petition, straight from the database."""
     row = db.session.execute(
         select(
-            Petition.slug, Petition.signature_count, Petition.goal, Petition.status, Petition.closes_at,
+            Petition.slug,
+            Petition.signature_count,
+            Petition.goal,
+            Petition.status,
+            Petition.closes_at,
             Petition.count_updated_at,
         ).where(Petition.slug == slug, Petition.status.in_(("open", "closed")))
     ).first()

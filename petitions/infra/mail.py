@@ -19,16 +19,19 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flask import Flask, current_app
 from jinja2 import TemplateNotFound
 from sqlalchemy import bindparam, insert, or_, select, update
 
 from petitions.clock import utcnow
-from petitions.extensions import db
-from petitions.infra.database import is_postgresql
+from petitions.extensions import current_app_object, db
+from petitions.infra.database import is_postgresql, rowcount
 from petitions.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,8 @@ log = logging.getLogger(__name__)
 def external_url(endpoint: str, **values: Any) -> str:
     """An absolute URL on BASE_URL, built without needing a request (the worker and CLI have none)."""
     adapter = current_app.url_map.bind("localhost")
-    return current_app.config["BASE_URL"] + adapter.build(endpoint, values)
+    base: str = current_app.config["BASE_URL"]
+    return base + adapter.build(endpoint, values)
 
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str | None]:
@@ -88,13 +92,17 @@ _INSERT_MESSAGE = insert(_OUTBOX).returning(_OUTBOX.c.id)
 # row that gives the template's context. Queuing one costs the request no templating and no
 # signed links (a signing's confirmation email, the hottest message there is); its links are
 # signed when sent, so they are valid for their whole lifetime from the moment they arrive.
-_LATE: dict[str, Callable[[OutboxMessage], dict[str, Any]]] = {}
+# An outbox message as the worker reads it: the ORM object, or a plain row of its columns (see _CLAIMED).
+OutboxRow: TypeAlias = "OutboxMessage | Row[Any]"
+_LATE: dict[str, Callable[[OutboxRow], dict[str, Any]]] = {}
 
 
-def rendered_late(template: str) -> Callable[[Callable[[OutboxMessage], dict[str, Any]]], Callable[[OutboxMessage], dict[str, Any]]]:
+def rendered_late(
+    template: str,
+) -> Callable[[Callable[[OutboxRow], dict[str, Any]]], Callable[[OutboxRow], dict[str, Any]]]:
     """Register the function that makes the context of `template` messages queued with queue_late_email()."""
 
-    def register(make_context: Callable[[OutboxMessage], dict[str, Any]]) -> Callable[[OutboxMessage], dict[str, Any]]:
+    def register(make_context: Callable[[OutboxRow], dict[str, Any]]) -> Callable[[OutboxRow], dict[str, Any]]:
         _LATE[template] = make_context
         return make_context
 
@@ -108,14 +116,22 @@ def queue_late_email(
     if template not in _LATE:
         raise KeyError(f"no context function registered for the email template {template!r}")
     row = {
-        "to_addr": to, "subject": subject, "body_text": None, "body_html": None, "template": template,
-        "context": context, "headers": {}, "created_at": now, "next_attempt_at": now, "attempts": 0,
+        "to_addr": to,
+        "subject": subject,
+        "body_text": None,
+        "body_html": None,
+        "template": template,
+        "context": context,
+        "headers": {},
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
         "signature_id": signature_id,
     }
     return db.session.execute(_INSERT_MESSAGE, row).scalar_one()
 
 
-def body_of(row: OutboxMessage) -> tuple[str, str | None]:
+def body_of(row: OutboxRow) -> tuple[str, str | None]:
     """(text, html) of an outbox message: as queued, or rendered now for one queued with queue_late_email()."""
     if row.body_text is not None:
         return row.body_text, row.body_html
@@ -169,7 +185,8 @@ _POLICY_CLASSIC = email.policy.compat32.clone(max_line_length=998)
 # A body goes as written (7bit or 8bit), readable in any mail source view; a body with a line
 # longer than SMTP carries goes quoted-printable.
 _UTF8 = email.charset.Charset("utf-8")
-_UTF8.body_encoding = None
+# typeshed declares body_encoding an int; None, no transfer encoding, is documented and works.
+_UTF8.body_encoding = None  # type: ignore[assignment]
 _UTF8_QP = email.charset.Charset("utf-8")
 _UTF8_QP.body_encoding = email.charset.QP
 _SMTP_LINE = 998
@@ -184,7 +201,8 @@ def header_text(value: str) -> str:
 
 
 def _classic_header(value: str) -> str:
-    """A header value for the classic classes: as it is when ASCII, else RFC 2047 encoded words of at most 75 characters."""
+    """A header value for the classic classes: as it is when ASCII, else RFC 2047 encoded words
+    of at most 75 characters."""
     value = header_text(value)
     if value.isascii():
         return value
@@ -203,10 +221,11 @@ def _classic_address(value: str) -> str:
 def _text_part(body: str, subtype: str) -> MIMEText:
     # SMTP's limit is in octets, and only CR and LF end a line on the wire.
     charset = _UTF8_QP if any(len(line) > _SMTP_LINE for line in body.encode("utf-8").splitlines()) else _UTF8
+    # typeshed allows only a charset's name; MIMEText passes a Charset on to set_payload, which takes one.
     return MIMEText(body, subtype, charset, policy=_POLICY_CLASSIC)  # type: ignore[arg-type]
 
 
-def build_message(row: OutboxMessage, sender: str, domain: str) -> Message:
+def build_message(row: OutboxRow, sender: str, domain: str) -> Message:
     """The MIME message for an outbox row. Its Message-ID is stable across retries.
 
     Built with the email package's classic classes (MIMEText, Header), as Django builds its
@@ -307,7 +326,13 @@ class FileTransport:
         (self.folder / name).write_bytes(raw)
         read = email.message_from_bytes(raw, policy=email.policy.default)  # as a mail program reads it: decoded
         body = read.get_body(("plain",))
-        log.info("Mail to %s: %s (%s)\n%s", read["To"], read["Subject"], self.folder / name, body.get_content() if body else "")
+        log.info(
+            "Mail to %s: %s (%s)\n%s",
+            read["To"],
+            read["Subject"],
+            self.folder / name,
+            body.get_content() if body else "",
+        )
 
     def close(self) -> None:
         """Nothing to close."""
@@ -330,11 +355,15 @@ def _still_mine(message_id: int, worker: str, now: datetime) -> bool:
     The UPDATE also locks the row until the outcome is committed, so a worker taking over stale
     claims (with SKIP LOCKED) passes it by meanwhile.
     """
-    return db.session.execute(_RENEW, {"message_id": message_id, "worker": worker, "now": now}).rowcount == 1
+    return rowcount(db.session.execute(_RENEW, {"message_id": message_id, "worker": worker, "now": now})) == 1
 
 
 # A message still claimed by this worker (and not sent meanwhile): the only one it may send or mark.
-_MINE = (_OUTBOX.c.id == bindparam("message_id"), _OUTBOX.c.claimed_by == bindparam("worker"), _OUTBOX.c.sent_at.is_(None))
+_MINE = (
+    _OUTBOX.c.id == bindparam("message_id"),
+    _OUTBOX.c.claimed_by == bindparam("worker"),
+    _OUTBOX.c.sent_at.is_(None),
+)
 # Built once: each message renews its claim and, nearly always, is marked sent.
 _RENEW = update(_OUTBOX).where(*_MINE).values(claimed_at=bindparam("now"))
 _MARK_SENT = update(_OUTBOX).where(*_MINE).values(claimed_by=None, claimed_at=None, sent_at=bindparam("now"))
@@ -343,7 +372,7 @@ _MARK_SENT = update(_OUTBOX).where(*_MINE).values(claimed_by=None, claimed_at=No
 def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None = None) -> tuple[int, int]:
     """Send the messages this worker claimed; record each outcome at once. Returns (sent, failed)."""
     worker = worker or worker_id()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     cfg = app.config
     sender = cfg["MAIL_DEFAULT_SENDER"]
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
@@ -397,7 +426,14 @@ def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None 
                 else:
                     delay = retry_delay(attempts, cfg["MAIL_RETRY_BASE_DELAY"], cfg["MAIL_RETRY_MAX_DELAY"])
                     outcome["next_attempt_at"] = now + timedelta(seconds=delay)
-                    log.warning("Mail %s to %s failed (attempt %s), retry in %ss: %s", row.id, row.to_addr, attempts, delay, error)
+                    log.warning(
+                        "Mail %s to %s failed (attempt %s), retry in %ss: %s",
+                        row.id,
+                        row.to_addr,
+                        attempts,
+                        delay,
+                        error,
+                    )
                 failed += 1
                 # Only while the claim is still ours: after a broken connection the claim was not
                 # renewed, and another worker may have taken the message over meanwhile.
@@ -437,7 +473,7 @@ def drain(*, clock: Any = utcnow, senders: int | None = None) -> tuple[int, int]
     senders = senders or current_app.config["MAIL_SENDERS"]
     if senders == 1 or not is_postgresql():
         return _drain_alone(clock)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     results: list[tuple[int, int]] = []
     errors: list[BaseException] = []
 

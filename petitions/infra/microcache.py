@@ -75,8 +75,9 @@ class MicroCache:
             return [answer.body]
         return self._ask_flask(environ, start_response, key, now + seconds)
 
-    def _ask_flask(self, environ: dict[str, Any], start_response: Callable[..., Any], key: tuple[str, str],
-                   expires: float) -> Iterable[bytes]:
+    def _ask_flask(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], key: tuple[str, str], expires: float
+    ) -> Iterable[bytes]:
         seen: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -92,11 +93,20 @@ class MicroCache:
                 close()
         headers = seen.get("headers", [])
         names = {name.lower(): value for name, value in headers}
-        if seen.get("status", "").startswith("200") and "public" in names.get("cache-control", "") \
-                and "set-cookie" not in names:
+        if (
+            seen.get("status", "").startswith("200")
+            and "public" in names.get("cache-control", "")
+            and "set-cookie" not in names
+        ):
             etag = names.get("etag", "").strip('"') or None
-            answer = _Answer(expires, seen["status"], list(headers),
-                             [(n, v) for n, v in headers if n.lower() not in _NOT_IN_304], etag, body)
+            answer = _Answer(
+                expires,
+                seen["status"],
+                list(headers),
+                [(n, v) for n, v in headers if n.lower() not in _NOT_IN_304],
+                etag,
+                body,
+            )
             with self.lock:
                 if len(self.answers) >= self.size:
                     self.answers.clear()  # crude but bounded, like the count cache
@@ -106,4 +116,5 @@ class MicroCache:
 
 def init_app(app: Flask) -> None:
     """Put the micro-cache in front of Flask (inside ProxyFix, which must see the request first)."""
+    # Flask's way to add WSGI middleware is to replace this method; mypy flags any method assignment.
     app.wsgi_app = MicroCache(app, app.wsgi_app)  # type: ignore[method-assign]

@@ -16,7 +16,22 @@ from petitions.models.signature import FormStamp, Signature
 from petitions.models.user import User
 
 __all__ = [
-    "STATUSES", "AuditEntry", "BlockedDomain", "BlockedNetwork", "CountryCount", "FormStamp", "GroupDomain", "HourlyCount",
-    "Invalidation", "OutboxMessage", "Petition", "PetitionRevision", "PetitionUpdate", "Report", "Signature", "SupporterGroup",
-    "UpdateDelivery", "User",
+    "STATUSES",
+    "AuditEntry",
+    "BlockedDomain",
+    "BlockedNetwork",
+    "CountryCount",
+    "FormStamp",
+    "GroupDomain",
+    "HourlyCount",
+    "Invalidation",
+    "OutboxMessage",
+    "Petition",
+    "PetitionRevision",
+    "PetitionUpdate",
+    "Report",
+    "Signature",
+    "SupporterGroup",
+    "UpdateDelivery",
+    "User",
 ]

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from petitions.extensions import db
+from petitions.extensions import Model
 from petitions.models.types import UTCDateTime
 
 
-class PetitionUpdate(db.Model):
+class PetitionUpdate(Model):
     """An email from the campaigner to the signers who asked for updates."""
 
     __tablename__ = "petition_updates"
@@ -28,7 +28,7 @@ class PetitionUpdate(db.Model):
     recipient_count: Mapped[int] = mapped_column(default=0)
 
 
-class UpdateDelivery(db.Model):
+class UpdateDelivery(Model):
     """One update queued for one signer; the primary key makes a second send impossible."""
 
     __tablename__ = "update_deliveries"
@@ -38,7 +38,7 @@ class UpdateDelivery(db.Model):
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="SET NULL"))
 
 
-class Report(db.Model):
+class Report(Model):
     """A member of the public reporting a petition to the moderators."""
 
     __tablename__ = "reports"
@@ -56,7 +56,7 @@ class Report(db.Model):
     resolution: Mapped[str | None] = mapped_column(String(500))
 
 
-class Invalidation(db.Model):
+class Invalidation(Model):
     """A batch of signatures an administrator invalidated together, with why; it can be reversed."""
 
     __tablename__ = "invalidations"
@@ -72,7 +72,7 @@ class Invalidation(db.Model):
     reversed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """One administrator action: who, what, on what, when, why."""
 
     __tablename__ = "audit_log"
@@ -89,7 +89,7 @@ class AuditEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class BlockedDomain(db.Model):
+class BlockedDomain(Model):
     """An email domain whose signatures are kept as suspected (and its subdomains)."""
 
     __tablename__ = "blocked_domains"
@@ -101,7 +101,7 @@ class BlockedDomain(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class BlockedNetwork(db.Model):
+class BlockedNetwork(Model):
     """An IP network whose signatures are kept as suspected; its range is stored as two sortable keys."""
 
     __tablename__ = "blocked_networks"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from petitions.extensions import db
+from petitions.extensions import Model
 from petitions.models.types import UTCDateTime
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One email waiting to be sent, being sent, sent, or failed for good (kept with its error)."""
 
     __tablename__ = "outbox_messages"
@@ -33,7 +34,7 @@ class OutboxMessage(db.Model):
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     template: Mapped[str | None] = mapped_column(String(64))
-    context: Mapped[dict | None] = mapped_column(JSON)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The signature a message is about (its confirmation email), where there is one.
     signature_id: Mapped[int | None] = mapped_column()
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

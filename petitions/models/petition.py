@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from petitions.extensions import db
+from petitions.extensions import Model
 from petitions.models.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 STATUSES = ("draft", "pending", "open", "closed", "hidden")
 # The statuses in which anyone may see a petition.
 PUBLIC_STATUSES = ("open", "closed")
+# The longest address (slug) a petition can have.
+SLUG_MAX = 80
 
 
 def effective_status(status: str, closes_at: datetime | None, now: datetime) -> str:
@@ -33,7 +35,7 @@ def open_at(now: Any) -> ColumnElement[bool]:
     return and_(Petition.status == "open", or_(Petition.closes_at.is_(None), Petition.closes_at > now))
 
 
-class Petition(db.Model):
+class Petition(Model):
     """A petition: what is asked, of whom, and how many have confirmed their signature."""
 
     __tablename__ = "petitions"
@@ -45,7 +47,7 @@ class Petition(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    slug: Mapped[str] = mapped_column(String(SLUG_MAX), unique=True)
     # NULL once the owner's account is deleted; the petition and its count stay.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(150))
@@ -93,7 +95,7 @@ class Petition(db.Model):
         return min(100, self.signature_count * 100 // self.goal) if self.goal else 0
 
 
-class SupporterGroup(db.Model):
+class SupporterGroup(Model):
     """A named group of supporters recognised by their email domains ("Amazon employees": amazon.com).
 
     Its count is kept like the total: confirmed, valid signatures from an address at one of
@@ -114,7 +116,7 @@ class SupporterGroup(db.Model):
     )
 
 
-class GroupDomain(db.Model):
+class GroupDomain(Model):
     """One email domain of a supporter group; a domain belongs to one group per petition."""
 
     __tablename__ = "group_domains"
@@ -128,7 +130,7 @@ class GroupDomain(db.Model):
     group: Mapped[SupporterGroup] = relationship(back_populates="domains")
 
 
-class HourlyCount(db.Model):
+class HourlyCount(Model):
     """Confirmed, valid signatures of a petition by the hour they were confirmed, for the charts."""
 
     __tablename__ = "petition_hourly_counts"
@@ -139,7 +141,7 @@ class HourlyCount(db.Model):
     count: Mapped[int] = mapped_column(default=0)
 
 
-class CountryCount(db.Model):
+class CountryCount(Model):
     """Confirmed, valid signatures of one petition from one country, kept like the total."""
 
     __tablename__ = "petition_country_counts"

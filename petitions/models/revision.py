@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from petitions.extensions import db
+from petitions.extensions import Model
 from petitions.models.petition import Petition
 from petitions.models.types import UTCDateTime
 
@@ -19,7 +19,7 @@ REVISION_STATUSES = ("pending", "approved", "rejected", "superseded", "withdrawn
 MATERIAL_FIELDS = ("title", "target", "summary", "body")
 
 
-class PetitionRevision(db.Model):
+class PetitionRevision(Model):
     """The title, target, summary and body an owner proposed for a petition already public.
 
     Under MODERATION=pre the public keeps reading the petition's approved text while this

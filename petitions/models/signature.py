@@ -7,14 +7,14 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from petitions.extensions import db
+from petitions.extensions import Model
 from petitions.models.petition import Petition
 from petitions.models.types import UTCDateTime
 
 _UNASSIGNED = "suspected IS NOT NULL AND invalidation_id IS NULL"
 
 
-class Signature(db.Model):
+class Signature(Model):
     """One person's signature on one petition; it counts once confirmed and while valid."""
 
     __tablename__ = "signatures"
@@ -30,8 +30,11 @@ class Signature(db.Model):
         Index("ix_signatures_email_normalized", "email_normalized"),
         # Suspected signatures not yet in their automatic batch (abuse.assign_suspected): few rows.
         Index(
-            "ix_signatures_suspected_unassigned", "petition_id", "created_at",
-            postgresql_where=text(_UNASSIGNED), sqlite_where=text(_UNASSIGNED),
+            "ix_signatures_suspected_unassigned",
+            "petition_id",
+            "created_at",
+            postgresql_where=text(_UNASSIGNED),
+            sqlite_where=text(_UNASSIGNED),
         ),
         # Only a set-aside signature is held as suspected or kept after its withdrawal, so a
         # count that leaves out invalidated rows (counts.counted) leaves those out too.
@@ -77,7 +80,7 @@ class Signature(db.Model):
         return self.confirmed_at is not None and self.invalidated_at is None
 
 
-class FormStamp(db.Model):
+class FormStamp(Model):
     """A signing form's stamp that a signing has used: the next signing with it is suspected.
 
     Rows older than SIGN_STAMP_MAX_AGE are of stamps refused anyway, and are purged.

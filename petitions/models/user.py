@@ -11,7 +11,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from petitions.extensions import db
+from petitions.extensions import Model
 from petitions.models.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A campaigner (or an administrator) who signs in with an email and a password."""
 
     __tablename__ = "users"
@@ -49,11 +49,13 @@ class User(UserMixin, db.Model):
         return self.session_token
 
     def end_sessions(self) -> None:
-        """Sign the account out everywhere: every session (and every copy of a cookie) holding the old token stops working."""
+        """Sign the account out everywhere: every session (and every copy of a cookie) holding the
+        old token stops working."""
         self.session_token = new_session_token()
 
     def set_password(self, password: str) -> None:
-        """Store a salted hash of the password (scrypt, werkzeug's default); every session signed in with the old one ends."""
+        """Store a salted hash of the password (scrypt, werkzeug's default); every session signed
+        in with the old one ends."""
         self.password_hash = generate_password_hash(password)
         self.end_sessions()
 

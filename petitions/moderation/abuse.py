@@ -25,6 +25,7 @@ from sqlalchemy import delete, select, update
 
 from petitions.counting.counts import domain_suffixes
 from petitions.extensions import db, limiter
+from petitions.infra.database import rowcount
 from petitions.infra.netaddr import ip_key
 from petitions.infra.tokens import serializer
 from petitions.models import BlockedDomain, BlockedNetwork, FormStamp, Invalidation, Petition, Signature
@@ -98,7 +99,8 @@ class _Blocks:
         if time.monotonic() >= self.expires:
             domains = frozenset(db.session.scalars(select(BlockedDomain.domain)))
             networks = tuple(
-                (first, last) for first, last in db.session.execute(select(BlockedNetwork.first_key, BlockedNetwork.last_key))
+                (first, last)
+                for first, last in db.session.execute(select(BlockedNetwork.first_key, BlockedNetwork.last_key))
             )
             with self.lock:
                 self.lists = (domains, networks)
@@ -112,7 +114,8 @@ class _Blocks:
 
 def blocks_cache() -> _Blocks:
     """The current application's copy of the block lists."""
-    return current_app.extensions.setdefault("blocks_cache", _Blocks())
+    cache: _Blocks = current_app.extensions.setdefault("blocks_cache", _Blocks())
+    return cache
 
 
 def blocked_domain(domain: str) -> bool:
@@ -160,8 +163,16 @@ class Verdict:
     stamp: str | None = None
 
 
-def judge(*, petition_id: int, email_domain: str, ip: str | None, form_started: str | None,
-          honeypot: str | None, now: datetime, session_key: str | None = None) -> Verdict:
+def judge(
+    *,
+    petition_id: int,
+    email_domain: str,
+    ip: str | None,
+    form_started: str | None,
+    honeypot: str | None,
+    now: datetime,
+    session_key: str | None = None,
+) -> Verdict:
     """Decide how far to trust a signing before it is stored.
 
     `session_key` is the signer's session's CSRF secret, which the form's stamp must be bound to.
@@ -213,7 +224,11 @@ def automatic_batch(petition_id: int, kind: str, day: date, *, now: datetime) ->
         batch = db.session.scalar(find)
     if batch is None:
         batch = Invalidation(
-            petition_id=petition_id, actor_id=None, reason=reason, signature_count=0, created_at=now,
+            petition_id=petition_id,
+            actor_id=None,
+            reason=reason,
+            signature_count=0,
+            created_at=now,
             criteria={"automatic": kind, "day": f"{day:%Y-%m-%d}"},
         )
         db.session.add(batch)
@@ -241,28 +256,31 @@ def assign_suspected(*, now: datetime, limit: int = 1000) -> int:
         day = first.created_at.date()
         start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
         batch = automatic_batch(first.petition_id, first.suspected, day, now=now)
-        n = db.session.execute(
-            update(Signature)
-            .where(
-                Signature.petition_id == first.petition_id,
-                Signature.suspected == first.suspected,
-                Signature.invalidation_id.is_(None),
-                Signature.created_at >= start,
-                Signature.created_at < start + timedelta(days=1),
+        n = rowcount(
+            db.session.execute(
+                update(Signature)
+                .where(
+                    Signature.petition_id == first.petition_id,
+                    Signature.suspected == first.suspected,
+                    Signature.invalidation_id.is_(None),
+                    Signature.created_at >= start,
+                    Signature.created_at < start + timedelta(days=1),
+                )
+                .values(invalidation_id=batch.id)
+                .execution_options(synchronize_session=False)
             )
-            .values(invalidation_id=batch.id)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         batch.signature_count += n
         db.session.flush()
         assigned += n
     return assigned
 
 
-
 def purge_form_stamps(*, now: datetime) -> int:
     """Forget the uses of stamps older than SIGN_STAMP_MAX_AGE: such stamps are refused anyway."""
     cutoff = now - timedelta(seconds=current_app.config["SIGN_STAMP_MAX_AGE"])
-    return db.session.execute(
-        delete(FormStamp).where(FormStamp.used_at < cutoff).execution_options(synchronize_session=False)
-    ).rowcount
+    return rowcount(
+        db.session.execute(
+            delete(FormStamp).where(FormStamp.used_at < cutoff).execution_options(synchronize_session=False)
+        )
+    )

@@ -21,7 +21,8 @@ def record(
     details: dict[str, Any] | None = None,
     now: datetime,
 ) -> AuditEntry:
-    """Add an entry (who, what, on what, when, why) to the caller's transaction; it commits or rolls back with the action."""
+    """Add an entry (who, what, on what, when, why) to the caller's transaction; it commits or
+    rolls back with the action."""
     entry = AuditEntry(
         actor_id=actor.id,
         actor_email=actor.email,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -52,7 +53,11 @@ def block_network(cidr: str, actor: User, *, reason: str, now: datetime) -> Bloc
     return _add(row, cidr, actor, action="block.network", details={"network": cidr}, now=now)
 
 
-def _add(row, what: str, actor: User, *, action: str, details: dict[str, Any], now: datetime):
+# A block row of either kind.
+_Block = TypeVar("_Block", BlockedDomain, BlockedNetwork)
+
+
+def _add(row: _Block, what: str, actor: User, *, action: str, details: dict[str, Any], now: datetime) -> _Block:
     """Store a block (its unique constraint refuses a second one), audit it, and make this process see it."""
     try:
         with db.session.begin_nested():
@@ -73,7 +78,9 @@ def unblock(row: BlockedDomain | BlockedNetwork, actor: User, *, now: datetime) 
     blocks_cache().forget()
 
 
-def trending(*, now: datetime, window: timedelta = timedelta(hours=1), minimum: int = 20, share: float = 0.3) -> list[dict[str, Any]]:
+def trending(
+    *, now: datetime, window: timedelta = timedelta(hours=1), minimum: int = 20, share: float = 0.3
+) -> list[dict[str, Any]]:
     """Petitions that received unusually many signatures from one email domain or one network in the window.
 
     "Unusually many": at least `minimum` signatures, making up at least `share` of the
@@ -81,11 +88,15 @@ def trending(*, now: datetime, window: timedelta = timedelta(hours=1), minimum: 
     12 hex digits of the key). Big free-mail providers are left out of the domain check.
     """
     since = now - window
-    recent = select(Signature.petition_id, func.count().label("n")).where(Signature.created_at >= since).group_by(
-        Signature.petition_id
-    ).subquery()
+    recent = (
+        select(Signature.petition_id, func.count().label("n"))
+        .where(Signature.created_at >= since)
+        .group_by(Signature.petition_id)
+        .subquery()
+    )
     found: list[dict[str, Any]] = []
-    by_domain = db.session.execute(
+    # (petition id, domain or network prefix, its signatures, all the petition's signatures)
+    by_domain: Sequence[tuple[int, str, int, int]] = db.session.execute(
         select(Signature.petition_id, Signature.email_domain, func.count().label("n"), recent.c.n)
         .join(recent, recent.c.petition_id == Signature.petition_id)
         .where(Signature.created_at >= since, Signature.email_domain.not_in(COMMON_PROVIDERS))
@@ -99,7 +110,7 @@ def trending(*, now: datetime, window: timedelta = timedelta(hours=1), minimum: 
         (Signature.ip_key.like(V4_MAPPED + "%"), func.substr(Signature.ip_key, 1, 30)),
         else_=func.substr(Signature.ip_key, 1, 12),
     )
-    by_net = db.session.execute(
+    by_net: Sequence[tuple[int, str, int, int]] = db.session.execute(
         select(Signature.petition_id, v4.label("prefix"), func.count().label("n"), recent.c.n)
         .join(recent, recent.c.petition_id == Signature.petition_id)
         .where(Signature.created_at >= since, Signature.ip_key.is_not(None))
@@ -108,8 +119,20 @@ def trending(*, now: datetime, window: timedelta = timedelta(hours=1), minimum: 
     ).all()
     for petition_id, prefix, n, total in by_net:
         if n >= share * total:
-            found.append({"petition_id": petition_id, "kind": "network", "value": _network_of(prefix), "count": n, "total": total})
-    slugs = dict(db.session.execute(select(Petition.id, Petition.slug).where(Petition.id.in_({f["petition_id"] for f in found}))).all())
+            found.append(
+                {
+                    "petition_id": petition_id,
+                    "kind": "network",
+                    "value": _network_of(prefix),
+                    "count": n,
+                    "total": total,
+                }
+            )
+    slugs = dict(
+        db.session.execute(
+            select(Petition.id, Petition.slug).where(Petition.id.in_({f["petition_id"] for f in found}))
+        ).all()
+    )
     for f in found:
         f["slug"] = slugs.get(f["petition_id"])
     return sorted(found, key=lambda f: -f["count"])
@@ -127,7 +150,24 @@ def _network_of(prefix: str) -> str:
 
 
 COMMON_PROVIDERS = (
-    "gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "live.com", "aol.com", "proton.me",
-    "protonmail.com", "gmx.de", "gmx.net", "web.de", "yahoo.co.uk", "hotmail.co.uk", "orange.fr", "free.fr",
-    "mail.ru", "yandex.ru", "qq.com", "163.com",
+    "gmail.com",
+    "outlook.com",
+    "hotmail.com",
+    "yahoo.com",
+    "icloud.com",
+    "live.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "yahoo.co.uk",
+    "hotmail.co.uk",
+    "orange.fr",
+    "free.fr",
+    "mail.ru",
+    "yandex.ru",
+    "qq.com",
+    "163.com",
 )

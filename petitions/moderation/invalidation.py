@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, or_, select, update
+from sqlalchemy import Row, Select, and_, case, delete, func, or_, select, update
 
 from petitions.counting import counts
 from petitions.counting.counts import Counted
 from petitions.exceptions import DomainError
 from petitions.extensions import db
+from petitions.infra.database import rowcount
 from petitions.infra.netaddr import network_range
 from petitions.models import Invalidation, Petition, Signature, User
 from petitions.moderation import audit
@@ -163,7 +165,13 @@ def criteria(
         created_from=created_from,
         created_before=created_before,
     )
-    if petition is None and not result.domain and not result.network and created_from is None and created_before is None:
+    if (
+        petition is None
+        and not result.domain
+        and not result.network
+        and created_from is None
+        and created_before is None
+    ):
         raise InvalidCriteria(NO_CRITERIA)
     return result
 
@@ -188,6 +196,10 @@ def preview(crit: Criteria, *, petitions_shown: int = 20) -> Preview:
     """Count the matching signatures; changes nothing."""
     conds = crit.conditions()
     valid = Signature.invalidated_at.is_(None)
+    # Whole numbers as the database answers them: int, or Decimal for PostgreSQL's sums.
+    total: Any
+    confirmed: Any
+    invalid: Any
     total, confirmed, invalid = db.session.execute(
         select(
             func.count(),
@@ -222,7 +234,7 @@ def _lock_rows(*conds: Any) -> None:
     db.session.execute(select(Signature.id).where(*conds).order_by(Signature.id).with_for_update()).all()
 
 
-def _counted(rows) -> list[Counted]:
+def _counted(rows: Sequence[Row[int, str, str, datetime | None]]) -> list[Counted]:
     return [
         Counted(petition_id, country, email_domain, confirmed_at)
         for petition_id, country, email_domain, confirmed_at in rows
@@ -299,7 +311,7 @@ def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> 
         .values(reversed_at=now, reversed_by_id=actor.id)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:
+    if rowcount(claimed) != 1:
         raise AlreadyReversed("This invalidation was already reversed.")
     conds = [Signature.invalidation_id == batch.id]
     _lock_rows(*conds)
@@ -312,9 +324,13 @@ def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> 
     ).all()
     # Signatures withdrawn while set aside were kept only to hold their mailbox (signing.withdraw):
     # their signers asked for them to go, so they go now instead of counting again.
-    withdrawn = db.session.execute(
-        delete(Signature).where(*conds, Signature.withdrawn_at.is_not(None)).execution_options(synchronize_session=False)
-    ).rowcount
+    withdrawn = rowcount(
+        db.session.execute(
+            delete(Signature)
+            .where(*conds, Signature.withdrawn_at.is_not(None))
+            .execution_options(synchronize_session=False)
+        )
+    )
     confirmed = _counted(rows)
     counts.apply(confirmed, +1, now=now)
     audit.record(

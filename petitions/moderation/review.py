@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import joinedload
@@ -66,7 +67,7 @@ def _petition_url(petition: Petition) -> str:
     return external_url("public.petition", slug=petition.slug)
 
 
-def _email_owner(petition: Petition, subject: str, template: str, *, now: datetime, **context) -> None:
+def _email_owner(petition: Petition, subject: str, template: str, *, now: datetime, **context: Any) -> None:
     owner = petition.owner
     if owner is None:  # the account was deleted; nobody to tell
         return
@@ -92,7 +93,8 @@ def _like(text: str) -> str:
 def admin_petitions(
     status: str | None = None, q: str | None = None, owner_email: str | None = None, *, edited: bool = False
 ) -> Select:
-    """Every petition, newest first, filtered (`edited`: only those changed since review); owners loaded in the same query."""
+    """Every petition, newest first, filtered (`edited`: only those changed since review); owners
+    loaded in the same query."""
     stmt = select(Petition).options(joinedload(Petition.owner))
     if edited:
         stmt = stmt.where(Petition.edited_since_review_at.is_not(None))
@@ -156,16 +158,22 @@ def pending_revisions() -> Select:
 
 def pending_revision_total() -> int:
     """How many proposed changes wait for review."""
-    return db.session.scalar(
-        select(func.count()).select_from(PetitionRevision).where(PetitionRevision.status == "pending")
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(PetitionRevision).where(PetitionRevision.status == "pending")
+        )
+        or 0
+    )
 
 
 def edited_total() -> int:
     """How many petitions were changed by their owner since a moderator looked (MODERATION=post)."""
-    return db.session.scalar(
-        select(func.count()).select_from(Petition).where(Petition.edited_since_review_at.is_not(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(Petition).where(Petition.edited_since_review_at.is_not(None))
+        )
+        or 0
+    )
 
 
 def reports(state: str = "open") -> Select:
@@ -311,8 +319,12 @@ def approve_revision(revision: PetitionRevision, actor: User, *, now: datetime) 
     revision.reviewed_at = now
     revision.reviewer_id = actor.id
     audit.record(
-        actor, "petition.edit_approve", "petition", petition.id,
-        details={"revision": revision.id, "changed": changes}, now=now,
+        actor,
+        "petition.edit_approve",
+        "petition",
+        petition.id,
+        details={"revision": revision.id, "changed": changes},
+        now=now,
     )
     _email_owner(petition, "Your changes are approved", "petition_edit_approved", now=now)
     db.session.flush()
@@ -326,10 +338,12 @@ def reject_revision(revision: PetitionRevision, actor: User, *, reason: str, now
     revision.reason = text
     revision.reviewed_at = now
     revision.reviewer_id = actor.id
-    audit.record(actor, "petition.edit_reject", "petition", petition.id, reason=text,
-                 details={"revision": revision.id}, now=now)
-    _email_owner(petition, "Your changes were not approved", "petition_edit_rejected", now=now,
-                 reason=text, revision=revision)
+    audit.record(
+        actor, "petition.edit_reject", "petition", petition.id, reason=text, details={"revision": revision.id}, now=now
+    )
+    _email_owner(
+        petition, "Your changes were not approved", "petition_edit_rejected", now=now, reason=text, revision=revision
+    )
     db.session.flush()
 
 

@@ -52,21 +52,49 @@ PROVIDERS: tuple[Provider, ...] = (
     Provider(
         "Fastmail",
         (
-            "fastmail.com", "fastmail.fm", "fastmail.net", "fastmail.org", "fastmail.to", "fastmail.us", "fastmail.cn",
-            "fastmail.co.uk", "fastmail.com.au", "fastmail.de", "fastmail.es", "fastmail.in", "fastmail.jp",
-            "fastmail.nl", "fastmail.se", "fastmail.tw", "sent.com", "ftml.net", "messagingengine.com",
+            "fastmail.com",
+            "fastmail.fm",
+            "fastmail.net",
+            "fastmail.org",
+            "fastmail.to",
+            "fastmail.us",
+            "fastmail.cn",
+            "fastmail.co.uk",
+            "fastmail.com.au",
+            "fastmail.de",
+            "fastmail.es",
+            "fastmail.in",
+            "fastmail.jp",
+            "fastmail.nl",
+            "fastmail.se",
+            "fastmail.tw",
+            "sent.com",
+            "ftml.net",
+            "messagingengine.com",
         ),
         subdomains=True,
     ),
     # Outlook, Hotmail, Live: '+tags' only; dots are significant and the domains are separate.
-    Provider("Outlook", ("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk", "outlook.fr", "live.fr")),
+    Provider(
+        "Outlook", ("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk", "outlook.fr", "live.fr")
+    ),
     # iCloud: '+tags'; an account's name is the same on icloud.com, me.com and mac.com.
     Provider("iCloud", ("icloud.com", "me.com", "mac.com"), one_domain="icloud.com"),
     # Yahoo: disposable addresses are base-keyword@; a Yahoo account's name has no '-', so a
     # '-' always marks one, and every keyword of one base name reaches the same mailbox.
     Provider(
         "Yahoo",
-        ("yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.es", "yahoo.it", "yahoo.ca", "yahoo.com.au", "ymail.com"),
+        (
+            "yahoo.com",
+            "yahoo.co.uk",
+            "yahoo.fr",
+            "yahoo.de",
+            "yahoo.es",
+            "yahoo.it",
+            "yahoo.ca",
+            "yahoo.com.au",
+            "ymail.com",
+        ),
         disposable="-",
     ),
 )

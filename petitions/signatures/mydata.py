@@ -26,7 +26,9 @@ def request_link(address: str, *, now: datetime) -> bool:
     if first is None:
         return False
     token = tokens.make_token(MY_DATA, normalized)
-    queue_email(first.email, "Your signatures", "my_data", now=now, data_url=external_url("public.my_data_view", token=token))
+    queue_email(
+        first.email, "Your signatures", "my_data", now=now, data_url=external_url("public.my_data_view", token=token)
+    )
     return True
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 
 from petitions.extensions import db
+from petitions.infra.database import rowcount
 from petitions.models import Signature
 
 
@@ -18,19 +19,23 @@ def purge_unverified(*, older_than_days: int, now: datetime) -> int:
     decision, which withdrawing cannot do either.
     """
     cutoff = now - timedelta(days=older_than_days)
-    return db.session.execute(
-        delete(Signature)
-        .where(Signature.confirmed_at.is_(None), Signature.created_at < cutoff, Signature.invalidated_at.is_(None))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    return rowcount(
+        db.session.execute(
+            delete(Signature)
+            .where(Signature.confirmed_at.is_(None), Signature.created_at < cutoff, Signature.invalidated_at.is_(None))
+            .execution_options(synchronize_session=False)
+        )
+    )
 
 
 def drop_ip_addresses(*, older_than_days: int, now: datetime) -> int:
     """Forget the IP address of signatures made more than the given days ago."""
     cutoff = now - timedelta(days=older_than_days)
-    return db.session.execute(
-        update(Signature)
-        .where(Signature.created_at < cutoff, Signature.ip_address.is_not(None))
-        .values(ip_address=None, ip_key=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    return rowcount(
+        db.session.execute(
+            update(Signature)
+            .where(Signature.created_at < cutoff, Signature.ip_address.is_not(None))
+            .values(ip_address=None, ip_key=None)
+            .execution_options(synchronize_session=False)
+        )
+    )

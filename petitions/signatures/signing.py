@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import typing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from flask import current_app
 from sqlalchemy import (
@@ -27,17 +28,21 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import Cast, ColumnElement
+from sqlalchemy.sql.selectable import CTE, Exists, Select
 
 from petitions.counting import counts
 from petitions.exceptions import PetitionClosed, SignatureInvalidated, TokenInvalid
 from petitions.extensions import db
 from petitions.infra import tokens
-from petitions.infra.database import AutocommitStatement, is_postgresql, session_in_transaction
+from petitions.infra.database import AutocommitStatement, is_postgresql, rowcount, session_in_transaction
 from petitions.infra.live import publish_changed
-from petitions.infra.mail import external_url, queue_late_email, rendered_late
+from petitions.infra.mail import OutboxRow, external_url, queue_late_email, rendered_late
 from petitions.infra.netaddr import ip_key
 from petitions.models import FormStamp, GroupDomain, OutboxMessage, Petition, Signature
 from petitions.models.petition import effective_status, open_at
+from petitions.models.types import UTCDateTime
 from petitions.signatures.mailboxes import canonical_email, legacy_key, normalize_email
 
 
@@ -79,7 +84,9 @@ def _links(signature_id: int, digest: str, updates: bool) -> dict[str, str | Non
         "unsubscribe_url": None,
     }
     if updates:  # the link to stop updates is only in the emails of signers who asked for them
-        links["unsubscribe_url"] = external_url("public.unsubscribe", token=_token(signature_id, digest, tokens.UNSUBSCRIBE))
+        links["unsubscribe_url"] = external_url(
+            "public.unsubscribe", token=_token(signature_id, digest, tokens.UNSUBSCRIBE)
+        )
     return links
 
 
@@ -98,37 +105,38 @@ def _signer_context(name: str, petition: Petition | Row, digest: str, updates: b
     return {"name": name, "title": petition.title, "slug": petition.slug, "digest": digest, "updates": updates}
 
 
-def _late_context(message: OutboxMessage) -> dict[str, Any]:
+def _late_context(message: OutboxRow) -> tuple[int, dict[str, Any]]:
+    """The signature an email to a signer is about, and the context its request stored."""
     context = message.context
     if message.signature_id is None or not context:
         raise ValueError("an email to a signer without its signature or context")
-    return context
+    return message.signature_id, context
 
 
 @rendered_late(CONFIRMATION_EMAIL)
-def _confirmation_context(message: OutboxMessage) -> dict[str, Any]:
+def _confirmation_context(message: OutboxRow) -> dict[str, Any]:
     """The context of a new signature's confirmation email, made by the mail worker when it sends it.
 
     The signing request stored only what the email says (the signer's name, the petition's
     title, whether they asked for updates) and the digest of the mailbox the links are bound
     to; the links are signed now, so they are valid for their whole lifetime from arrival.
     """
-    context = _late_context(message)
+    signature_id, context = _late_context(message)
     return {
         "signature": {"name": context["name"], "updates": context["updates"]},
         "petition": {"title": context["title"]},
-        **_links(int(message.signature_id), context["digest"], bool(context["updates"])),
+        **_links(signature_id, context["digest"], bool(context["updates"])),
     }
 
 
 @rendered_late(ALREADY_SIGNED_EMAIL)
-def _already_signed_context(message: OutboxMessage) -> dict[str, Any]:
+def _already_signed_context(message: OutboxRow) -> dict[str, Any]:
     """The context of "you have already signed", queued by a repeated signing of a confirmed signature."""
-    context = _late_context(message)
+    signature_id, context = _late_context(message)
     return {
         "petition": {"title": context["title"]},
         "petition_url": external_url("public.petition", slug=context["slug"]),
-        **_links(int(message.signature_id), context["digest"], bool(context["updates"])),
+        **_links(signature_id, context["digest"], bool(context["updates"])),
     }
 
 
@@ -137,25 +145,39 @@ _PETITIONS = Petition.__table__
 # What a new signature's INSERT sets from its parameters; invalidated_at and suspected are set
 # when the signing is suspected; the rest (confirmed_at, ...) start NULL.
 _COLUMNS = (
-    "petition_id", "name", "email", "email_normalized", "email_domain", "country", "postcode", "comment",
-    "show_name", "updates", "ip_address", "ip_key", "created_at", "resend_count",
+    "petition_id",
+    "name",
+    "email",
+    "email_normalized",
+    "email_domain",
+    "country",
+    "postcode",
+    "comment",
+    "show_name",
+    "updates",
+    "ip_address",
+    "ip_key",
+    "created_at",
+    "resend_count",
 )
 _STAMPS = FormStamp.__table__
 STAMP_REUSED = "stamp-reused"
 
 
-def _petition_open():
+def _petition_open() -> Exists:
     """EXISTS: the signing's petition takes signatures at :now."""
     return exists().where(
         _PETITIONS.c.id == bindparam("new_petition_id"), open_at(bindparam("now", type_=_PETITIONS.c.closes_at.type))
     )
 
 
-def _now_value():
-    return cast(bindparam("now", type_=_SIGNATURES.c.created_at.type), _SIGNATURES.c.created_at.type.impl)
+def _now_value() -> Cast[Any]:
+    """:now as the naive timestamp UTCDateTime stores."""
+    stored = typing.cast(UTCDateTime, _SIGNATURES.c.created_at.type).impl
+    return cast(bindparam("now", type_=_SIGNATURES.c.created_at.type), stored)
 
 
-def _stamp_claim():
+def _stamp_claim() -> CTE:
     """PostgreSQL: INSERT the form stamp's nonce (:stamp) into form_stamps unless a signing used it before.
 
     The primary key decides, under any concurrency: of a burst of signings with one stamp,
@@ -171,7 +193,7 @@ def _stamp_claim():
     )
 
 
-def _insert_statement(dialect: str, claim=None):
+def _insert_statement(dialect: str, claim: CTE | None = None) -> ReturningInsert[Any]:
     """INSERT ... SELECT <values> WHERE <the petition is open> ON CONFLICT DO NOTHING RETURNING id.
 
     Built once per dialect; the values come as parameters named new_<column> (not <column>:
@@ -186,6 +208,8 @@ def _insert_statement(dialect: str, claim=None):
     """
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     values = [bindparam(f"new_{c}", type_=_SIGNATURES.c[c].type) for c in _COLUMNS]
+    suspected: ColumnElement[Any]
+    invalidated_at: ColumnElement[Any]
     if claim is None:
         suspected = bindparam("new_suspected", type_=_SIGNATURES.c.suspected.type)
         invalidated_at = bindparam("new_invalidated_at", type_=_SIGNATURES.c.invalidated_at.type)
@@ -200,7 +224,10 @@ def _insert_statement(dialect: str, claim=None):
         invalidated_at = case((suspected.is_not(None), _now_value()), else_=null())
     return (
         insert(_SIGNATURES)
-        .from_select([*_COLUMNS, "suspected", "invalidated_at"], select(*values, suspected, invalidated_at).where(_petition_open()))
+        .from_select(
+            [*_COLUMNS, "suspected", "invalidated_at"],
+            select(*values, suspected, invalidated_at).where(_petition_open()),
+        )
         .on_conflict_do_nothing(index_elements=["petition_id", "email_normalized"])
         .returning(_SIGNATURES.c.id)
     )
@@ -210,7 +237,7 @@ _SQLITE_INSERT = _insert_statement("sqlite")
 _OUTBOX = OutboxMessage.__table__
 
 
-def _sign_or_repeat_statement():
+def _sign_or_repeat_statement() -> Select[Any]:
     """PostgreSQL: a signing, new or repeated, and the email it sends, in ONE statement.
 
     - `claim`: the form stamp's first use (see _stamp_claim);
@@ -245,8 +272,12 @@ def _sign_or_repeat_statement():
         .where(_SIGNATURES.c.id.in_(select(existing.c.id)), _SIGNATURES.c.resend_count < bindparam("max_resends"))
         .values(resend_count=_SIGNATURES.c.resend_count + 1)
         .returning(
-            _SIGNATURES.c.id, _SIGNATURES.c.email, _SIGNATURES.c.name, _SIGNATURES.c.updates,
-            _SIGNATURES.c.confirmed_at, _SIGNATURES.c.invalidated_at,
+            _SIGNATURES.c.id,
+            _SIGNATURES.c.email,
+            _SIGNATURES.c.name,
+            _SIGNATURES.c.updates,
+            _SIGNATURES.c.confirmed_at,
+            _SIGNATURES.c.invalidated_at,
         )
         .cte("repeated")
     )
@@ -258,7 +289,11 @@ def _sign_or_repeat_statement():
         confirm_subject,
         literal(CONFIRMATION_EMAIL),
         bindparam("mail_context", type_=_OUTBOX.c.context.type),
-        headers, now, now, attempts, signed.c.id,
+        headers,
+        now,
+        now,
+        attempts,
+        signed.c.id,
     ).select_from(signed)
     pending = repeated.c.confirmed_at.is_(None)
     again = select(
@@ -266,13 +301,34 @@ def _sign_or_repeat_statement():
         case((pending, confirm_subject), else_=bindparam("repeat_subject", type_=_OUTBOX.c.subject.type)),
         case((pending, literal(CONFIRMATION_EMAIL)), else_=literal(ALREADY_SIGNED_EMAIL)),
         func.json_build_object(
-            "name", repeated.c.name, "title", bindparam("petition_title", type_=String()),
-            "slug", bindparam("petition_slug", type_=String()), "digest", bindparam("digest", type_=String()),
-            "updates", repeated.c.updates,
+            "name",
+            repeated.c.name,
+            "title",
+            bindparam("petition_title", type_=String()),
+            "slug",
+            bindparam("petition_slug", type_=String()),
+            "digest",
+            bindparam("digest", type_=String()),
+            "updates",
+            repeated.c.updates,
         ),
-        headers, now, now, attempts, repeated.c.id,
+        headers,
+        now,
+        now,
+        attempts,
+        repeated.c.id,
     ).where(repeated.c.invalidated_at.is_(None))
-    columns = ["to_addr", "subject", "template", "context", "headers", "created_at", "next_attempt_at", "attempts", "signature_id"]
+    columns = [
+        "to_addr",
+        "subject",
+        "template",
+        "context",
+        "headers",
+        "created_at",
+        "next_attempt_at",
+        "attempts",
+        "signature_id",
+    ]
     queued = insert(_OUTBOX).from_select(columns, union_all(first, again)).returning(_OUTBOX.c.id).cte("queued")
     # `queued` is read only so that the statement includes it (a CTE nobody reads is not written out).
     return select(
@@ -281,6 +337,14 @@ def _sign_or_repeat_statement():
         select(func.count()).select_from(queued).scalar_subquery().label("queued"),
         select(func.count()).select_from(claim).scalar_subquery().label("claimed"),
     )
+
+
+class _SignOrRepeat(Protocol):
+    """The row _SIGN_OR_REPEAT answers (a driver's named tuple when run alone)."""
+
+    signed_id: int | None
+    existing_id: int | None
+    claimed: int
 
 
 _SIGN_OR_REPEAT = _sign_or_repeat_statement()
@@ -325,7 +389,7 @@ def record(
     is the hottest path there is.
     """
     normalized = normalize_email(data.email)
-    values = {
+    values: dict[str, Any] = {
         "new_petition_id": petition.id,
         "new_name": data.name.strip(),
         "new_email": canonical_email(data.email),
@@ -354,8 +418,12 @@ def record(
     postgresql = is_postgresql()
     if postgresql:
         values.update(
-            mail_subject=subject, mail_context=context, petition_title=petition.title, petition_slug=petition.slug,
-            digest=digest, repeat_subject=f"You have already signed: {petition.title}"[:255],
+            mail_subject=subject,
+            mail_context=context,
+            petition_title=petition.title,
+            petition_slug=petition.slug,
+            digest=digest,
+            repeat_subject=f"You have already signed: {petition.title}"[:255],
             max_resends=current_app.config["SIGNATURE_MAX_RESENDS"],
         )
         values["stamp"] = stamp
@@ -367,6 +435,7 @@ def record(
         if not postgresql:
             values["new_invalidated_at"] = now if values["new_suspected"] else None
         if postgresql:
+            outcome: _SignOrRepeat
             if alone:
                 outcome = _SIGN_OR_REPEAT_ALONE.first(values)
             else:
@@ -408,11 +477,16 @@ def record(
 
 
 def sign(
-    petition: Petition | Row, data: SignatureData, *, now: datetime, ip: str | None, suspected: str | None = None,
+    petition: Petition | Row,
+    data: SignatureData,
+    *,
+    now: datetime,
+    ip: str | None,
+    suspected: str | None = None,
     stamp: str | None = None,
 ) -> Signature:
     """record(), returning the signature as an object for callers that go on to use it (the CLI, tests)."""
-    return db.session.get(Signature, record(petition, data, now=now, ip=ip, suspected=suspected, stamp=stamp))
+    return db.session.get_one(Signature, record(petition, data, now=now, ip=ip, suspected=suspected, stamp=stamp))
 
 
 def _claim_stamp(stamp: str, now: datetime) -> bool:
@@ -420,7 +494,7 @@ def _claim_stamp(stamp: str, now: datetime) -> bool:
     claimed = db.session.execute(
         sqlite_insert(_STAMPS).values(nonce=stamp, used_at=now).on_conflict_do_nothing(index_elements=["nonce"])
     )
-    return claimed.rowcount == 1
+    return rowcount(claimed) == 1
 
 
 def _find(petition_id: int, normalized: str) -> Signature | None:
@@ -438,7 +512,7 @@ def _answer_repeat(signature: Signature, *, now: datetime) -> None:
         .values(resend_count=Signature.resend_count + 1)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1 or signature.invalidated_at is not None:
+    if rowcount(claimed) != 1 or signature.invalidated_at is not None:
         return
     petition = signature.petition
     context = _signer_context(signature.name, petition, _email_digest(signature.email_normalized), signature.updates)
@@ -488,8 +562,13 @@ _GROUP_DOMAINS = GroupDomain.__table__
 # What confirming by link needs, in one read: the signature, its petition, whether it has groups.
 _LINKED = (
     select(
-        _SIGNATURES.c.id, _SIGNATURES.c.email_normalized, _SIGNATURES.c.email, _SIGNATURES.c.invalidated_at,
-        _PETITIONS.c.id.label("petition_id"), _PETITIONS.c.slug, _PETITIONS.c.status,
+        _SIGNATURES.c.id,
+        _SIGNATURES.c.email_normalized,
+        _SIGNATURES.c.email,
+        _SIGNATURES.c.invalidated_at,
+        _PETITIONS.c.id.label("petition_id"),
+        _PETITIONS.c.slug,
+        _PETITIONS.c.status,
         exists().where(_GROUP_DOMAINS.c.petition_id == _PETITIONS.c.id).label("has_groups"),
     )
     .join_from(_SIGNATURES, _PETITIONS, _SIGNATURES.c.petition_id == _PETITIONS.c.id)
@@ -518,8 +597,14 @@ _CONFIRM_ONE_ALONE = AutocommitStatement(_CONFIRM_ONE)
 
 def _confirm_in_one_statement(signature_id: int, digest: str, now: datetime) -> Any:
     """PostgreSQL's fast path of confirm_link, committed at once; None when it confirmed nothing."""
-    params = {"sid": signature_id, "digest": digest, "now": now, "hour": counts.hour_of(now.astimezone(UTC)), "n": 1,
-              "confirmable": list(CONFIRMABLE)}
+    params = {
+        "sid": signature_id,
+        "digest": digest,
+        "now": now,
+        "hour": counts.hour_of(now.astimezone(UTC)),
+        "n": 1,
+        "confirmable": list(CONFIRMABLE),
+    }
     row = _CONFIRM_ONE_ALONE.first(params)
     if row is not None:
         publish_changed({row.petition_id})
@@ -549,7 +634,7 @@ def confirm_link(token: str, *, now: datetime) -> tuple[bool, Row]:
     if row.invalidated_at is None:
         done = db.session.execute(_CONFIRM, {"signature_id": signature_id, "confirm_at": now}).first()
     if done is None:
-        return confirm(db.session.get(Signature, signature_id), now=now, petition_status=row.status), row
+        return confirm(db.session.get_one(Signature, signature_id), now=now, petition_status=row.status), row
     counted = counts.Counted(done.petition_id, done.country, done.email_domain, done.confirmed_at)
     counts.apply([counted], +1, now=now, with_groups=bool(row.has_groups))
     return True, row
@@ -575,8 +660,12 @@ def confirm(signature: Signature, *, now: datetime, petition_status: str | None 
         # An administrator who reverses the batch counts it then.
         held = db.session.execute(
             update(Signature)
-            .where(Signature.id == signature.id, Signature.confirmed_at.is_(None), Signature.suspected.is_not(None),
-                   Signature.withdrawn_at.is_(None))
+            .where(
+                Signature.id == signature.id,
+                Signature.confirmed_at.is_(None),
+                Signature.suspected.is_not(None),
+                Signature.withdrawn_at.is_(None),
+            )
             .values(confirmed_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -584,7 +673,7 @@ def confirm(signature: Signature, *, now: datetime, petition_status: str | None 
         current = db.session.get(Signature, signature.id)
         if current is None or current.withdrawn_at is not None:  # withdrawn or purged meanwhile
             raise TokenInvalid()
-        if held.rowcount == 1:
+        if rowcount(held) == 1:
             return True
         if current.invalidated_at is not None:
             if current.suspected is None:
@@ -610,7 +699,11 @@ def confirm(signature: Signature, *, now: datetime, petition_status: str | None 
 
 _CONFIRM = (
     update(_SIGNATURES)
-    .where(_SIGNATURES.c.id == bindparam("signature_id"), _SIGNATURES.c.confirmed_at.is_(None), _SIGNATURES.c.invalidated_at.is_(None))
+    .where(
+        _SIGNATURES.c.id == bindparam("signature_id"),
+        _SIGNATURES.c.confirmed_at.is_(None),
+        _SIGNATURES.c.invalidated_at.is_(None),
+    )
     .values(confirmed_at=bindparam("confirm_at", type_=_SIGNATURES.c.confirmed_at.type))
     .returning(_SIGNATURES.c.petition_id, _SIGNATURES.c.country, _SIGNATURES.c.email_domain, _SIGNATURES.c.confirmed_at)
 )

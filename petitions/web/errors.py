@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
@@ -18,7 +19,7 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def handle_http(exc: HTTPException):
+def handle_http(exc: HTTPException) -> ResponseReturnValue:
     """Render an HTTP error as a page, or as {"error": ...} under /api/."""
     code = exc.code or 500
     if code == 429:
@@ -30,8 +31,9 @@ def handle_http(exc: HTTPException):
                 render_template("errors/error.html", code=429, name="Too many attempts", description=text)
             )
         response.status_code = 429
-        if getattr(exc, "retry_after", None):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)  # set on werkzeug's TooManyRequests, when known
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
         return response
     name, description = exc.name, exc.description
     if code == 413:
@@ -45,11 +47,13 @@ def too_large_message() -> str:
     """What a 413 says: the limit, and that nothing was kept."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} kB"
-    return f"What you sent is larger than this site accepts (at most {size}), so nothing was saved. " \
+    return (
+        f"What you sent is larger than this site accepts (at most {size}), so nothing was saved. "
         "Please shorten it and try again."
+    )
 
 
-def handle_csrf(exc: CSRFError):
+def handle_csrf(exc: CSRFError) -> ResponseReturnValue:
     """A form sent without a valid CSRF token: the signing form comes back filled in, with the reason."""
     db.session.rollback()
     petition = None
@@ -64,7 +68,8 @@ def handle_csrf(exc: CSRFError):
         from petitions.web.public.forms import SignForm
         from petitions.web.public.routes import form_stamp, render_petition
 
-        form = SignForm()  # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
+        # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
+        form = SignForm()
         bounded_form(form)
         form.started.data = form_stamp(petition.id)
         form.form_errors.append(
@@ -80,17 +85,21 @@ def handle_csrf(exc: CSRFError):
     ), 400
 
 
-def handle_unexpected(exc: Exception):
+def handle_unexpected(exc: Exception) -> ResponseReturnValue:
     """Anything unforeseen: log it, roll back, answer 500 (or 503 when the database is down)."""
     from sqlalchemy.exc import OperationalError
 
     db.session.rollback()
     if isinstance(exc, OperationalError):
         log.error("Database unavailable: %s", exc)
-        code, name, text = 503, "Service unavailable", "The site is busy or under maintenance. Please try again in a moment."
+        code, name, text = (
+            503,
+            "Service unavailable",
+            "The site is busy or under maintenance. Please try again in a moment.",
+        )
     else:
         log.exception("Unhandled error")
-        code, name, text = 500, InternalServerError.name, "Something went wrong on our side. Nothing was saved."
+        code, name, text = 500, InternalServerError().name, "Something went wrong on our side. Nothing was saved."
     if _wants_json():
         return jsonify(error=text), code
     # A page that needs nothing from the database, which may be what failed.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -12,6 +12,29 @@ from petitions.infra.text import one_line
 from petitions.signatures.mailboxes import InvalidEmail, canonical_email
 
 VALID_EMAIL = "Please enter a valid email address, like name@example.org."
+
+
+_T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class _Field(Protocol[_T_co]):
+    name: str
+
+    @property
+    def data(self) -> _T_co | None: ...
+
+
+def required_value(field: _Field[_T]) -> _T:
+    """The value of a field that a validator requires (DataRequired, AnyOf), once its form has validated.
+
+    WTForms types every field's value as optional, since it is None until the form is filled in;
+    after validation a required field's is not, and this says so to the type checker.
+    """
+    value = field.data
+    if value is None:
+        raise RuntimeError(f"the form's {field.name} field has no value: validate the form first")
+    return value
 
 
 def strip(value: str | None) -> str | None:
@@ -50,13 +73,20 @@ def name_field(label: str = "Your name") -> LineField:
     return LineField(
         label,
         filters=[strip],
-        validators=[DataRequired("Please enter your name."), Length(max=100, message="Please keep your name under 100 characters.")],
+        validators=[
+            DataRequired("Please enter your name."),
+            Length(max=100, message="Please keep your name under 100 characters."),
+        ],
         render_kw={"autocomplete": "name"},
     )
 
 
 def email_field(
-    label: str = "Email address", *, required: str = "Please enter your email address.", autocomplete: str = "email", **kw
+    label: str = "Email address",
+    *,
+    required: str = "Please enter your email address.",
+    autocomplete: str = "email",
+    **kw: Any,
 ) -> EmailField:
     """An email address, required and checked for syntax (deliverability is proven by the link we send)."""
     return EmailField(

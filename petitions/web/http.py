@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from flask import Flask, current_app, request
 from flask import Request as FlaskRequest
+from flask import Response as FlaskResponse
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -43,13 +44,15 @@ def cacheable(response: Response, max_age: int | None = None, stale: int | None 
     # The press endpoints' hottest path: the headers are set in one go, and the conditional
     # answer is made here (werkzeug's make_conditional also handles dates and ranges, which
     # these responses never need, at twice the cost).
-    response.headers.extend([
-        ("Cache-Control", f"public, max-age={max_age}, stale-while-revalidate={stale}"),
-        ("ETag", f'"{etag}"'),
-        ("Access-Control-Allow-Origin", "*"),
-        ("Access-Control-Expose-Headers", "ETag"),
-        ("Vary", "Accept-Encoding"),
-    ])
+    response.headers.extend(
+        [
+            ("Cache-Control", f"public, max-age={max_age}, stale-while-revalidate={stale}"),
+            ("ETag", f'"{etag}"'),
+            ("Access-Control-Allow-Origin", "*"),
+            ("Access-Control-Expose-Headers", "ETag"),
+            ("Vary", "Accept-Encoding"),
+        ]
+    )
     if request.method in ("GET", "HEAD") and request.if_none_match.contains(etag):
         response.status_code = 304
         response.set_data(b"")
@@ -113,7 +116,7 @@ class SessionInterface(SecureCookieSessionInterface):
             cached = app.extensions["session_serializer"] = (keys, super().get_signing_serializer(app))
         return cached[1]
 
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+    def save_session(self, app: Flask, session: SessionMixin, response: FlaskResponse) -> None:
         """Save as Flask does, unless the response is public.
 
         A public response is kept by caches and given to everyone, so it never carries a
@@ -139,14 +142,28 @@ class Request(FlaskRequest):
         super()._load_form_data()
         self._refuse_cut_body()
 
-    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):  # type: ignore[override]
+    @overload
+    def get_data(self, cache: bool = True, as_text: Literal[False] = False, parse_form_data: bool = False) -> bytes: ...
+
+    @overload
+    def get_data(self, cache: bool = True, as_text: Literal[True] = ..., parse_form_data: bool = False) -> str: ...
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> bytes | str:
         """The body as Werkzeug reads it, unless it was cut at the limit."""
-        data = super().get_data(cache=cache, as_text=as_text, parse_form_data=parse_form_data)
+        data: bytes | str
+        if as_text:
+            data = super().get_data(cache=cache, as_text=True, parse_form_data=parse_form_data)
+        else:
+            data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
         self._refuse_cut_body()
         return data
 
     def _refuse_cut_body(self) -> None:
-        if self.content_length is None and self.max_content_length is not None and getattr(self.stream, "is_exhausted", False):
+        if (
+            self.content_length is None
+            and self.max_content_length is not None
+            and getattr(self.stream, "is_exhausted", False)
+        ):
             # Nothing of the cut body stays readable, for an error page or anything else.
             self.__dict__["form"] = self.parameter_storage_class()
             self._cached_data = b""

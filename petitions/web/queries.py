@@ -29,14 +29,19 @@ def _may_see(petition: Petition | Row | None) -> bool:
 def visible_petition_or_404(slug: str) -> Petition:
     """The petition if the current visitor may see it: public ones to all, others to their owner and admins."""
     petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
-    if not _may_see(petition):
+    if petition is None or not _may_see(petition):
         abort(404)
     return petition
 
 
 _PETITIONS = Petition.__table__
 _BRIEF = select(
-    _PETITIONS.c.id, _PETITIONS.c.slug, _PETITIONS.c.title, _PETITIONS.c.status, _PETITIONS.c.closes_at, _PETITIONS.c.owner_id
+    _PETITIONS.c.id,
+    _PETITIONS.c.slug,
+    _PETITIONS.c.title,
+    _PETITIONS.c.status,
+    _PETITIONS.c.closes_at,
+    _PETITIONS.c.owner_id,
 ).where(_PETITIONS.c.slug == bindparam("slug"))
 
 
@@ -52,11 +57,13 @@ def visible_petition_brief_or_404(slug: str) -> Row:
     thousands of times a second): the caller must not trust `status` for anything that
     stores, and signing.record does not (its INSERT checks that the petition is open).
     """
-    cache = current_app.extensions.get("petition_briefs")
+    cache: TTLCache[Row | None] | None = current_app.extensions.get("petition_briefs")
     if cache is None:
-        cache = current_app.extensions.setdefault("petition_briefs", TTLCache(current_app.config["PETITION_CACHE_SECONDS"]))
+        cache = current_app.extensions.setdefault(
+            "petition_briefs", TTLCache(current_app.config["PETITION_CACHE_SECONDS"])
+        )
     brief = cache.get(slug, _load_brief)
-    if not _may_see(brief):
+    if brief is None or not _may_see(brief):
         abort(404)
     return brief
 
@@ -78,7 +85,9 @@ def public_petitions(
     if status == "open":
         stmt = select(Petition).where(still_open)
     elif status == "closed":
-        stmt = select(Petition).where(or_(Petition.status == "closed", and_(Petition.status == "open", not_(still_open))))
+        stmt = select(Petition).where(
+            or_(Petition.status == "closed", and_(Petition.status == "open", not_(still_open)))
+        )
     else:
         stmt = select(Petition).where(Petition.status.in_(("open", "closed")))
     if q:

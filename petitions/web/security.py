@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask, abort, current_app, request, session
@@ -21,6 +21,7 @@ FRAMEABLE_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
 
 def frameable(view: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a view whose pages other sites may put in an iframe (embeds)."""
+    # A flag on the function itself, read back with getattr (set_headers): functions take attributes.
     view.frameable = True  # type: ignore[attr-defined]
     return view
 
@@ -42,7 +43,7 @@ def set_headers(response: Response) -> Response:
     (werkzeug's setdefault raises and catches a KeyError for each missing one).
     """
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    wanted = _FRAMEABLE_HEADERS if getattr(view, "frameable", False) else _HEADERS
+    wanted: tuple[tuple[str, str], ...] = _FRAMEABLE_HEADERS if getattr(view, "frameable", False) else _HEADERS
     if request.is_secure:
         wanted += (_HSTS,)
     present = {name.lower() for name, _ in response.headers}
@@ -84,7 +85,8 @@ ECHO_DEFAULT_MAX = 200
 
 def echo_limit(field: Field) -> int:
     """The most of a field's value a page shows again: its Length maximum, else ECHO_DEFAULT_MAX."""
-    limits = [v.max for v in field.validators if isinstance(v, Length) and v.max is not None and v.max >= 0]
+    validators: Sequence[object] = field.validators  # any callables; only Length ones are looked at
+    limits = [v.max for v in validators if isinstance(v, Length) and v.max is not None and v.max >= 0]
     return min(limits) if limits else ECHO_DEFAULT_MAX
 
 

@@ -1,4 +1,5 @@
-"""An administrator finds a bot farm's signatures and invalidates them, in headless Chromium, with axe on each admin page.
+"""An administrator finds a bot farm's signatures and invalidates them, in headless Chromium,
+with axe on each admin page.
 
 The live server and the axe check are test_browser's. Playwright's sync API runs one instance
 per thread, and test_browser's session-wide browser may already be running in the main one, so
@@ -42,7 +43,9 @@ def test_an_admin_invalidates_a_bot_farm_and_the_count_drops(live: LiveServer, b
             ("alex@example.org", True),
             ("kim@example.com", True),
         ]:
-            signature = signing.sign(petition, SignatureData(name="A Signer", email=email, country="GB"), now=now, ip="203.0.113.5")
+            signature = signing.sign(
+                petition, SignatureData(name="A Signer", email=email, country="GB"), now=now, ip="203.0.113.5"
+            )
             if confirm:
                 signing.confirm(signature, now=now)
         db.session.commit()
@@ -103,7 +106,6 @@ def test_an_admin_invalidates_a_bot_farm_and_the_count_drops(live: LiveServer, b
         expect(page.locator("#signature-count")).to_have_text("2")
     finally:
         context.close()
-
 
     with live.app.app_context():
         petition = db.session.get(Petition, petition_id)

@@ -34,7 +34,9 @@ def desktop(browser: Browser) -> Iterator[BrowserContext]:
         context.close()
 
 
-def test_the_owner_sees_the_count_and_the_chart_and_both_pages_pass_axe(live: LiveServer, desktop: BrowserContext) -> None:
+def test_the_owner_sees_the_count_and_the_chart_and_both_pages_pass_axe(
+    live: LiveServer, desktop: BrowserContext
+) -> None:
     now = utcnow()
     hours_ago = [1, 2, 2, 30, 60, 80]
     days = len({(now - timedelta(hours=h)).date() for h in hours_ago})  # 3 to 5, by the time of day
@@ -44,8 +46,11 @@ def test_the_owner_sees_the_count_and_the_chart_and_both_pages_pass_axe(live: Li
         for i, ago in enumerate(hours_ago):
             at = now - timedelta(hours=ago)
             data = signing.SignatureData(
-                name=f"Signer {i}", email=f"s{i}@example.org", country=["GB", "FR", "DE"][i % 3],
-                comment=f"Comment {i}" if i % 2 else None, show_name=i == 1,
+                name=f"Signer {i}",
+                email=f"s{i}@example.org",
+                country=["GB", "FR", "DE"][i % 3],
+                comment=f"Comment {i}" if i % 2 else None,
+                show_name=i == 1,
             )
             signing.confirm(signing.sign(petition, data, now=at, ip=None), now=at)
         signing.sign(petition, signing.SignatureData(name="P", email="p@example.org", country="GB"), now=now, ip=None)

@@ -60,7 +60,8 @@ def tab_to(page: Page, element_id: str, limit: int = 40) -> list[str]:
     for _ in range(limit):
         page.keyboard.press("Tab")
         focused = page.evaluate(
-            "() => { const e = document.activeElement; return e ? (e.id || e.tagName + ':' + (e.textContent || '').trim()) : ''; }"
+            "() => { const e = document.activeElement;"
+            " return e ? (e.id || e.tagName + ':' + (e.textContent || '').trim()) : ''; }"
         )
         seen.append(focused)
         if focused == element_id:

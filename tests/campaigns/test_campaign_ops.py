@@ -126,8 +126,10 @@ def test_an_update_reaches_each_opted_in_signer_once_with_an_unsubscribe_link(ap
     page = client.get(f"/account/petitions/{slug}/updates")
     assert "5 confirmed signers have asked for updates" in page.text
     assert "@example.org" not in page.text  # campaigners never see signer addresses
-    response = client.post(f"/account/petitions/{slug}/updates", data={
-        "subject": "We delivered it!", "body": "Thank you **all**.", "csrf_token": csrf_from(page.text)})
+    response = client.post(
+        f"/account/petitions/{slug}/updates",
+        data={"subject": "We delivered it!", "body": "Thank you **all**.", "csrf_token": csrf_from(page.text)},
+    )
     assert response.status_code == 303
 
     deliver(app)
@@ -152,7 +154,11 @@ def test_an_update_reaches_each_opted_in_signer_once_with_an_unsubscribe_link(ap
     assert visitor.post(other, data={"csrf_token": csrf_from(page.text)}).status_code == 200
     with app.app_context():
         assert sorted(db.session.scalars(select(Signature.email).where(Signature.updates.is_(True)))) == [
-            "fan2@example.org", "fan3@example.org", "fan4@example.org", "pending@example.org"]
+            "fan2@example.org",
+            "fan3@example.org",
+            "fan4@example.org",
+            "pending@example.org",
+        ]
 
 
 def test_update_batches_never_queue_a_signer_twice(ctx) -> None:
@@ -167,14 +173,18 @@ def test_update_batches_never_queue_a_signer_twice(ctx) -> None:
         seen.append(n)
     assert seen == [3, 3, 1]
     assert db.session.get(type(update), update.id).recipient_count == 7
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.subject == "News")) == 7
+    assert (
+        db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.subject == "News")) == 7
+    )
 
 
 # --- supporter groups ------------------------------------------------------------------------
 
 
 def test_a_group_counts_confirmed_addresses_at_its_domains(app, client) -> None:
-    app.config["GROUP_MIN_COUNT"] = 1  # exact public group counts here; tests/security/test_groups_privacy.py tests the threshold
+    app.config["GROUP_MIN_COUNT"] = (
+        1  # exact public group counts here; tests/security/test_groups_privacy.py tests the threshold
+    )
     with app.app_context():
         petition = make_petition(make_user())
         slug = petition.slug
@@ -183,10 +193,13 @@ def test_a_group_counts_confirmed_addresses_at_its_domains(app, client) -> None:
         signed(petition, "c@amazon.com", confirm=False)  # not confirmed: not counted
         signed(petition, "d@notamazon.com")
     login(client)
-    response = post_form(client, f"/account/petitions/{slug}/groups",
-                         {"name": "Amazon employees", "domains": "@Amazon.com, example.net"})
+    response = post_form(
+        client, f"/account/petitions/{slug}/groups", {"name": "Amazon employees", "domains": "@Amazon.com, example.net"}
+    )
     assert response.status_code == 303
-    assert "2 confirmed Amazon employees" in client.get(f"/petitions/{slug}").text.replace("<strong>", "").replace("</strong>", "")
+    assert "2 confirmed Amazon employees" in client.get(f"/petitions/{slug}").text.replace("<strong>", "").replace(
+        "</strong>", ""
+    )
 
     with app.app_context():
         petition = db.session.scalar(select(Petition))
@@ -215,7 +228,9 @@ def test_group_domains_are_checked(ctx) -> None:
 
 
 def test_a_signer_withdraws_from_the_email_link_and_the_count_drops(app, client, mailbox) -> None:
-    app.config["GROUP_MIN_COUNT"] = 1  # exact public group counts here; tests/security/test_groups_privacy.py tests the threshold
+    app.config["GROUP_MIN_COUNT"] = (
+        1  # exact public group counts here; tests/security/test_groups_privacy.py tests the threshold
+    )
     with app.app_context():
         petition = make_petition()
         slug = petition.slug

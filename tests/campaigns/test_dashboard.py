@@ -175,7 +175,9 @@ def test_a_closed_petition_s_days_end_when_it_closed(ctx, slug) -> None:
 
 def test_the_chart_draws_one_bar_per_period_with_signatures_and_says_what_it_shows(ctx) -> None:
     start = datetime(2025, 3, 1, tzinfo=UTC)
-    series = stats.Series("day", tuple(stats.Point(start + timedelta(days=i), n) for i, n in enumerate([3, 0, 12, 5, 0])))
+    series = stats.Series(
+        "day", tuple(stats.Point(start + timedelta(days=i), n) for i, n in enumerate([3, 0, 12, 5, 0]))
+    )
     svg = str(stats.render_bar_chart(series, chart_id="c1", title="Signatures <per> day"))
 
     assert svg.startswith("<svg") and svg.endswith("</svg>")
@@ -212,7 +214,9 @@ def test_a_big_highest_value_fits_left_of_the_axis() -> None:
     start = datetime(2025, 3, 1, tzinfo=UTC)
     series = stats.Series("day", (stats.Point(start, 1_234_567), stats.Point(start + timedelta(days=1), 5)))
     svg = str(stats.render_bar_chart(series, chart_id="b", title="Big"))
-    x = float(re.search(r'<text class="chart-label" x="([\d.]+)"[^>]*text-anchor="end"[^>]*>1,234,567</text>', svg).group(1))
+    x = float(
+        re.search(r'<text class="chart-label" x="([\d.]+)"[^>]*text-anchor="end"[^>]*>1,234,567</text>', svg).group(1)
+    )
     assert x - len("1,234,567") * stats.CHAR_WIDTH >= 0
 
 
@@ -233,15 +237,42 @@ def test_the_dashboard_shows_counts_progress_charts_countries_groups_and_comment
         db.session.flush()
         db.session.add(GroupDomain(group_id=group.id, petition_id=petition.id, domain="amazon.com"))
         db.session.commit()
-        add_signature(petition, "ana@amazon.com", at=now - timedelta(days=2), country="FR", name="Ana Public",
-                      show_name=True, comment="Old but <b>gold</b>")
-        add_signature(petition, "bo@aws.amazon.com", at=now - timedelta(hours=3), country="GB", name="Bo Private",
-                      comment="=HYPERLINK(\"evil\")")
+        add_signature(
+            petition,
+            "ana@amazon.com",
+            at=now - timedelta(days=2),
+            country="FR",
+            name="Ana Public",
+            show_name=True,
+            comment="Old but <b>gold</b>",
+        )
+        add_signature(
+            petition,
+            "bo@aws.amazon.com",
+            at=now - timedelta(hours=3),
+            country="GB",
+            name="Bo Private",
+            comment='=HYPERLINK("evil")',
+        )
         add_signature(petition, "cy@example.org", at=now - timedelta(hours=1), country="GB", name="Cy", show_name=True)
-        add_signature(petition, "dee@example.org", at=now, country="DE", confirm=False, name="Dee Pending",
-                      comment="pending comment")
-        gone = add_signature(petition, "eve@example.org", at=now, country="US", name="Eve Gone", show_name=True,
-                             comment="invalid comment")
+        add_signature(
+            petition,
+            "dee@example.org",
+            at=now,
+            country="DE",
+            confirm=False,
+            name="Dee Pending",
+            comment="pending comment",
+        )
+        gone = add_signature(
+            petition,
+            "eve@example.org",
+            at=now,
+            country="US",
+            name="Eve Gone",
+            show_name=True,
+            comment="invalid comment",
+        )
         invalidate(gone, now=now)
 
     signed_in(client, OWNER)
@@ -258,16 +289,29 @@ def test_the_dashboard_shows_counts_progress_charts_countries_groups_and_comment
     # countries by name, largest first; the supporter group (ana and bo both at amazon.com)
     countries = re.search(r'<table class="table" id="countries">(.*?)</table>', html, re.S).group(1)
     assert re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)', countries) == [
-        ("United Kingdom", "2"), ("France", "1")]
+        ("United Kingdom", "2"),
+        ("France", "1"),
+    ]
     groups = re.search(r'<table class="table" id="groups">(.*?)</table>', html, re.S).group(1)
     assert re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)', groups) == [("Amazon employees", "2")]
     # comments: verified only, newest first, a name only where allowed, never an email
     comments = re.search(r'<ul class="comments" id="comments">(.*?)</ul>', html, re.S).group(1)
     quotes = re.findall(r"<blockquote>(.*?)</blockquote>\s*<p class=\"small\">([^·]*)·", comments)
     assert [(q, n.strip()) for q, n in quotes] == [
-        ("=HYPERLINK(&#34;evil&#34;)", "A signer"), ("Old but &lt;b&gt;gold&lt;/b&gt;", "Ana Public")]
-    for secret in ["Bo Private", "pending comment", "invalid comment", "Eve Gone", "Dee Pending", "@amazon.com",
-                   "@example.org", "eve@", "ana@"]:
+        ("=HYPERLINK(&#34;evil&#34;)", "A signer"),
+        ("Old but &lt;b&gt;gold&lt;/b&gt;", "Ana Public"),
+    ]
+    for secret in [
+        "Bo Private",
+        "pending comment",
+        "invalid comment",
+        "Eve Gone",
+        "Dee Pending",
+        "@amazon.com",
+        "@example.org",
+        "eve@",
+        "ana@",
+    ]:
         assert secret not in html, secret
     # links to the export and the delivery page
     assert f'href="/petitions/{slug}/signatures.csv"' in html
@@ -280,7 +324,9 @@ def test_only_the_twenty_latest_comments_are_shown(app, client, slug) -> None:
     with app.app_context():
         petition = petition_of(slug)
         for i in range(23):
-            add_signature(petition, f"c{i}@example.org", at=now - timedelta(minutes=100 - i), comment=f"comment number {i}.")
+            add_signature(
+                petition, f"c{i}@example.org", at=now - timedelta(minutes=100 - i), comment=f"comment number {i}."
+            )
     signed_in(client, OWNER)
     html = client.get(f"/account/petitions/{slug}").text
     shown = [int(n) for n in re.findall(r"<blockquote>comment number (\d+)\.</blockquote>", html)]
@@ -357,8 +403,14 @@ def test_the_dashboard_and_delivery_page_cost_the_same_queries_whatever_the_sign
     with app.app_context():
         petition = petition_of(slug)
         for i in range(40):
-            add_signature(petition, f"s{i}@example.org", at=now - timedelta(hours=i * 3), country=["GB", "FR", "DE"][i % 3],
-                          comment=f"comment {i}" if i % 2 else None, show_name=bool(i % 3))
+            add_signature(
+                petition,
+                f"s{i}@example.org",
+                at=now - timedelta(hours=i * 3),
+                country=["GB", "FR", "DE"][i % 3],
+                comment=f"comment {i}" if i % 2 else None,
+                show_name=bool(i % 3),
+            )
         for i in range(5):
             add_signature(petition, f"p{i}@example.org", at=now, confirm=False)
         assert db.session.scalar(select(func.count()).select_from(Signature)) == 46

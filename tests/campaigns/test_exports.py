@@ -123,8 +123,15 @@ def test_confirmed_valid_signatures_in_confirmation_order_with_headers_for_a_dow
     base = utcnow().replace(microsecond=0) - timedelta(days=2)
     with app.app_context():
         petition = petition_of(slug)
-        add_signature(petition, "b@example.org", at=base + timedelta(hours=2), name="Second", country="FR",
-                      postcode="75001", comment="Merci, à bientôt")
+        add_signature(
+            petition,
+            "b@example.org",
+            at=base + timedelta(hours=2),
+            name="Second",
+            country="FR",
+            postcode="75001",
+            comment="Merci, à bientôt",
+        )
         add_signature(petition, "a@example.org", at=base, name="First, with a comma", comment='Say "no"\nTwice')
         add_signature(petition, "pending@example.org", at=base, confirm=False, name="Pending Person")
         gone = add_signature(petition, "gone@example.org", at=base + timedelta(hours=1), name="Invalidated Person")
@@ -168,8 +175,9 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused(app, client,
             # signing strips what people type; rows from elsewhere (imports, old data) may still start so
             signature.name, signature.comment = f"{text} name", text
             db.session.commit()
-        add_signature(petition, "plain@example.org", at=utcnow() + timedelta(seconds=10), name="Plain = fine",
-                      comment="a-b+c=d@e")
+        add_signature(
+            petition, "plain@example.org", at=utcnow() + timedelta(seconds=10), name="Plain = fine", comment="a-b+c=d@e"
+        )
     rows = rows_of(signed_in(client, OWNER).get(f"/petitions/{slug}/signatures.csv"))[1:]
     assert [r[3] for r in rows] == [f"'{t}" for t in nasty] + ["a-b+c=d@e"]
     assert [r[0] for r in rows] == [f"'{t} name" for t in nasty] + ["Plain = fine"]

@@ -153,7 +153,10 @@ def server(pg_app: Flask, postgres_url: str, smtp_server: SMTPServer, tmp_path: 
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     srv = Server(f"http://127.0.0.1:{port}", proc, log_path, env)
     try:
@@ -211,9 +214,16 @@ def sign(base: str, slug: str, *, name: str, email: str, country: str) -> Outcom
         page = s.get(f"{base}/petitions/{slug}", timeout=HTTP_TIMEOUT)
         if page.status_code != 200:
             return _answer(email, page)
-        form = {"csrf_token": csrf_from(page.text), "started": started_from(page.text), "name": name, "email": email,
-                "country": country}
-        return _answer(email, s.post(f"{base}/petitions/{slug}/sign", data=form, allow_redirects=False, timeout=HTTP_TIMEOUT))
+        form = {
+            "csrf_token": csrf_from(page.text),
+            "started": started_from(page.text),
+            "name": name,
+            "email": email,
+            "country": country,
+        }
+        return _answer(
+            email, s.post(f"{base}/petitions/{slug}/sign", data=form, allow_redirects=False, timeout=HTTP_TIMEOUT)
+        )
 
 
 def _open_link(s: requests.Session, link: str) -> str:
@@ -257,7 +267,10 @@ def run_mail_workers(env: dict[str, str], tmp_path: Path, n: int = 2) -> list[tu
             procs.append(
                 subprocess.Popen(
                     [str(VENV_BIN / "flask"), "--app", "app", "mail-worker", "--once"],
-                    cwd=ROOT, env=env, stdout=out, stderr=err,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=err,
                 )
             )
     try:
@@ -296,9 +309,13 @@ def test_the_count_is_exact_when_many_sign_and_confirm_at_once(
     with ThreadPoolExecutor(THREADS) as pool:
         signed = list(pool.map(lambda job: sign(base, slug, **job), jobs))
     wrong = [o for o in signed if (o.status, o.location) != (303, f"/petitions/{slug}/signed")]
-    assert not wrong, f"{len(wrong)} signings not redirected to /signed, e.g. {wrong[:3]}\n--- server log:\n{server.log()}"
+    assert not wrong, (
+        f"{len(wrong)} signings not redirected to /signed, e.g. {wrong[:3]}\n--- server log:\n{server.log()}"
+    )
 
-    rows = sql(postgres_url, "SELECT email_normalized, confirmed_at FROM signatures WHERE petition_id = %s", petition_id)
+    rows = sql(
+        postgres_url, "SELECT email_normalized, confirmed_at FROM signatures WHERE petition_id = %s", petition_id
+    )
     assert sorted(r[0] for r in rows) == sorted(email_of(i) for i in range(SIGNERS))  # no row for a repeat
     assert all(confirmed is None for _, confirmed in rows)
     assert sql(postgres_url, "SELECT signature_count FROM petitions WHERE id = %s", petition_id) == [(0,)]
@@ -308,7 +325,9 @@ def test_the_count_is_exact_when_many_sign_and_confirm_at_once(
     results = run_mail_workers(server.env, tmp_path)
     assert sum(sent for sent, _ in results) == expected_mail, results
     assert sum(failed for _, failed in results) == 0, results
-    assert sql(postgres_url, "SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL OR claimed_by IS NOT NULL") == [(0,)]
+    assert sql(
+        postgres_url, "SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL OR claimed_by IS NOT NULL"
+    ) == [(0,)]
 
     message_ids = [m["Message-ID"] for m in mailbox.messages]
     assert len(mailbox.messages) == expected_mail
@@ -329,9 +348,13 @@ def test_the_count_is_exact_when_many_sign_and_confirm_at_once(
     links = {i: link_in(by_mailbox[email_of(i)][0], "/verify/") for i in range(SIGNERS)}
     assert all(link.startswith(f"{base}/verify/") for link in links.values())
     with ThreadPoolExecutor(THREADS) as pool:
-        pressed = list(pool.map(lambda i: (i, confirm(email_of(i), links[i], twice=i in DOUBLE_PRESSERS)), range(SIGNERS)))
+        pressed = list(
+            pool.map(lambda i: (i, confirm(email_of(i), links[i], twice=i in DOUBLE_PRESSERS)), range(SIGNERS))
+        )
     wrong = [o for _, presses in pressed for o, _ in presses if (o.status, o.location) != (303, f"/petitions/{slug}")]
-    assert not wrong, f"{len(wrong)} confirmations not redirected to the petition, e.g. {wrong[:3]}\n--- server log:\n{server.log()}"
+    assert not wrong, (
+        f"{len(wrong)} confirmations not redirected to the petition, e.g. {wrong[:3]}\n--- server log:\n{server.log()}"
+    )
     for i, presses in pressed:
         said = sorted(message for _, message in presses)
         assert said == (["already", "counted"] if i in DOUBLE_PRESSERS else ["counted"]), f"{email_of(i)}: {said}"
@@ -446,7 +469,11 @@ def test_a_second_server_on_the_same_address_refuses_to_start(server: Server) ->
     """Sockets per worker (SO_REUSEPORT) must not let a second instance quietly take half the traffic."""
     second = subprocess.run(
         [str(VENV_BIN / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"],
-        cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert second.returncode != 0
     assert f"{urlsplit(server.url).netloc} is already in use" in second.stderr, second.stderr
@@ -462,7 +489,11 @@ def test_a_unix_socket_is_one_socket_shared_by_the_workers(server: Server, tmp_p
     path = tmp_path / "web.sock"
     proc = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "app:app", "-c", "gunicorn.conf.py", "--bind", f"unix:{path}"],
-        cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=server.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT

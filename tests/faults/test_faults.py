@@ -86,7 +86,12 @@ class Proc:
         """Start args in ROOT with this environment."""
         with open(log_path, "wb") as log:
             popen = subprocess.Popen(
-                args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                args,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         return cls(name, popen, log_path)
@@ -157,8 +162,9 @@ def children(pid: int) -> list[int]:
     return sorted(int(p) for p in out.stdout.split())
 
 
-def wait_until(check: Callable[[], Any], *, timeout: float, what: str, details: Callable[[], str] = str,
-               every: float = 0.1) -> Any:
+def wait_until(
+    check: Callable[[], Any], *, timeout: float, what: str, details: Callable[[], str] = str, every: float = 0.1
+) -> Any:
     """Poll check() until it returns something true; fail after timeout seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -178,8 +184,9 @@ class Server:
     proc: Proc
 
 
-def start_gunicorn(stack: contextlib.ExitStack, tmp_path: Path, database_url: str, *, workers: int = 2,
-                   threads: int = 8) -> Server:
+def start_gunicorn(
+    stack: contextlib.ExitStack, tmp_path: Path, database_url: str, *, workers: int = 2, threads: int = 8
+) -> Server:
     """gunicorn app:app with the production config file; stopped when the stack closes."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -196,8 +203,9 @@ def start_gunicorn(stack: contextlib.ExitStack, tmp_path: Path, database_url: st
         WEB_CONCURRENCY=str(workers),
         GUNICORN_THREADS=str(threads),
     )
-    proc = Proc.start("gunicorn", [str(VENV_BIN / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"], env,
-                      tmp_path / "gunicorn.log")
+    proc = Proc.start(
+        "gunicorn", [str(VENV_BIN / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"], env, tmp_path / "gunicorn.log"
+    )
     stack.callback(proc.stop)
     server = Server(url, proc)
 
@@ -211,13 +219,18 @@ def start_gunicorn(stack: contextlib.ExitStack, tmp_path: Path, database_url: st
             return False
 
     wait_until(healthy, timeout=START_TIMEOUT, what="gunicorn answering /healthz with 200", details=proc.log)
-    wait_until(lambda: len(children(proc.pid)) == workers, timeout=START_TIMEOUT,
-               what=f"gunicorn running {workers} workers", details=proc.log)
+    wait_until(
+        lambda: len(children(proc.pid)) == workers,
+        timeout=START_TIMEOUT,
+        what=f"gunicorn running {workers} workers",
+        details=proc.log,
+    )
     return server
 
 
-def start_mail_worker(stack: contextlib.ExitStack, tmp_path: Path, name: str, database_url: str, smtp_port: int,
-                      **settings: str) -> Proc:
+def start_mail_worker(
+    stack: contextlib.ExitStack, tmp_path: Path, name: str, database_url: str, smtp_port: int, **settings: str
+) -> Proc:
     """`flask --app app mail-worker`, sending to 127.0.0.1:smtp_port; stopped when the stack closes."""
     env = child_env(
         tmp_path,
@@ -323,11 +336,18 @@ def sign_in_process(app: Flask, slug: str, emails: list[str]) -> None:
         assert page.status_code == 200, page.text[:2000]
         answer = client.post(
             f"/petitions/{slug}/sign",
-            data={"name": "Sam Signer", "email": email, "country": "GB", "csrf_token": csrf_from(page.text),
-                  "started": started_from(page.text)},
+            data={
+                "name": "Sam Signer",
+                "email": email,
+                "country": "GB",
+                "csrf_token": csrf_from(page.text),
+                "started": started_from(page.text),
+            },
         )
         assert (answer.status_code, urlsplit(answer.headers.get("Location", "")).path) == (
-            303, f"/petitions/{slug}/signed"), f"signing as {email}: {answer.status_code}\n{answer.text[:2000]}"
+            303,
+            f"/petitions/{slug}/signed",
+        ), f"signing as {email}: {answer.status_code}\n{answer.text[:2000]}"
 
 
 def sign_over_http(base: str, slug: str, email: str, *, timeout: float = HTTP_TIMEOUT) -> int:
@@ -336,8 +356,13 @@ def sign_over_http(base: str, slug: str, email: str, *, timeout: float = HTTP_TI
         with s.get(f"{base}/petitions/{slug}", timeout=timeout) as page:
             if page.status_code != 200:
                 return page.status_code
-            form = {"csrf_token": csrf_from(page.text), "started": started_from(page.text), "name": "Sam Signer",
-                    "email": email, "country": "GB"}
+            form = {
+                "csrf_token": csrf_from(page.text),
+                "started": started_from(page.text),
+                "name": "Sam Signer",
+                "email": email,
+                "country": "GB",
+            }
         with s.post(f"{base}/petitions/{slug}/sign", data=form, allow_redirects=False, timeout=timeout) as answer:
             if answer.status_code == 303:
                 assert urlsplit(answer.headers["Location"]).path == f"/petitions/{slug}/signed"
@@ -389,8 +414,12 @@ def test_mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back(
         rows = outbox(pg)
         return len(rows) == len(emails) and all(r.attempts >= 2 for r in rows)
 
-    wait_until(all_retried, timeout=15, what="every message tried and retried while SMTP is down",
-               details=lambda: f"{outbox(pg)}\n{worker.log()}")
+    wait_until(
+        all_retried,
+        timeout=15,
+        what="every message tried and retried while SMTP is down",
+        details=lambda: f"{outbox(pg)}\n{worker.log()}",
+    )
     rows = outbox(pg)
     assert sorted(r.to_addr for r in rows) == sorted(emails)
     assert all(r.sent_at is None and r.failed_at is None for r in rows), rows
@@ -402,9 +431,12 @@ def test_mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back(
     start_smtp(stack, mailbox, smtp_port)
     up = time.monotonic()
     limit = RETRY_MAX_DELAY + 4
-    wait_until(lambda: len(received(mailbox)) >= len(emails), timeout=limit,
-               what=f"all {len(emails)} messages delivered once SMTP is back",
-               details=lambda: f"received {len(received(mailbox))}\n{outbox(pg)}\n{worker.log()}")
+    wait_until(
+        lambda: len(received(mailbox)) >= len(emails),
+        timeout=limit,
+        what=f"all {len(emails)} messages delivered once SMTP is back",
+        details=lambda: f"received {len(received(mailbox))}\n{outbox(pg)}\n{worker.log()}",
+    )
     took = time.monotonic() - up
     time.sleep(1)  # a duplicate would arrive now
 
@@ -417,8 +449,10 @@ def test_mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back(
     assert all(r.sent_at is not None and r.claimed_by is None and r.failed_at is None for r in rows), rows
     assert worker.alive(), worker.log()
     assert "Traceback" not in worker.log(), worker.log()
-    print(f"SMTP down: {len(emails)} messages kept through {max(r.attempts for r in rows)} attempts;"
-          f" all delivered {took:.1f} s after SMTP came back")
+    print(
+        f"SMTP down: {len(emails)} messages kept through {max(r.attempts for r in rows)} attempts;"
+        f" all delivered {took:.1f} s after SMTP came back"
+    )
 
 
 # --- 2. a mail worker killed in the middle of a batch -------------------------------------------------
@@ -441,8 +475,7 @@ def test_a_killed_mail_workers_claims_are_taken_over_and_every_message_is_delive
     # messages in. (With MAIL_SENDERS senders, as many messages can be in flight, one per sender.)
     settings = {"MAIL_BATCH_SIZE": "50", "MAIL_CLAIM_TIMEOUT": str(CLAIM_TIMEOUT), "MAIL_SENDERS": "1"}
     first = start_mail_worker(stack, tmp_path, "mail-worker-1", pg, smtp_port, **settings)
-    wait_until(lambda: len(received(mailbox)) >= 4, timeout=20, what="the first worker sending",
-               details=first.log)
+    wait_until(lambda: len(received(mailbox)) >= 4, timeout=20, what="the first worker sending", details=first.log)
     first.kill()
     at_kill = len(received(mailbox))
 
@@ -450,15 +483,20 @@ def test_a_killed_mail_workers_claims_are_taken_over_and_every_message_is_delive
     stuck = [r for r in rows if r.sent_at is None]
     assert stuck, f"the first worker sent everything before it was killed:\n{rows}"
     assert all(r.claimed_by is not None and f":{first.pid}:" in r.claimed_by for r in stuck), (
-        f"unsent rows not claimed by the killed worker {first.pid}:\n{stuck}")
+        f"unsent rows not claimed by the killed worker {first.pid}:\n{stuck}"
+    )
     assert len(rows) - len(stuck) <= at_kill + 1, rows
     claimed_at = max(r.claimed_at for r in stuck)
 
     # A second worker takes the dead worker's claims over once they are CLAIM_TIMEOUT old.
     second = start_mail_worker(stack, tmp_path, "mail-worker-2", pg, smtp_port, **settings)
-    wait_until(lambda: all(r.sent_at is not None for r in outbox(pg)), timeout=45,
-               what="the second worker sending everything left",
-               details=lambda: f"{outbox(pg)}\n{first.log()}\n{second.log()}", every=0.2)
+    wait_until(
+        lambda: all(r.sent_at is not None for r in outbox(pg)),
+        timeout=45,
+        what="the second worker sending everything left",
+        details=lambda: f"{outbox(pg)}\n{first.log()}\n{second.log()}",
+        every=0.2,
+    )
     time.sleep(SLOW_SMTP + 0.5)  # anything still in flight lands
 
     messages = received(mailbox)
@@ -466,17 +504,21 @@ def test_a_killed_mail_workers_claims_are_taken_over_and_every_message_is_delive
     assert set(delivered) == all_ids, f"never delivered: {sorted(all_ids - set(delivered))}"
     twice = {i: n for i, n in delivered.items() if n > 1}
     assert len(twice) <= 1 and all(n == 2 for n in twice.values()), (
-        f"more than the message in flight was delivered again: {twice}\n{first.log()}\n{second.log()}")
+        f"more than the message in flight was delivered again: {twice}\n{first.log()}\n{second.log()}"
+    )
     rows = outbox(pg)
     assert all(r.sent_at is not None and r.claimed_by is None and r.failed_at is None for r in rows), rows
     taken_over = [r for r in rows if r.id in {s.id for s in stuck}]
     earliest = min(r.sent_at for r in taken_over)
     assert (earliest - claimed_at).total_seconds() >= CLAIM_TIMEOUT - 0.1, (
-        f"a claim was taken over before it was {CLAIM_TIMEOUT} s old: claimed {claimed_at}, re-sent {earliest}")
+        f"a claim was taken over before it was {CLAIM_TIMEOUT} s old: claimed {claimed_at}, re-sent {earliest}"
+    )
     assert second.alive(), second.log()
     assert "Traceback" not in second.log(), second.log()
-    print(f"worker killed after {at_kill} of {len(all_ids)} messages ({len(stuck)} left claimed);"
-          f" the second worker delivered the rest; delivered twice: {twice or 'none'}")
+    print(
+        f"worker killed after {at_kill} of {len(all_ids)} messages ({len(stuck)} left claimed);"
+        f" the second worker delivered the rest; delivered twice: {twice or 'none'}"
+    )
 
 
 # --- 3. a gunicorn worker killed during a burst of signing ---------------------------------------------
@@ -516,8 +558,12 @@ def test_no_acknowledged_signature_is_lost_when_a_gunicorn_worker_is_killed(
         outcomes = [o for f in futures for o in f.result(timeout=burst + 3 * HTTP_TIMEOUT)]
 
     # gunicorn replaced the worker, and the site answers.
-    after = wait_until(lambda: (c := children(server.proc.pid)) and len(c) == 2 and victim not in c and c,
-                       timeout=15, what="gunicorn replacing the killed worker", details=server.proc.log)
+    after = wait_until(
+        lambda: (c := children(server.proc.pid)) and len(c) == 2 and victim not in c and c,
+        timeout=15,
+        what="gunicorn replacing the killed worker",
+        details=server.proc.log,
+    )
     assert server.proc.alive(), server.proc.log()
     with requests.get(f"{server.url}/healthz", timeout=HTTP_TIMEOUT) as r:
         assert r.status_code == 200
@@ -533,9 +579,11 @@ def test_no_acknowledged_signature_is_lost_when_a_gunicorn_worker_is_killed(
     assert any(status == 303 and t > killed_at + 0.5 for _, status, t in outcomes), "no signing after the kill"
     assert "Traceback" not in server.proc.log(), server.proc.log()
     unacknowledged_stored = sum(1 for email, status, _ in outcomes if status != 303 and email in stored)
-    print(f"gunicorn worker {victim} killed; workers {before} -> {after}; {len(outcomes)} signings:"
-          f" {len(acknowledged)} acknowledged (all stored), errors {dict(errors)},"
-          f" {unacknowledged_stored} unacknowledged but stored")
+    print(
+        f"gunicorn worker {victim} killed; workers {before} -> {after}; {len(outcomes)} signings:"
+        f" {len(acknowledged)} acknowledged (all stored), errors {dict(errors)},"
+        f" {unacknowledged_stored} unacknowledged but stored"
+    )
 
 
 # --- 4. the database restarted under load ---------------------------------------------------------------
@@ -571,9 +619,19 @@ class PrivatePostgres:
 
     def start(self) -> None:
         """Start the server and wait until it takes connections."""
-        self.run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "postgres.log"),
-                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
-                 "start", "-w", "-t", "30")
+        self.run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "postgres.log"),
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+            "-w",
+            "-t",
+            "30",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server and wait until it is gone."""
@@ -611,11 +669,24 @@ def private_pg() -> Iterator[PrivatePostgres]:
     try:
         if owner is not None:
             os.chown(root, owner.pw_uid, owner.pw_gid)
-        server.run(str(PG_BIN / "initdb"), "-D", str(server.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                   "--no-locale", "--no-sync", "--no-instructions")
+        server.run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(server.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+            "--no-instructions",
+        )
         server.start()
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{server.port}/postgres", autocommit=True,
-                             connect_timeout=5) as admin:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{server.port}/postgres", autocommit=True, connect_timeout=5
+        ) as admin:
             admin.execute("CREATE DATABASE petitions")
         yield server
     finally:
@@ -699,8 +770,13 @@ def test_the_site_answers_503_while_the_database_is_down_and_recovers_without_a_
             starting = time.monotonic()
             private_pg.start()
             up = time.monotonic()
-            wait_until(recovered, timeout=10, what="the site answering 200 after the database came back",
-                       details=details, every=0.2)
+            wait_until(
+                recovered,
+                timeout=10,
+                what="the site answering 200 after the database came back",
+                details=details,
+                every=0.2,
+            )
             back = time.monotonic()
             time.sleep(1)
             return Outage(stopping, down, health_down, page_down, starting, up, back)
@@ -735,15 +811,23 @@ def test_the_site_answers_503_while_the_database_is_down_and_recovers_without_a_
             # Back up: the same processes recovered by themselves.
             assert {p.path for p in after} == set(paths), after
             assert all(p.status == 200 for p in after), [p for p in after if p.status != 200]
-            print(f"outage {n + 1}: database down {o.starting - o.down:.1f} s, {len(during)} requests answered 503"
-                  f" (slowest {slowest:.2f} s); up {o.up - o.starting:.1f} s after pg_ctl start,"
-                  f" the site answered 200 {o.back - o.up:.2f} s later")
+            print(
+                f"outage {n + 1}: database down {o.starting - o.down:.1f} s, {len(during)} requests answered 503"
+                f" (slowest {slowest:.2f} s); up {o.up - o.starting:.1f} s after pg_ctl start,"
+                f" the site answered 200 {o.back - o.up:.2f} s later"
+            )
 
         # The same gunicorn processes throughout, and they take signatures again.
         assert server.proc.alive() and children(server.proc.pid) == workers, details()
         assert sign_over_http(server.url, slug, "after-restart@example.org") == 303, details()
-        assert sql(private_pg.url, "SELECT count(*) AS n FROM signatures WHERE email_normalized = %s",
-                   "after-restart@example.org")[0].n == 1
+        assert (
+            sql(
+                private_pg.url,
+                "SELECT count(*) AS n FROM signatures WHERE email_normalized = %s",
+                "after-restart@example.org",
+            )[0].n
+            == 1
+        )
         print(f"same gunicorn workers {workers} throughout; {len(probes)} requests in all")
 
         # And at no moment, not even the instant the database went away, an error page or no answer.
@@ -832,11 +916,14 @@ def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_c
             slug = make_petition().slug
         assert sign_form(client, slug, email="first@example.org").status_code == 303
         with psycopg.connect(pg.replace("+psycopg", ""), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                          " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
             deadline = time.monotonic() + 5
-            while admin.execute("SELECT count(*) FROM pg_stat_activity"
-                                " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]:
+            while admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]:
                 assert time.monotonic() < deadline, "the backends did not end"
                 time.sleep(0.05)
         assert sign_form(client, slug, email="second@example.org").status_code == 303
@@ -881,8 +968,9 @@ def test_a_hot_write_answers_driver_errors_as_sqlalchemy_does(pg: str, tmp_path:
             def end_backend() -> None:
                 with psycopg.connect(pg.replace("+psycopg", ""), autocommit=True) as admin:
                     deadline = time.monotonic() + 5
-                    while not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND query LIKE '%%pg_sleep%%'",
-                                            (pid,)).fetchone()[0]:
+                    while not admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND query LIKE '%%pg_sleep%%'", (pid,)
+                    ).fetchone()[0]:
                         assert time.monotonic() < deadline, "the statement did not start"
                         time.sleep(0.02)
                     admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
@@ -912,11 +1000,13 @@ def test_a_hot_write_sends_typed_values_and_constants_the_same_way_every_time(pg
     app = make_app(pg, None, tmp_path)
     try:
         with app.app_context():
-            statement = AutocommitStatement(select(
-                literal({"kind": "constant"}, JSON).label("fixed"),
-                bindparam("doc", type_=JSON).label("doc"),
-                bindparam("at", type_=UTCDateTime()).label("at"),
-            ))
+            statement = AutocommitStatement(
+                select(
+                    literal({"kind": "constant"}, JSON).label("fixed"),
+                    bindparam("doc", type_=JSON).label("doc"),
+                    bindparam("at", type_=UTCDateTime()).label("at"),
+                )
+            )
             moment = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
             for n in range(3):
                 row = statement.first({"doc": {"n": n, "name": "Zoë"}, "at": moment})

@@ -23,8 +23,14 @@ from tests.helpers import body_of, free_port, is_postgres, make_app, make_petiti
 def queue(n: int, to: str = "reader{i}@example.org") -> None:
     now = utcnow()
     for i in range(n):
-        mail.queue_email(to.format(i=i), f"Message {i}", "already_signed", now=now,
-                         petition={"title": "T"}, petition_url="http://localhost/p")
+        mail.queue_email(
+            to.format(i=i),
+            f"Message {i}",
+            "already_signed",
+            now=now,
+            petition={"title": "T"},
+            petition_url="http://localhost/p",
+        )
     db.session.commit()
 
 
@@ -105,7 +111,9 @@ def test_workers_running_at_once_never_send_a_message_twice(app, ctx, mailbox) -
     assert not errors
     ids = [m["Message-ID"] for m in mailbox.messages]
     assert len(ids) == 120 and len(set(ids)) == 120
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) == 0
+    assert (
+        db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) == 0
+    )
 
 
 def test_without_a_mail_server_messages_go_to_files(database_url, tmp_path, smtp_server) -> None:
@@ -122,8 +130,13 @@ def test_a_message_the_worker_cannot_render_is_retried_not_failed(app, ctx, mail
     """A late-rendered message (see mail.rendered_late) that fails in this worker stays due, with its error."""
     now = utcnow()
     # A confirmation email queued without its signature: as a worker a version behind or ahead might see it.
-    message_id = mail.queue_late_email("sam@example.org", "Please confirm", "confirm_signature",
-                                       {"name": "Sam", "title": "T", "digest": "0" * 16, "updates": False}, now=now)
+    message_id = mail.queue_late_email(
+        "sam@example.org",
+        "Please confirm",
+        "confirm_signature",
+        {"name": "Sam", "title": "T", "digest": "0" * 16, "updates": False},
+        now=now,
+    )
     db.session.commit()
     assert mail.drain() == (0, 1)
     row = db.session.get(OutboxMessage, message_id)
@@ -167,22 +180,32 @@ def test_a_line_longer_than_smtp_carries_arrives_whole(app, ctx, mailbox, long_l
     """An update whose text has a line longer than SMTP's 998 octets (a pasted link; a paragraph in Cyrillic: 630
     characters, 1,170 octets) and a long List-Unsubscribe header."""
     unsubscribe = "https://petitions.example/unsubscribe/" + "t" * 300
-    mail.queue_email("reader@example.org", "News", "update", now=utcnow(),
-                     headers={"List-Unsubscribe": f"<{unsubscribe}>"},
-                     update={"body": f"{long_line}\nZweite Zeile für alle."}, petition={"title": "T"},
-                     body_html=f"<p>{long_line}</p>", unsubscribe_url=unsubscribe, petition_url="https://petitions.example/p")
+    mail.queue_email(
+        "reader@example.org",
+        "News",
+        "update",
+        now=utcnow(),
+        headers={"List-Unsubscribe": f"<{unsubscribe}>"},
+        update={"body": f"{long_line}\nZweite Zeile für alle."},
+        petition={"title": "T"},
+        body_html=f"<p>{long_line}</p>",
+        unsubscribe_url=unsubscribe,
+        petition_url="https://petitions.example/p",
+    )
     db.session.commit()
     assert mail.drain() == (1, 0)
 
     (sent,) = mailbox.messages
-    assert f"{long_line}\nZweite Zeile für alle." in body_of(sent).replace("\r\n", "\n")  # lines end in CRLF on the wire
+    # lines end in CRLF on the wire
+    assert f"{long_line}\nZweite Zeile für alle." in body_of(sent).replace("\r\n", "\n")
     assert f"<p>{long_line}</p>" in sent.get_body(("html",)).get_content()
     assert sent["List-Unsubscribe"] == f"<{unsubscribe}>"  # on one line, whole
     _within_smtp_limits(mailbox.raw[0])
 
 
 def test_a_worker_sends_over_several_connections_at_once_each_message_once(app, ctx, mailbox) -> None:
-    """A distant server takes a while to accept each message; on PostgreSQL the senders of one worker overlap their waits."""
+    """A distant server takes a while to accept each message; on PostgreSQL the senders of one
+    worker overlap their waits."""
     queue(24)
     app.config["MAIL_BATCH_SIZE"] = 3  # each sender claims 3 at a time, so all four get some
     mailbox.delay = 0.05
@@ -191,7 +214,9 @@ def test_a_worker_sends_over_several_connections_at_once_each_message_once(app, 
     assert len(ids) == 24 and len(set(ids)) == 24
     # SQLite lets one writer in at a time, so a worker there has one sender whatever it is asked.
     assert mailbox.most_at_once > 1 if is_postgres(app) else mailbox.most_at_once == 1
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) == 0
+    assert (
+        db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) == 0
+    )
     assert mail.drain(senders=4) == (0, 0)
 
 

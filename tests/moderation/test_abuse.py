@@ -69,11 +69,22 @@ def test_limits_are_shared_by_every_process_through_redis(database_url, smtp_ser
     from tests.helpers import ROOT
 
     ip = f"2001:db8::{uuid.uuid4().hex[:4]}"  # this run's own counters in the shared Redis
-    other = subprocess.run([sys.executable, "-c", OTHER_PROCESS, database_url, redis_url, ip],
-                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    other = subprocess.run(
+        [sys.executable, "-c", OTHER_PROCESS, database_url, redis_url, ip],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert other.stdout.strip().splitlines()[-1] == "[422, 422]", other.stderr[-2000:]
-    here = make_app(database_url, smtp_server, tmp_path, REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url,
-                    RATELIMIT_LOGIN="4 per minute")
+    here = make_app(
+        database_url,
+        smtp_server,
+        tmp_path,
+        REDIS_URL=redis_url,
+        RATELIMIT_STORAGE_URI=redis_url,
+        RATELIMIT_LOGIN="4 per minute",
+    )
     client = here.test_client()
     assert [attempt_login(client, ip=ip).status_code for _ in range(3)] == [422, 422, 429]
     with here.app_context():
@@ -82,7 +93,9 @@ def test_limits_are_shared_by_every_process_through_redis(database_url, smtp_ser
         db.engine.dispose()
 
 
-def test_the_client_address_comes_from_proxies_only_when_told_to_trust_them(database_url, smtp_server, tmp_path) -> None:
+def test_the_client_address_comes_from_proxies_only_when_told_to_trust_them(
+    database_url, smtp_server, tmp_path
+) -> None:
     from flask import request
 
     for count, expected in ((0, "127.0.0.1"), (1, "203.0.113.50")):
@@ -191,18 +204,32 @@ def test_blocked_domains_and_networks_are_kept_as_suspected(app, client, slug) -
         db.session.commit()
     sign_form(client, slug, email="x@mail.spam-farm.net")
     page = client.get(f"/petitions/{slug}", environ_base={"REMOTE_ADDR": "198.51.100.77"})
-    client.post(f"/petitions/{slug}/sign", environ_base={"REMOTE_ADDR": "198.51.100.77"}, data={
-        "csrf_token": csrf_from(page.text), "started": started_from(page.text),
-        "name": "N", "email": "n@example.org", "country": "GB"})
+    client.post(
+        f"/petitions/{slug}/sign",
+        environ_base={"REMOTE_ADDR": "198.51.100.77"},
+        data={
+            "csrf_token": csrf_from(page.text),
+            "started": started_from(page.text),
+            "name": "N",
+            "email": "n@example.org",
+            "country": "GB",
+        },
+    )
     sign_form(client, slug, email="fine@example.org")
     with app.app_context():
         abuse.assign_suspected(now=utcnow())  # what the worker and the admin's batch pages do
         db.session.commit()
-        kinds = dict(db.session.execute(
-            select(Signature.email, Invalidation.criteria).join(Invalidation, Invalidation.id == Signature.invalidation_id)
-        ).all())
+        kinds = dict(
+            db.session.execute(
+                select(Signature.email, Invalidation.criteria).join(
+                    Invalidation, Invalidation.id == Signature.invalidation_id
+                )
+            ).all()
+        )
         assert {k: v["automatic"] for k, v in kinds.items()} == {
-            "x@mail.spam-farm.net": "blocked-domain", "n@example.org": "blocked-network"}
+            "x@mail.spam-farm.net": "blocked-domain",
+            "n@example.org": "blocked-network",
+        }
         with pytest.raises(blocks.BlockError):
             blocks.block_domain("spam-farm.net", db.session.get(User, 1), reason="again", now=utcnow())
 
@@ -216,8 +243,12 @@ def test_admins_edit_blocks_and_see_trending_sources(app, client, slug) -> None:
         from petitions.signatures import signing
 
         for i in range(25):
-            signing.sign(petition, signing.SignatureData("B", f"b{i}@botnet.example", "GB"),
-                         now=utcnow() - timedelta(minutes=5), ip=f"203.0.113.{i}")
+            signing.sign(
+                petition,
+                signing.SignatureData("B", f"b{i}@botnet.example", "GB"),
+                now=utcnow() - timedelta(minutes=5),
+                ip=f"203.0.113.{i}",
+            )
         db.session.commit()
     login(client, "admin@example.org")
     trending = client.get("/admin/trending")

@@ -32,8 +32,15 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(days=30)
 
 
-def add_signature(petition: Petition, email: str, *, country: str = "GB", ip: str | None = None,
-                  at: datetime = T0, confirm_at: datetime | None = None) -> Signature:
+def add_signature(
+    petition: Petition,
+    email: str,
+    *,
+    country: str = "GB",
+    ip: str | None = None,
+    at: datetime = T0,
+    confirm_at: datetime | None = None,
+) -> Signature:
     """A signature made through signing.sign, confirmed through signing.confirm when confirm_at is given."""
     signature = signing.sign(petition, SignatureData(name="Sam Signer", email=email, country=country), now=at, ip=ip)
     if confirm_at is not None:
@@ -75,7 +82,9 @@ def build_scene() -> Scene:
     m = timedelta(minutes=1)
     sigs = {
         "a1": add_signature(petition, "a1@spam-farm.net", ip="203.0.113.10", at=T0, confirm_at=T0 + 5 * m),
-        "a2": add_signature(petition, "a2@spam-farm.net", country="FR", ip="203.0.113.11", at=T0 + h, confirm_at=T0 + h + m),
+        "a2": add_signature(
+            petition, "a2@spam-farm.net", country="FR", ip="203.0.113.11", at=T0 + h, confirm_at=T0 + h + m
+        ),
         "a3": add_signature(petition, "a3@mail.spam-farm.net", ip="203.0.113.12", at=T0 + h, confirm_at=T0 + h + 2 * m),
         "a4": add_signature(petition, "a4@spam-farm.net", ip="203.0.113.13", at=T0 + h + 3 * m),
         "b1": add_signature(petition, "b1@notspam-farm.net", ip="198.51.100.7", at=T0, confirm_at=T0 + 10 * m),
@@ -129,7 +138,9 @@ def test_a_domain_matches_itself_and_its_subdomains_only_and_the_preview_changes
     assert (found.total, found.confirmed, found.pending, found.invalid) == (4, 3, 1, 0)
     assert [(p.id, n) for p, n in found.by_petition] == [(scene.petition.id, 4)]
     assert state(scene) == BEFORE
-    assert db.session.scalar(select(func.count()).select_from(Signature).where(Signature.invalidated_at.is_not(None))) == 0
+    assert (
+        db.session.scalar(select(func.count()).select_from(Signature).where(Signature.invalidated_at.is_not(None))) == 0
+    )
     assert db.session.scalar(select(func.count()).select_from(Invalidation)) == 0
 
     everywhere = invalidation.preview(invalidation.criteria(domain="spam-farm.net"))
@@ -220,7 +231,11 @@ def test_invalidating_moves_every_counter_exactly_and_only_for_confirmed_signatu
 
     (entry,) = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "signatures.invalidate"))
     assert (entry.actor_id, entry.actor_email, entry.target_type, entry.target_id, entry.reason) == (
-        scene.admin.id, "admin@example.org", "invalidation", batch.id, "A bot farm",
+        scene.admin.id,
+        "admin@example.org",
+        "invalidation",
+        batch.id,
+        "A bot farm",
     )
     assert entry.details["signatures"] == 4 and entry.details["confirmed"] == 3
     assert entry.created_at == LATER
@@ -263,7 +278,9 @@ def test_a_changed_preview_or_a_missing_reason_changes_nothing(ctx) -> None:
 
 def test_across_petitions_every_petition_is_counted_exactly(ctx) -> None:
     scene = build_scene()
-    batch = invalidation.invalidate(invalidation.criteria(domain="spam-farm.net"), scene.admin, reason="farm", now=LATER)
+    batch = invalidation.invalidate(
+        invalidation.criteria(domain="spam-farm.net"), scene.admin, reason="farm", now=LATER
+    )
     assert (batch.petition_id, batch.signature_count) == (None, 5)
     assert state(scene)[0] == 3
     db.session.refresh(scene.other)
@@ -288,7 +305,9 @@ def test_reversing_puts_every_counter_back_and_only_once(ctx) -> None:
     assert_consistent(scene.petition, scene.other)
     db.session.refresh(batch)
     assert batch.reversed_at == LATER + timedelta(hours=1) and batch.reversed_by_id == scene.admin.id
-    assert db.session.scalar(select(func.count()).select_from(Signature).where(Signature.invalidated_at.is_not(None))) == 0
+    assert (
+        db.session.scalar(select(func.count()).select_from(Signature).where(Signature.invalidated_at.is_not(None))) == 0
+    )
     (entry,) = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "signatures.reverse"))
     assert (entry.target_id, entry.reason, entry.details["confirmed"]) == (batch.id, "They were real people", 3)
 
@@ -410,7 +429,12 @@ class Site:
         """The counters of the scene's petition, read fresh."""
         with self.app.app_context():
             petition = db.session.get(Petition, self.petition_id)
-            return petition.signature_count, counts.by_country(petition.id), counts.by_group(petition.id), hours(petition)
+            return (
+                petition.signature_count,
+                counts.by_country(petition.id),
+                counts.by_group(petition.id),
+                hours(petition),
+            )
 
     def consistent(self) -> None:
         """recount finds nothing to correct."""
@@ -470,7 +494,9 @@ def test_the_signatures_page_previews_then_invalidates_with_a_reason(site) -> No
     token = csrf_from(detail.text)
     assert client.post(f"/admin/invalidations/{batch_id}/reverse", data={"csrf_token": token}).status_code == 422
     assert site.state()[0] == 3
-    reversed_ = client.post(f"/admin/invalidations/{batch_id}/reverse", data={"reason": "real people", "csrf_token": token})
+    reversed_ = client.post(
+        f"/admin/invalidations/{batch_id}/reverse", data={"reason": "real people", "csrf_token": token}
+    )
     assert reversed_.status_code == 303
     assert site.state() == BEFORE
     again = client.post(f"/admin/invalidations/{batch_id}/reverse", data={"reason": "again", "csrf_token": token})
@@ -506,7 +532,9 @@ def test_a_post_with_bad_or_no_criteria_changes_nothing(site) -> None:
         assert response.status_code == 422
     assert site.scalar(select(func.count()).select_from(Invalidation)) == 0
     assert site.state() == BEFORE
-    nothing = site.client.post("/admin/signatures", data={"domain": "nobody.example.com", "reason": "x", "csrf_token": token})
+    nothing = site.client.post(
+        "/admin/signatures", data={"domain": "nobody.example.com", "reason": "x", "csrf_token": token}
+    )
     assert nothing.status_code == 409 and "nothing was invalidated" in nothing.text
 
 

@@ -99,7 +99,9 @@ def hostile(app: Flask) -> list[tuple[str, str]]:
 # --- the one function every snippet comes from ---------------------------------------------
 
 
-@pytest.mark.parametrize("text", [ISSUE_TITLE, *PAYLOADS, "Fish &amp; chips", "It's \"ours\"", "Line\nbreak\tand\r\nmore"])
+@pytest.mark.parametrize(
+    "text", [ISSUE_TITLE, *PAYLOADS, "Fish &amp; chips", 'It\'s "ours"', "Line\nbreak\tand\r\nmore"]
+)
 def test_an_iframe_is_one_element_whatever_its_title_and_source_hold(text: str) -> None:
     attrs = the_one_iframe(iframe(f"https://petitions.example.org/embed/x?{text}", text))
     assert attrs["title"] == one_line(text)  # the title comes back as typed, literally
@@ -202,7 +204,7 @@ BROWSER_TITLES = [
     'Stop it"><img src=x onerror=window.__xss=1>',
     "'><img src=x onerror=window.__xss=1>",
     "</textarea><script>window.__xss=1</script>",
-    '&quot;><svg onload=window.__xss=1> &amp; more',
+    "&quot;><svg onload=window.__xss=1> &amp; more",
 ]
 
 

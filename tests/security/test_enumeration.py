@@ -30,12 +30,16 @@ def test_signing_answers_the_same_for_signed_unsigned_and_confirmed_addresses(ap
     with app.app_context():
         petition = make_petition()
         slug = petition.slug
-        confirmed = signing.sign(petition, signing.SignatureData("A", "confirmed@example.org", "GB"), now=utcnow(), ip=None)
+        confirmed = signing.sign(
+            petition, signing.SignatureData("A", "confirmed@example.org", "GB"), now=utcnow(), ip=None
+        )
         signing.confirm(confirmed, now=utcnow())
         signing.sign(petition, signing.SignatureData("B", "pending@example.org", "GB"), now=utcnow(), ip=None)
         db.session.commit()
-    answers = [sign_form(app.test_client(), slug, email=e) for e in
-               ("new@example.org", "pending@example.org", "Confirmed@Example.org")]
+    answers = [
+        sign_form(app.test_client(), slug, email=e)
+        for e in ("new@example.org", "pending@example.org", "Confirmed@Example.org")
+    ]
     same(answers[0], answers[1])
     same(answers[0], answers[2])
     pages = [app.test_client().get(a.headers["Location"]) for a in answers]
@@ -68,12 +72,23 @@ def test_no_signer_address_appears_in_public_output(app, client) -> None:
     with app.app_context():
         petition = make_petition()
         slug = petition.slug
-        s = signing.sign(petition, signing.SignatureData("Pat", "pat.secret@example.org", "GB", comment="Hi",
-                                                         show_name=True), now=utcnow(), ip="203.0.113.9")
+        s = signing.sign(
+            petition,
+            signing.SignatureData("Pat", "pat.secret@example.org", "GB", comment="Hi", show_name=True),
+            now=utcnow(),
+            ip="203.0.113.9",
+        )
         signing.confirm(s, now=utcnow())
         db.session.commit()
-    for url in ["/", f"/petitions/{slug}", f"/embed/{slug}", f"/api/v1/petitions/{slug}", "/api/v1/petitions",
-                f"/api/v1/petitions/{slug}/count", f"/petitions/{slug}/badge.svg", f"/oembed?url=http://localhost/petitions/{slug}"]:
+    for url in [
+        "/",
+        f"/petitions/{slug}",
+        f"/embed/{slug}",
+        f"/api/v1/petitions/{slug}",
+        "/api/v1/petitions",
+        f"/api/v1/petitions/{slug}/count",
+        f"/petitions/{slug}/badge.svg",
+        f"/oembed?url=http://localhost/petitions/{slug}",
+    ]:
         text = client.get(url).get_data(as_text=True)
         assert "pat.secret" not in text and "203.0.113.9" not in text, url
-

@@ -54,5 +54,7 @@ def test_a_known_and_an_unknown_address_run_the_same_statements(app, mailbox) ->
     assert any(s.startswith("INSERT INTO outbox_messages") for s in unknown_statements)
     assert kinds(known_statements) == kinds(unknown_statements)
     with app.app_context():
-        rows = dict(db.session.execute(select(OutboxMessage.to_addr, func.count()).group_by(OutboxMessage.to_addr)).all())
+        rows = dict(
+            db.session.execute(select(OutboxMessage.to_addr, func.count()).group_by(OutboxMessage.to_addr)).all()
+        )
     assert rows == {KNOWN: 1}  # nothing is ever sent to the unknown address

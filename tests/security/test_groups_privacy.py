@@ -52,10 +52,22 @@ def page_text(html: str) -> str:
 # --- personal-mail domains ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("domains", [
-    "dave.fastmail.com", "gmail.com", "mail.googlemail.com", "outlook.com", "hotmail.co.uk", "proton.me",
-    "pm.me", "icloud.com", "yahoo.fr", "mailinator.com", "example.com, gmail.com",
-])
+@pytest.mark.parametrize(
+    "domains",
+    [
+        "dave.fastmail.com",
+        "gmail.com",
+        "mail.googlemail.com",
+        "outlook.com",
+        "hotmail.co.uk",
+        "proton.me",
+        "pm.me",
+        "icloud.com",
+        "yahoo.fr",
+        "mailinator.com",
+        "example.com, gmail.com",
+    ],
+)
 def test_a_personal_mail_domain_cannot_be_a_group_domain(app, client, slug, domains) -> None:
     login(client, OWNER)
     response = post_form(client, f"/account/petitions/{slug}/groups", {"name": "Dave", "domains": domains})
@@ -97,8 +109,11 @@ def test_a_small_group_shows_fewer_than_5_on_every_public_surface(app, client, s
     assert doc["supporter_groups"] == [{"name": "Acme staff", "signature_count": None, "fewer_than": 5}]
     assert doc["signature_count"] == signers + 1
 
-    for lang, words in [("en", "fewer than 5 confirmed Acme staff"), ("fr", "moins de 5 confirmés Acme staff"),
-                        ("de", "weniger als 5 bestätigte Acme staff")]:
+    for lang, words in [
+        ("en", "fewer than 5 confirmed Acme staff"),
+        ("fr", "moins de 5 confirmés Acme staff"),
+        ("de", "weniger als 5 bestätigte Acme staff"),
+    ]:
         widget = page_text(client.get(f"/embed/{slug}?lang={lang}").text)
         assert words in widget
 
@@ -112,7 +127,9 @@ def test_a_group_at_the_threshold_shows_its_count(app, client, slug) -> None:
     add_group(app, slug, "Acme staff", "example.com")
     sign_confirmed(app, slug, *[f"s{i}@example.com" for i in range(5)])
     assert "5 confirmed Acme staff" in page_text(client.get(f"/petitions/{slug}").text)
-    assert client.get(f"/api/v1/petitions/{slug}").json["supporter_groups"] == [{"name": "Acme staff", "signature_count": 5}]
+    assert client.get(f"/api/v1/petitions/{slug}").json["supporter_groups"] == [
+        {"name": "Acme staff", "signature_count": 5}
+    ]
     assert "5 confirmés Acme staff" in page_text(client.get(f"/embed/{slug}?lang=fr").text)
 
 
@@ -121,7 +138,10 @@ def test_the_threshold_is_a_setting(app, client, slug) -> None:
     sign_confirmed(app, slug, *[f"s{i}@example.com" for i in range(5)])
     app.config["GROUP_MIN_COUNT"] = 10
     assert client.get(f"/api/v1/petitions/{slug}").json["supporter_groups"][0] == {
-        "name": "Acme staff", "signature_count": None, "fewer_than": 10}
+        "name": "Acme staff",
+        "signature_count": None,
+        "fewer_than": 10,
+    }
 
 
 def test_the_owner_still_sees_the_exact_small_count(app, client, slug) -> None:

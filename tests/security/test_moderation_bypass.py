@@ -85,8 +85,11 @@ def public_texts(app, slug: str) -> str:
     """Everything the public reads of the petition: its page, the list, the JSON, oEmbed, the widget."""
     client = app.test_client()
     pages = [
-        client.get(f"/petitions/{slug}"), client.get("/"), client.get(f"/api/v1/petitions/{slug}"),
-        client.get("/api/v1/petitions"), client.get(f"/oembed?url=http://localhost/petitions/{slug}&format=json"),
+        client.get(f"/petitions/{slug}"),
+        client.get("/"),
+        client.get(f"/api/v1/petitions/{slug}"),
+        client.get("/api/v1/petitions"),
+        client.get(f"/oembed?url=http://localhost/petitions/{slug}&format=json"),
         client.get(f"/embed/{slug}"),
     ]
     assert all(p.status_code == 200 for p in pages)
@@ -111,7 +114,11 @@ def test_under_pre_the_new_text_waits_and_the_public_keeps_the_approved_one(app,
     assert "Cheap pills" not in public and "phish.example.net" not in public and "You have won" not in public
     assert APPROVED["title"] in public
     petition = petition_row(app, slug)
-    assert (petition.title, petition.summary, petition.body) == (APPROVED["title"], APPROVED["summary"], APPROVED["body"])
+    assert (petition.title, petition.summary, petition.body) == (
+        APPROVED["title"],
+        APPROVED["summary"],
+        APPROVED["body"],
+    )
     assert petition.goal == 500  # the goal is not what people read as the petition: it applies at once
     assert revisions(app, slug) == [("pending", SPAM["title"])]
 
@@ -135,7 +142,10 @@ def test_approving_applies_the_proposed_text(app, slug, owner, admin, mailbox) -
     assert "A sharper summary." in public and "A <strong>better</strong> text." in public
     assert revisions(app, slug) == [("approved", APPROVED["title"])]
     with app.app_context():
-        assert db.session.scalar(select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(1)) == "petition.edit_approve"
+        assert (
+            db.session.scalar(select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(1))
+            == "petition.edit_approve"
+        )
     deliver(app)
     assert [m["Subject"] for m in mailbox.to(OWNER)] == [f"Your changes are approved: {APPROVED['title']}"]
     assert 'id="edit-pending"' not in owner.get(f"/petitions/{slug}/edit").text
@@ -147,8 +157,12 @@ def test_rejecting_discards_the_text_with_a_reason_the_owner_sees(app, slug, own
     rid = revision_id(admin, slug, "reject")
     refused = post_form(admin, f"/admin/revisions/{rid}/reject", {"reason": ""}, page_url=f"/admin/petitions/{slug}")
     assert refused.status_code == 422 and "Please give a reason." in refused.text
-    response = post_form(admin, f"/admin/revisions/{rid}/reject", {"reason": "Spam with a phishing link."},
-                         page_url=f"/admin/petitions/{slug}")
+    response = post_form(
+        admin,
+        f"/admin/revisions/{rid}/reject",
+        {"reason": "Spam with a phishing link."},
+        page_url=f"/admin/petitions/{slug}",
+    )
     assert response.status_code == 303
     assert "Cheap pills" not in public_texts(app, slug)
     assert petition_row(app, slug).title == APPROVED["title"]
@@ -158,7 +172,9 @@ def test_rejecting_discards_the_text_with_a_reason_the_owner_sees(app, slug, own
     assert APPROVED["title"] in form and "Cheap pills" not in form  # the form holds the approved text again
     deliver(app)
     (message,) = mailbox.to(OWNER)
-    assert message["Subject"].startswith("Your changes were not approved") and "Spam with a phishing link." in body_of(message)
+    assert message["Subject"].startswith("Your changes were not approved") and "Spam with a phishing link." in body_of(
+        message
+    )
     # It is gone from the queue.
     assert "No change waits for review." in admin.get("/admin/queue").text
 
@@ -256,7 +272,9 @@ def test_under_post_an_edited_petition_is_flagged_until_reviewed(app, slug, owne
 
 def test_hiding_an_edited_petition_clears_its_flag(app, slug, owner, admin) -> None:
     edit(owner, slug, SPAM)
-    response = post_form(admin, f"/admin/petitions/{slug}/hide", {"reason": "Spam."}, page_url=f"/admin/petitions/{slug}")
+    response = post_form(
+        admin, f"/admin/petitions/{slug}/hide", {"reason": "Spam."}, page_url=f"/admin/petitions/{slug}"
+    )
     assert response.status_code == 303
     petition = petition_row(app, slug)
     assert petition.status == "hidden" and petition.edited_since_review_at is None

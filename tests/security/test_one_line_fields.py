@@ -64,9 +64,16 @@ def test_every_one_line_field_of_every_form_folds_line_breaks() -> None:
     assert plain == []
 
 
-@pytest.mark.parametrize("address", [
-    "a\n@example.org", "a@example.org\nBcc: b@example.org", '"a\r\nb"@example.org', "a\x0b@example.org", "a\u2028@example.org",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a\n@example.org",
+        "a@example.org\nBcc: b@example.org",
+        '"a\r\nb"@example.org',
+        "a\x0b@example.org",
+        "a\u2028@example.org",
+    ],
+)
 def test_an_email_address_with_a_line_break_or_control_character_is_refused(address: str) -> None:
     with pytest.raises(InvalidEmail):
         canonical_email(address)
@@ -110,7 +117,11 @@ def test_names_and_titles_stored_with_line_breaks_are_folded_in_every_email(app,
     post_form(client, "/forgot-password", {"email": "owner@example.org"})
     deliver(app)
     (confirm,) = mailbox.to("eve@example.org")
-    assert body_of(confirm).splitlines()[:3] == [f"Hello {FOLDED},", "", 'Thank you for signing "Stop Bcc: x@example.org".']
+    assert body_of(confirm).splitlines()[:3] == [
+        f"Hello {FOLDED},",
+        "",
+        'Thank you for signing "Stop Bcc: x@example.org".',
+    ]
     html = confirm.get_body(("html",)).get_content()
     assert f"<p>Hello {FOLDED},</p>" in html
     (reset,) = mailbox.to("owner@example.org")
@@ -120,29 +131,61 @@ def test_names_and_titles_stored_with_line_breaks_are_folded_in_every_email(app,
 def test_campaigner_forms_fold_line_breaks_in_names_titles_and_subjects(app, client) -> None:
     with app.app_context():
         make_user()
-    assert post_form(client, "/register", {"name": "Rae\nBcc: x", "email": "rae@example.org", "password": "a long password"}).status_code == 303
+    assert (
+        post_form(
+            client, "/register", {"name": "Rae\nBcc: x", "email": "rae@example.org", "password": "a long password"}
+        ).status_code
+        == 303
+    )
     assert login(client).status_code == 303
     token = csrf_from(client.get("/account/settings").text)
-    assert client.post("/account/name", data={"profile-name": "Casey\r\nCampaigner", "profile-csrf_token": token}).status_code == 303
-    created = post_form(client, "/petitions/new", {
-        "title": "Stop\nselling Rekognition", "target": "Amazon's\r\nboard", "summary": "A summary.",
-        "body": "Line one.\n\nLine two.", "goal": "100",
-    })
+    assert (
+        client.post(
+            "/account/name", data={"profile-name": "Casey\r\nCampaigner", "profile-csrf_token": token}
+        ).status_code
+        == 303
+    )
+    created = post_form(
+        client,
+        "/petitions/new",
+        {
+            "title": "Stop\nselling Rekognition",
+            "target": "Amazon's\r\nboard",
+            "summary": "A summary.",
+            "body": "Line one.\n\nLine two.",
+            "goal": "100",
+        },
+    )
     assert created.status_code == 303
     slug = created.headers["Location"].rsplit("/", 1)[1]
-    assert post_form(client, f"/account/petitions/{slug}/groups", {"name": "Amazon\nemployees", "domains": "amazon.com"}).status_code == 303
+    assert (
+        post_form(
+            client, f"/account/petitions/{slug}/groups", {"name": "Amazon\nemployees", "domains": "amazon.com"}
+        ).status_code
+        == 303
+    )
     with app.app_context():
         petition = db.session.scalar(select(Petition))
-        signing.confirm(signing.sign(petition, signing.SignatureData("Sam", "sam@example.org", "GB", updates=True),
-                                     now=utcnow(), ip=None), now=utcnow())
+        signing.confirm(
+            signing.sign(
+                petition, signing.SignatureData("Sam", "sam@example.org", "GB", updates=True), now=utcnow(), ip=None
+            ),
+            now=utcnow(),
+        )
         db.session.commit()
-    sent = post_form(client, f"/account/petitions/{slug}/updates", {"subject": "News\r\nBcc: x@example.org", "body": "Hello\n\nall"})
+    sent = post_form(
+        client, f"/account/petitions/{slug}/updates", {"subject": "News\r\nBcc: x@example.org", "body": "Hello\n\nall"}
+    )
     assert sent.status_code == 303
     with app.app_context():
         names = dict(db.session.execute(select(User.email, User.name)).all())
         assert names == {"campaigner@example.org": "Casey Campaigner", "rae@example.org": "Rae Bcc: x"}
         petition = db.session.scalar(select(Petition))
-        assert (petition.title, petition.target, petition.body) == ("Stop selling Rekognition", "Amazon's board", "Line one.\n\nLine two.")
+        assert (petition.title, petition.target, petition.body) == (
+            "Stop selling Rekognition",
+            "Amazon's board",
+            "Line one.\n\nLine two.",
+        )
         assert db.session.scalar(select(SupporterGroup.name)) == "Amazon employees"
         update_row = db.session.scalar(select(PetitionUpdate))
         assert (update_row.subject, update_row.body) == ("News Bcc: x@example.org", "Hello\n\nall")

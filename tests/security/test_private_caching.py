@@ -32,7 +32,7 @@ def slug(app) -> str:
 
 
 def private(response) -> bool:
-    """"private, no-store", or a view's own "no-store" (kept by no cache at all)."""
+    """Whether the answer is "private, no-store", or a view's own "no-store" (kept by no cache at all)."""
     cache_control = response.headers.get("Cache-Control", "")
     return cache_control == PRIVATE or ("no-store" in cache_control and "public" not in cache_control)
 
@@ -49,10 +49,18 @@ def test_every_page_of_a_signed_in_campaigner_is_private(app, slug) -> None:
     client = app.test_client()
     assert login(client, OWNER).status_code == 303
     for url in [
-        "/account", "/account/settings", "/petitions/new", f"/account/petitions/{slug}",
-        f"/petitions/{slug}/delivery", f"/petitions/{slug}/edit", f"/petitions/{slug}/signatures.csv",
-        f"/account/petitions/{slug}/updates", f"/account/petitions/{slug}/groups",
-        "/", f"/petitions/{slug}", "/privacy",  # the navigation shows who is signed in
+        "/account",
+        "/account/settings",
+        "/petitions/new",
+        f"/account/petitions/{slug}",
+        f"/petitions/{slug}/delivery",
+        f"/petitions/{slug}/edit",
+        f"/petitions/{slug}/signatures.csv",
+        f"/account/petitions/{slug}/updates",
+        f"/account/petitions/{slug}/groups",
+        "/",
+        f"/petitions/{slug}",
+        "/privacy",  # the navigation shows who is signed in
     ]:
         response = get(client, url)
         assert response.status_code == 200, url
@@ -63,8 +71,16 @@ def test_every_admin_page_is_private(app, slug) -> None:
     client = app.test_client()
     assert login(client, ADMIN).status_code == 303
     for url in [
-        "/admin/", "/admin/queue", "/admin/reports", "/admin/signatures", f"/admin/signatures?petition={slug}",
-        "/admin/invalidations", "/admin/audit", "/admin/blocks", "/admin/trending", f"/admin/petitions/{slug}",
+        "/admin/",
+        "/admin/queue",
+        "/admin/reports",
+        "/admin/signatures",
+        f"/admin/signatures?petition={slug}",
+        "/admin/invalidations",
+        "/admin/audit",
+        "/admin/blocks",
+        "/admin/trending",
+        f"/admin/petitions/{slug}",
     ]:
         response = get(client, url)
         assert response.status_code == 200, url
@@ -106,8 +122,12 @@ def test_the_press_endpoints_stay_public_and_set_no_cookie(app, slug, signed_in)
     if signed_in:
         assert login(client, OWNER).status_code == 303
     for url in [
-        f"/api/v1/petitions/{slug}/count", f"/api/v1/petitions/{slug}", "/api/v1/petitions",
-        f"/petitions/{slug}/badge.svg", f"/embed/{slug}", f"/oembed?url=http://localhost/petitions/{slug}&format=json",
+        f"/api/v1/petitions/{slug}/count",
+        f"/api/v1/petitions/{slug}",
+        "/api/v1/petitions",
+        f"/petitions/{slug}/badge.svg",
+        f"/embed/{slug}",
+        f"/oembed?url=http://localhost/petitions/{slug}&format=json",
     ]:
         response = get(client, url)
         assert response.status_code == 200, url

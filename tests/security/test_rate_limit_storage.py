@@ -20,12 +20,27 @@ WARNING = "REDIS_URL is not set: each of the 2 workers counts rate limits on its
 
 def start_log(tmp_path: Path, *args: str, **env: str) -> str:
     """What gunicorn (the shipped gunicorn.conf.py) logs until it listens; then it is stopped."""
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("REDIS_URL", "APP_ENV", "FLASK_ENV", "WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_CONTROL_SOCKET")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "APP_ENV", "FLASK_ENV", "WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_CONTROL_SOCKET")
+    }
     base.update(SECRET_KEY="test-secret", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite", GUNICORN_ACCESS_LOG="", **env)
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "app:app", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0", *args],
-        cwd=ROOT, env=base, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "app:app",
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            "127.0.0.1:0",
+            *args,
+        ],
+        cwd=ROOT,
+        env=base,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines: list[str] = []
     listening = threading.Event()
@@ -61,11 +76,14 @@ def test_a_production_start_with_two_workers_and_no_redis_warns_at_start(tmp_pat
     assert "[WARNING]" in line and "lets 2 times as many requests through" in line and "Set REDIS_URL" in line
 
 
-@pytest.mark.parametrize(("args", "env"), [
-    (("--workers", "1"), {"APP_ENV": "production"}),  # one worker: its counts are all the counts
-    (("--workers", "2"), {"APP_ENV": "production", "REDIS_URL": "redis://127.0.0.1:6379/15"}),  # shared in Redis
-    (("--workers", "2"), {}),  # not a production start
-])
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("--workers", "1"), {"APP_ENV": "production"}),  # one worker: its counts are all the counts
+        (("--workers", "2"), {"APP_ENV": "production", "REDIS_URL": "redis://127.0.0.1:6379/15"}),  # shared in Redis
+        (("--workers", "2"), {}),  # not a production start
+    ],
+)
 def test_no_warning_where_the_limits_are_whole(tmp_path, args, env) -> None:
     log = start_log(tmp_path, *args, **env)
     assert "REDIS_URL is not set" not in log

@@ -114,7 +114,9 @@ def test_changing_the_password_ends_every_other_session_and_keeps_this_one(app) 
     client = signed_in_client(app)
     kept = copy_of(app, client)
     laptop = signed_in_client(app)
-    changed = post_settings(client, "/account/password", "password", current_password=PASSWORD, new_password="a new long password")
+    changed = post_settings(
+        client, "/account/password", "password", current_password=PASSWORD, new_password="a new long password"
+    )
     assert changed.status_code == 303
     assert "You are signed out everywhere else." in client.get("/account/settings").text
     assert signed_in(client)
@@ -127,7 +129,9 @@ def test_a_wrong_current_password_ends_no_session(app) -> None:
         make_user()
     client = signed_in_client(app)
     kept = copy_of(app, client)
-    wrong = post_settings(client, "/account/password", "password", current_password="not my password", new_password="a new long password")
+    wrong = post_settings(
+        client, "/account/password", "password", current_password="not my password", new_password="a new long password"
+    )
     assert wrong.status_code == 422
     assert signed_in(client) and signed_in(kept)
 
@@ -206,10 +210,13 @@ def test_the_migration_gives_each_existing_account_its_own_token(database_url, t
         downgrade(directory=str(ROOT / "migrations"), revision="0005")
         try:
             for i in range(3):
-                db.session.execute(text(
-                    "INSERT INTO users (name, email, password_hash, is_admin, created_at)"
-                    " VALUES (:name, :email, 'x', false, '2026-01-01 10:00:00')"
-                ), {"name": f"P{i}", "email": f"p{i}@example.org"})
+                db.session.execute(
+                    text(
+                        "INSERT INTO users (name, email, password_hash, is_admin, created_at)"
+                        " VALUES (:name, :email, 'x', false, '2026-01-01 10:00:00')"
+                    ),
+                    {"name": f"P{i}", "email": f"p{i}@example.org"},
+                )
             db.session.commit()
         finally:
             upgrade(directory=str(ROOT / "migrations"))  # the database goes back to the head, whatever happened

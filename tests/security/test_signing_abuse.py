@@ -103,9 +103,16 @@ def test_withdrawing_and_signing_again_never_undoes_an_administrators_invalidati
     admin = app.test_client()
     assert login(admin, "admin@example.org").status_code == 303
     preview = admin.get(f"/admin/signatures?petition={slug}&domain=botfarm.example")
-    done = admin.post("/admin/signatures", data={
-        "petition": slug, "domain": "botfarm.example", "expected": "3", "reason": "a bot farm",
-        "csrf_token": csrf_from(preview.text)})
+    done = admin.post(
+        "/admin/signatures",
+        data={
+            "petition": slug,
+            "domain": "botfarm.example",
+            "expected": "3",
+            "reason": "a bot farm",
+            "csrf_token": csrf_from(preview.text),
+        },
+    )
     assert done.status_code == 303
     batch_id = int(done.headers["Location"].rsplit("/", 1)[1])
     assert count(app, slug) == 1
@@ -134,8 +141,10 @@ def test_withdrawing_and_signing_again_never_undoes_an_administrators_invalidati
     # The administrator reverses the batch: the bot that did not withdraw counts again; the
     # withdrawn ones are deleted, as their signers asked, and do not count.
     detail = admin.get(f"/admin/invalidations/{batch_id}")
-    reversed_ = admin.post(f"/admin/invalidations/{batch_id}/reverse",
-                           data={"reason": "checked by phone", "csrf_token": csrf_from(detail.text)})
+    reversed_ = admin.post(
+        f"/admin/invalidations/{batch_id}/reverse",
+        data={"reason": "checked by phone", "csrf_token": csrf_from(detail.text)},
+    )
     assert reversed_.status_code == 303
     assert count(app, slug) == 2
     assert sorted(rows(app)) == ["bot3@botfarm.example", "human@example.org"]
@@ -175,7 +184,9 @@ def test_a_suspected_signature_stays_suspected_across_withdrawing_and_signing_ag
         assert (batch.actor_id, batch.criteria["automatic"], batch.signature_count) == (None, "fast", 1)
     assert f"Batch {batch.id}" in listing.text
     detail = admin.get(f"/admin/invalidations/{batch.id}")
-    admin.post(f"/admin/invalidations/{batch.id}/reverse", data={"reason": "a person", "csrf_token": csrf_from(detail.text)})
+    admin.post(
+        f"/admin/invalidations/{batch.id}/reverse", data={"reason": "a person", "csrf_token": csrf_from(detail.text)}
+    )
     assert rows(app) == {} and count(app, slug) == 0  # withdrawn: gone, never counted
     recount_is_exact(app, slug)
 
@@ -315,20 +326,39 @@ def test_a_stamp_from_another_petition_or_browser_or_too_old_is_suspected(app) -
     with app.app_context():
         slug, other = make_petition().slug, make_petition(title="Another petition").slug
     mine, theirs = app.test_client(), app.test_client()
-    page, elsewhere, their_page = mine.get(f"/petitions/{slug}"), mine.get(f"/petitions/{other}"), theirs.get(f"/petitions/{slug}")
+    page, elsewhere, their_page = (
+        mine.get(f"/petitions/{slug}"),
+        mine.get(f"/petitions/{other}"),
+        theirs.get(f"/petitions/{slug}"),
+    )
     form = {"csrf_token": csrf_from(page.text), "name": "Bot", "country": "GB"}
-    mine.post(f"/petitions/{slug}/sign", data={**form, "email": "other-petition@example.org", "started": started_from(elsewhere.text)})
-    mine.post(f"/petitions/{slug}/sign", data={**form, "email": "other-browser@example.org", "started": started_from(their_page.text)})
+    mine.post(
+        f"/petitions/{slug}/sign",
+        data={**form, "email": "other-petition@example.org", "started": started_from(elsewhere.text)},
+    )
+    mine.post(
+        f"/petitions/{slug}/sign",
+        data={**form, "email": "other-browser@example.org", "started": started_from(their_page.text)},
+    )
     with app.app_context():
         old_kind = serializer(abuse.FORM_STARTED).dumps("s")  # a stamp bound to nothing, as they were
     mine.post(f"/petitions/{slug}/sign", data={**form, "email": "unbound@example.org", "started": old_kind})
     app.config["SIGN_STAMP_MAX_AGE"] = 0
-    mine.post(f"/petitions/{slug}/sign", data={**form, "email": "too-old@example.org", "started": started_from(mine.get(f"/petitions/{slug}").text)})
+    mine.post(
+        f"/petitions/{slug}/sign",
+        data={**form, "email": "too-old@example.org", "started": started_from(mine.get(f"/petitions/{slug}").text)},
+    )
     app.config["SIGN_STAMP_MAX_AGE"] = 3600
-    mine.post(f"/petitions/{slug}/sign", data={**form, "email": "fine@example.org", "started": started_from(mine.get(f"/petitions/{slug}").text)})
+    mine.post(
+        f"/petitions/{slug}/sign",
+        data={**form, "email": "fine@example.org", "started": started_from(mine.get(f"/petitions/{slug}").text)},
+    )
     assert suspected_of(app) == {
-        "other-petition@example.org": "stamp", "other-browser@example.org": "stamp", "unbound@example.org": "stamp",
-        "too-old@example.org": "stamp", "fine@example.org": None,
+        "other-petition@example.org": "stamp",
+        "other-browser@example.org": "stamp",
+        "unbound@example.org": "stamp",
+        "too-old@example.org": "stamp",
+        "fine@example.org": None,
     }
 
 
@@ -394,9 +424,16 @@ def test_a_suspected_signing_costs_what_a_counted_one_costs(app, monkeypatch) ->
         statements.clear()
         event.listen(Engine, "before_cursor_execute", seen)
         try:
-            browser.post(f"/petitions/{slug}/sign", data={
-                "csrf_token": csrf_from(page.text), "started": started_from(page.text), "name": "N", "email": email,
-                "country": "GB"})
+            browser.post(
+                f"/petitions/{slug}/sign",
+                data={
+                    "csrf_token": csrf_from(page.text),
+                    "started": started_from(page.text),
+                    "name": "N",
+                    "email": email,
+                    "country": "GB",
+                },
+            )
         finally:
             event.remove(Engine, "before_cursor_execute", seen)
         return list(statements)
@@ -414,5 +451,6 @@ def test_a_suspected_signing_costs_what_a_counted_one_costs(app, monkeypatch) ->
     with app.app_context():
         batch = db.session.scalar(select(Invalidation))
         assert (batch.criteria["automatic"], batch.signature_count) == ("fast", 1)
-        assert db.session.scalar(select(Signature.invalidation_id).where(Signature.email == "bot@example.org")) == batch.id
-
+        assert (
+            db.session.scalar(select(Signature.invalidation_id).where(Signature.email == "bot@example.org")) == batch.id
+        )

@@ -179,8 +179,13 @@ def serve(database_url: str, tmp_path: Path, **settings: str) -> Iterator[Site]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "SSE_")) and k != "WEB_CONCURRENCY"}
     env.pop("XDG_RUNTIME_DIR", None)
     env.update(
-        HOME=str(home), DATABASE_URL=database_url, SECRET_KEY=secrets.token_hex(32), BASE_URL=f"http://127.0.0.1:{port}",
-        GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="", **settings,
+        HOME=str(home),
+        DATABASE_URL=database_url,
+        SECRET_KEY=secrets.token_hex(32),
+        BASE_URL=f"http://127.0.0.1:{port}",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_ACCESS_LOG="",
+        **settings,
     )
     with mock.patch.dict(os.environ, env, clear=True):
         workers = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"]  # as many as the shipped file starts
@@ -188,7 +193,10 @@ def serve(database_url: str, tmp_path: Path, **settings: str) -> Iterator[Site]:
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     site = Site(f"http://127.0.0.1:{port}", port, proc, log_path, app, slug)
     try:
@@ -338,7 +346,9 @@ def test_hundreds_of_readers_leave_the_shipped_gunicorn_answering(site: Site) ->
 
     # The readers turned away poll the count instead: all of them at once are answered.
     with ThreadPoolExecutor(32) as pool:
-        polled = list(pool.map(timed_get, [f"{site.url}/api/v1/petitions/{site.slug}/count"] * (READERS - len(workers))))
+        polled = list(
+            pool.map(timed_get, [f"{site.url}/api/v1/petitions/{site.slug}/count"] * (READERS - len(workers)))
+        )
     assert all(status == 200 for status, _ in polled), polled
 
 

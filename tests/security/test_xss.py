@@ -58,19 +58,28 @@ def problems_in(html: str, frames_from: str | None = None) -> list[str]:
 
 @pytest.fixture
 def hostile(app):
-    """One petition per payload, with the payload everywhere a user can type, and a signer with it as name and comment."""
+    """One petition per payload, with the payload everywhere a user can type, and a signer with it
+    as name and comment."""
     slugs = []
     with app.app_context():
         owner = make_user("casey@example.org")
         for i, payload in enumerate(PAYLOADS):
             data = PetitionData(
-                title=f"T{i} {payload}"[:150], target=payload[:150], summary=payload[:500],
-                body=f"Intro\n\n{payload}\n\n**{payload}**\n\n- {payload}", goal=10,
+                title=f"T{i} {payload}"[:150],
+                target=payload[:150],
+                summary=payload[:500],
+                body=f"Intro\n\n{payload}\n\n**{payload}**\n\n- {payload}",
+                goal=10,
             )
             petition = create_petition(owner, data, now=utcnow(), moderation="post")
-            s = signing.sign(petition, signing.SignatureData(name=payload[:100], email=f"x{i}@example.org",
-                                                             country="GB", comment=payload[:500], show_name=True),
-                             now=utcnow(), ip=None)
+            s = signing.sign(
+                petition,
+                signing.SignatureData(
+                    name=payload[:100], email=f"x{i}@example.org", country="GB", comment=payload[:500], show_name=True
+                ),
+                now=utcnow(),
+                ip=None,
+            )
             signing.confirm(s, now=utcnow())
             db.session.commit()
             slugs.append(petition.slug)
@@ -83,8 +92,15 @@ def test_no_payload_survives_on_any_page(app, client, hostile) -> None:
     login(client, "casey@example.org")
     failures = []
     for slug, payload in zip(hostile, PAYLOADS, strict=True):
-        for url in [f"/petitions/{slug}", f"/embed/{slug}", f"/petitions/{slug}/edit", "/account", f"/?q={payload[:50]}",
-                    f"/account/petitions/{slug}", f"/petitions/{slug}/delivery"]:
+        for url in [
+            f"/petitions/{slug}",
+            f"/embed/{slug}",
+            f"/petitions/{slug}/edit",
+            "/account",
+            f"/?q={payload[:50]}",
+            f"/account/petitions/{slug}",
+            f"/petitions/{slug}/delivery",
+        ]:
             response = client.get(url)
             if response.status_code == 404 and url.startswith("/account/petitions"):
                 continue  # the dashboard is optional in this check

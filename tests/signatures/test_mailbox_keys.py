@@ -12,7 +12,10 @@ from petitions.signatures.mailboxes import PROVIDERS, legacy_key, normalize_emai
     ("provider", "spellings"),
     [
         ("Gmail", ["dave@gmail.com", "d.a.v.e@gmail.com", "Dave+x@googlemail.com"]),
-        ("Proton", ["dave@proton.me", "da.ve@proton.me", "da-ve@protonmail.com", "da_ve@pm.me", "dave+x@protonmail.ch"]),
+        (
+            "Proton",
+            ["dave@proton.me", "da.ve@proton.me", "da-ve@protonmail.com", "da_ve@pm.me", "dave+x@protonmail.ch"],
+        ),
         ("Fastmail", ["dave@fastmail.com", "x@dave.fastmail.com", "dave+shop@fastmail.com", "y+z@dave.fastmail.com"]),
         ("Fastmail", ["dave@fastmail.fm", "x@dave.fastmail.fm"]),
         ("Outlook", ["dave@outlook.com", "Dave+news@outlook.com"]),
@@ -72,10 +75,15 @@ def test_migration_0008_rekeys_existing_signatures_and_keeps_counts_exact(databa
     app = make_app(database_url, None, tmp_path)
     with app.app_context():
         make_petition()
-        db.session.execute(text(
-            "INSERT INTO supporter_groups (petition_id, name, signature_count, created_at)"
-            " VALUES (1, 'Proton people', 0, '2026-01-01 09:00:00')"))
-        db.session.execute(text("INSERT INTO group_domains (petition_id, group_id, domain) VALUES (1, 1, 'protonmail.com')"))
+        db.session.execute(
+            text(
+                "INSERT INTO supporter_groups (petition_id, name, signature_count, created_at)"
+                " VALUES (1, 'Proton people', 0, '2026-01-01 09:00:00')"
+            )
+        )
+        db.session.execute(
+            text("INSERT INTO group_domains (petition_id, group_id, domain) VALUES (1, 1, 'protonmail.com')")
+        )
         db.session.commit()
         downgrade(directory=str(ROOT / "migrations"), revision="0005")
         rows = [  # email, the key the old rule gave it, its domain, confirmed?
@@ -87,21 +95,32 @@ def test_migration_0008_rekeys_existing_signatures_and_keeps_counts_exact(databa
             ("bot@example.net", "bot@example.net", "example.net", False),
         ]
         for i, (email, key, domain, confirmed) in enumerate(rows, start=1):
-            db.session.execute(text(
-                "INSERT INTO signatures (id, petition_id, name, email, email_normalized, email_domain, country, show_name,"
-                " updates, created_at, confirmed_at, resend_count) VALUES (:i, 1, 'N', :e, :k, :d, 'GB', false, false,"
-                " '2026-01-01 10:00:00', :c, 0)"), {"i": i, "e": email, "k": key, "d": domain,
-                                                     "c": "2026-01-01 10:30:00" if confirmed else None})
-        db.session.execute(text(
-            "INSERT INTO invalidations (id, petition_id, actor_id, reason, criteria, signature_count, created_at)"
-            " VALUES (1, 1, NULL, 'Suspected: form sent faster than a person can (2026-01-01)',"
-            " '{\"automatic\": \"fast\", \"day\": \"2026-01-01\"}', 1, '2026-01-01 10:00:00')"))
-        db.session.execute(text("UPDATE signatures SET invalidated_at = '2026-01-01 10:00:00', invalidation_id = 1 WHERE id = 6"))
+            db.session.execute(
+                text(
+                    "INSERT INTO signatures (id, petition_id, name, email, email_normalized, email_domain, country,"
+                    " show_name, updates, created_at, confirmed_at, resend_count)"
+                    " VALUES (:i, 1, 'N', :e, :k, :d, 'GB', false, false, '2026-01-01 10:00:00', :c, 0)"
+                ),
+                {"i": i, "e": email, "k": key, "d": domain, "c": "2026-01-01 10:30:00" if confirmed else None},
+            )
+        db.session.execute(
+            text(
+                "INSERT INTO invalidations (id, petition_id, actor_id, reason, criteria, signature_count, created_at)"
+                " VALUES (1, 1, NULL, 'Suspected: form sent faster than a person can (2026-01-01)',"
+                ' \'{"automatic": "fast", "day": "2026-01-01"}\', 1, \'2026-01-01 10:00:00\')'
+            )
+        )
+        db.session.execute(
+            text("UPDATE signatures SET invalidated_at = '2026-01-01 10:00:00', invalidation_id = 1 WHERE id = 6")
+        )
         db.session.execute(text("UPDATE petitions SET signature_count = 5"))
         db.session.execute(text("UPDATE supporter_groups SET signature_count = 2"))
-        db.session.execute(text("INSERT INTO petition_country_counts (petition_id, country, count) VALUES (1, 'GB', 5)"))
-        db.session.execute(text(
-            "INSERT INTO petition_hourly_counts (petition_id, hour, count) VALUES (1, '2026-01-01 10:00:00', 5)"))
+        db.session.execute(
+            text("INSERT INTO petition_country_counts (petition_id, country, count) VALUES (1, 'GB', 5)")
+        )
+        db.session.execute(
+            text("INSERT INTO petition_hourly_counts (petition_id, hour, count) VALUES (1, '2026-01-01 10:00:00', 5)")
+        )
         db.session.commit()
         # a withdraw link sent before the rules changed: bound to the old key's digest
         old_link = tokens.make_token(tokens.WITHDRAW_SIGNATURE, [2, signing._email_digest("da.ve@protonmail.com")])
@@ -122,10 +141,16 @@ def test_migration_0008_rekeys_existing_signatures_and_keeps_counts_exact(databa
         assert db.session.get(SupporterGroup, 1).signature_count == 1
         assert counts.recount(db.session.get(Petition, 1), now=utcnow()) == []
         assert db.session.get(Signature, 6).suspected == "fast"
-        assert signing.signature_from_token(
-            old_link, now=utcnow(), purpose=tokens.WITHDRAW_SIGNATURE, max_age=tokens.LONG_LIVED).id == 2
+        assert (
+            signing.signature_from_token(
+                old_link, now=utcnow(), purpose=tokens.WITHDRAW_SIGNATURE, max_age=tokens.LONG_LIVED
+            ).id
+            == 2
+        )
         # a new spelling of a migrated mailbox meets its row
-        new = signing.record(db.session.get(Petition, 1), signing.SignatureData("N", "a.n.n@pm.me", "GB"), now=utcnow(), ip=None)
+        new = signing.record(
+            db.session.get(Petition, 1), signing.SignatureData("N", "a.n.n@pm.me", "GB"), now=utcnow(), ip=None
+        )
         assert new == 5
         db.session.rollback()
 

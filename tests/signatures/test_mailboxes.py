@@ -32,7 +32,9 @@ def test_different_mailboxes_stay_different(a: str, b: str) -> None:
     assert normalize_email(a) != normalize_email(b)
 
 
-@pytest.mark.parametrize("bad", ["", "jane", "jane@", "@example.org", "jane@@example.org", "jane@example", "a b@example.org"])
+@pytest.mark.parametrize(
+    "bad", ["", "jane", "jane@", "@example.org", "jane@@example.org", "jane@example", "a b@example.org"]
+)
 def test_invalid_addresses_are_refused(bad: str) -> None:
     with pytest.raises(InvalidEmail):
         canonical_email(bad)

@@ -137,8 +137,17 @@ def test_the_database_itself_refuses_a_second_row_for_a_mailbox(ctx) -> None:
     db.session.commit()
     now = utcnow()
     db.session.add(
-        Signature(petition_id=petition.id, name="X", email="other@example.org", email_normalized="sam@example.org",
-                  country="GB", created_at=now, show_name=False, updates=False, resend_count=0)
+        Signature(
+            petition_id=petition.id,
+            name="X",
+            email="other@example.org",
+            email_normalized="sam@example.org",
+            country="GB",
+            created_at=now,
+            show_name=False,
+            updates=False,
+            resend_count=0,
+        )
     )
     with pytest.raises(IntegrityError):
         db.session.commit()

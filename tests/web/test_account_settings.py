@@ -82,8 +82,15 @@ def test_settings_need_a_signed_in_campaigner_and_hold_separate_forms(app, clien
     login(client)
     page = client.get("/account/settings")
     assert page.status_code == 200
-    for name in ("profile-name", "email-new_email", "email-password", "password-current_password",
-                 "password-new_password", "delete-password", "delete-confirm"):
+    for name in (
+        "profile-name",
+        "email-new_email",
+        "email-password",
+        "password-current_password",
+        "password-new_password",
+        "delete-password",
+        "delete-confirm",
+    ):
         assert f'name="{name}"' in page.text
     assert page.text.count('id="email-password"') == 1 and page.text.count('id="delete-password"') == 1
     assert EMAIL in page.text
@@ -275,7 +282,9 @@ def test_confirming_a_new_address_confirms_an_unconfirmed_account(ctx) -> None:
         operations.request_email_change(other, "free@example.org", PASSWORD, now=utcnow())
         db.session.commit()
         make_user("free@example.org")
-        operations.confirm_email_change(make_token(operations.CONFIRM_EMAIL_CHANGE, [other.id, "free@example.org"]), now=utcnow())
+        operations.confirm_email_change(
+            make_token(operations.CONFIRM_EMAIL_CHANGE, [other.id, "free@example.org"]), now=utcnow()
+        )
 
 
 # --- changing the password --------------------------------------------------------------------
@@ -285,16 +294,22 @@ def test_changing_the_password(app, client, mailbox) -> None:
     with app.app_context():
         make_user()
     login(client)
-    wrong = post_settings(client, "/account/password", "password", current_password="guess guess guess",
-                          new_password="a brand new password")
+    wrong = post_settings(
+        client,
+        "/account/password",
+        "password",
+        current_password="guess guess guess",
+        new_password="a brand new password",
+    )
     assert wrong.status_code == 422
     assert NOT_CURRENT in wrong.text and 'id="password-current_password-error"' in wrong.text
     short = post_settings(client, "/account/password", "password", current_password=PASSWORD, new_password="short")
     assert short.status_code == 422 and "at least 10 characters" in short.text
     assert login(app.test_client()).status_code == 303  # unchanged so far
 
-    done = post_settings(client, "/account/password", "password", current_password=PASSWORD,
-                         new_password="a brand new password")
+    done = post_settings(
+        client, "/account/password", "password", current_password=PASSWORD, new_password="a brand new password"
+    )
     assert (done.status_code, done.headers["Location"]) == (303, "/account/settings")
     assert signed_in(client)  # this session goes on
     assert login(app.test_client()).status_code == 422
@@ -369,7 +384,9 @@ def test_a_reset_link_dies_when_the_password_changes_another_way(app, client, ma
     deliver(app)
     link = path(link_in(mailbox.to(EMAIL)[0], "/reset-password/"))
     login(client)
-    post_settings(client, "/account/password", "password", current_password=PASSWORD, new_password="changed in settings")
+    post_settings(
+        client, "/account/password", "password", current_password=PASSWORD, new_password="changed in settings"
+    )
     assert app.test_client().get(link).status_code == 410
 
 
@@ -495,9 +512,11 @@ def test_deleting_the_account_keeps_its_petitions_public_closed_and_counted(app,
         live = db.session.get(Petition, ids["live"])
         assert (live.owner_id, live.status, live.signature_count) == (None, "closed", 3)
         assert live.closed_at is not None and abs(live.closed_at - utcnow()) < timedelta(minutes=1)
-        countries = dict(db.session.execute(
-            select(CountryCount.country, CountryCount.count).where(CountryCount.petition_id == live.id)
-        ).all())
+        countries = dict(
+            db.session.execute(
+                select(CountryCount.country, CountryCount.count).where(CountryCount.petition_id == live.id)
+            ).all()
+        )
         assert countries == {"GB": 1, "FR": 2}
         finished = db.session.get(Petition, ids["finished"])
         assert (finished.owner_id, finished.status, finished.closed_at) == (None, "closed", finished_closed_at)

@@ -46,17 +46,39 @@ def setup_site(app: Flask) -> dict:
         admin = make_user(ADMIN, name="Ada Admin", admin=True)
         owner = make_user(OWNER, name="Olive Owner")
         petition = make_petition(owner)
-        report = review.file_report(petition, reason="spam", details="Looks like an advert", email=None, ip="203.0.113.9", now=utcnow())
-        batch = Invalidation(petition_id=petition.id, actor_id=admin.id, reason="test", criteria={}, signature_count=0, created_at=utcnow())
+        report = review.file_report(
+            petition, reason="spam", details="Looks like an advert", email=None, ip="203.0.113.9", now=utcnow()
+        )
+        batch = Invalidation(
+            petition_id=petition.id,
+            actor_id=admin.id,
+            reason="test",
+            criteria={},
+            signature_count=0,
+            created_at=utcnow(),
+        )
         db.session.add(batch)
         revision = PetitionRevision(
-            petition_id=petition.id, author_id=owner.id, title=petition.title, target=petition.target,
-            summary="A proposed summary.", body=petition.body, body_html=petition.body_html, status="pending", created_at=utcnow(),
+            petition_id=petition.id,
+            author_id=owner.id,
+            title=petition.title,
+            target=petition.target,
+            summary="A proposed summary.",
+            body=petition.body,
+            body_html=petition.body_html,
+            status="pending",
+            created_at=utcnow(),
         )
         db.session.add(revision)
         db.session.commit()
-        return {"slug": petition.slug, "petition_id": petition.id, "report_id": report.id, "batch_id": batch.id, "admin_id": admin.id,
-                "revision_id": revision.id}
+        return {
+            "slug": petition.slug,
+            "petition_id": petition.id,
+            "report_id": report.id,
+            "batch_id": batch.id,
+            "admin_id": admin.id,
+            "revision_id": revision.id,
+        }
 
 
 def fresh(app: Flask, model, ident):
@@ -74,8 +96,14 @@ def count(app: Flask, model) -> int:
 
 def admin_urls(app: Flask, ids: dict) -> list[tuple[str, str]]:
     """(method, URL) of every view of the admin blueprint, with real ids filled in."""
-    values = {"slug": ids["slug"], "report_id": ids["report_id"], "batch_id": ids["batch_id"], "kind": "domain", "block_id": 1,
-              "revision_id": ids["revision_id"]}
+    values = {
+        "slug": ids["slug"],
+        "report_id": ids["report_id"],
+        "batch_id": ids["batch_id"],
+        "kind": "domain",
+        "block_id": 1,
+        "revision_id": ids["revision_id"],
+    }
     found = []
     with app.test_request_context():
         from flask import url_for
@@ -96,7 +124,14 @@ def test_every_admin_url_sends_strangers_to_sign_in_and_refuses_campaigners(app,
     urls = admin_urls(app, ids)
     endpoints = {url for _, url in urls}
     assert len(urls) >= 14, urls
-    assert {"/admin/", "/admin/signatures", "/admin/audit", "/admin/reports", "/admin/queue", "/admin/invalidations"} <= endpoints
+    assert {
+        "/admin/",
+        "/admin/signatures",
+        "/admin/audit",
+        "/admin/reports",
+        "/admin/queue",
+        "/admin/invalidations",
+    } <= endpoints
     attempt = {"reason": "x", "note": "x", "resolution": "hide", "domain": "example.org", "expected": "0"}
 
     token = csrf_from(client.get("/login").text)  # a valid token, so the refusal is not the CSRF check's
@@ -141,7 +176,12 @@ def test_the_home_page_counts_what_needs_attention_and_lists_petitions_with_filt
         other = make_user("someone@elsewhere.net")
         data = PetitionData("Ban leaf blowers at night", "The city council", "Quiet nights.", "Please.", 50)
         create_petition(other, data, now=utcnow(), moderation="pre")
-        create_petition(other, PetitionData("Fix the bridge now", "The mayor", "Safety.", "Now.", 50), now=utcnow(), moderation="pre")
+        create_petition(
+            other,
+            PetitionData("Fix the bridge now", "The mayor", "Safety.", "Now.", 50),
+            now=utcnow(),
+            moderation="pre",
+        )
         hidden = make_petition(owner, title="A petition that breaks the rules")
         review.hide(hidden, db.session.get(User, ids["admin_id"]), reason="Rule 3", now=utcnow())
         db.session.commit()
@@ -163,7 +203,10 @@ def test_the_home_page_counts_what_needs_attention_and_lists_petitions_with_filt
     assert titles(status="hidden") == ["A petition that breaks the rules"]
     assert titles(q="BRIDGE") == ["Fix the bridge now"]
     assert titles(q="%") == []  # wildcards are taken literally
-    assert set(titles(owner="owner@example")) == {"A petition that breaks the rules", "Stop selling Rekognition to governments"}
+    assert set(titles(owner="owner@example")) == {
+        "A petition that breaks the rules",
+        "Stop selling Rekognition to governments",
+    }
     assert titles(owner="elsewhere", q="leaf") == ["Ban leaf blowers at night"]
     assert len(titles(status="nonsense")) == 4  # an unknown status filters nothing, and is no error
 
@@ -187,8 +230,16 @@ def test_the_lists_take_the_same_number_of_queries_whatever_their_length(app, cl
         review.file_report(petition, reason="other", details=None, email=None, ip=None, now=utcnow())
         review.hide(petition, admin, reason="r", now=utcnow())
         create_petition(owner, PetitionData(f"Pending petition {i}", "T", "S", "B", 10), now=utcnow(), moderation="pre")
-        db.session.add(Invalidation(petition_id=petition.id, actor_id=admin.id, reason="r", criteria={"domain": "x.org"},
-                                    signature_count=0, created_at=utcnow()))
+        db.session.add(
+            Invalidation(
+                petition_id=petition.id,
+                actor_id=admin.id,
+                reason="r",
+                criteria={"domain": "x.org"},
+                signature_count=0,
+                created_at=utcnow(),
+            )
+        )
         db.session.commit()
 
     with app.app_context():
@@ -220,7 +271,8 @@ def test_hiding_needs_a_reason_that_the_owner_is_emailed_and_restoring_puts_it_b
     assert fresh(app, Petition, ids["petition_id"]).status == "open"
 
     hidden = client.post(
-        f"/admin/petitions/{slug}/hide", data={"reason": "Advertising, not a petition.", "csrf_token": csrf_from(page.text)}
+        f"/admin/petitions/{slug}/hide",
+        data={"reason": "Advertising, not a petition.", "csrf_token": csrf_from(page.text)},
     )
     assert hidden.status_code == 303 and hidden.headers["Location"] == f"/admin/petitions/{slug}"
     petition = fresh(app, Petition, ids["petition_id"])
@@ -228,7 +280,12 @@ def test_hiding_needs_a_reason_that_the_owner_is_emailed_and_restoring_puts_it_b
     with app.app_context():
         (entry,) = db.session.scalars(select(AuditEntry))
         assert (entry.actor_id, entry.actor_email, entry.action, entry.target_type, entry.target_id, entry.reason) == (
-            ids["admin_id"], ADMIN, "petition.hide", "petition", ids["petition_id"], "Advertising, not a petition.",
+            ids["admin_id"],
+            ADMIN,
+            "petition.hide",
+            "petition",
+            ids["petition_id"],
+            "Advertising, not a petition.",
         )
         assert entry.details == {"previous_status": "open"}
     deliver(app)
@@ -247,14 +304,20 @@ def test_hiding_needs_a_reason_that_the_owner_is_emailed_and_restoring_puts_it_b
 
     page = client.get(f"/admin/petitions/{slug}")
     assert "Restore the petition" in page.text and "Advertising, not a petition." in page.text
-    restored = client.post(f"/admin/petitions/{slug}/restore", data={"note": "Appeal accepted", "csrf_token": csrf_from(page.text)})
+    restored = client.post(
+        f"/admin/petitions/{slug}/restore", data={"note": "Appeal accepted", "csrf_token": csrf_from(page.text)}
+    )
     assert restored.status_code == 303
     petition = fresh(app, Petition, ids["petition_id"])
     assert (petition.status, petition.moderation_reason) == ("open", None)
     assert app.test_client().get(f"/petitions/{slug}").status_code == 200
     with app.app_context():
         entry = db.session.scalar(audit.entries())
-        assert (entry.action, entry.reason, entry.details) == ("petition.restore", "Appeal accepted", {"status": "open"})
+        assert (entry.action, entry.reason, entry.details) == (
+            "petition.restore",
+            "Appeal accepted",
+            {"status": "open"},
+        )
     deliver(app)
     assert "visible again" in mailbox.to(OWNER)[-1]["Subject"]
     assert client.post(f"/admin/petitions/{slug}/restore", data={"csrf_token": csrf_from(page.text)}).status_code == 409
@@ -267,10 +330,16 @@ def test_restoring_puts_back_the_status_from_before(ctx) -> None:
     closed.status, closed.closed_at = "closed", now
     expired = make_petition(title="A petition past its date", closes_at=now + timedelta(days=1))
     pending = create_petition(
-        make_user("p@example.org"), PetitionData("Waiting for a moderator", "Someone", "S", "B", 10), now=now, moderation="pre"
+        make_user("p@example.org"),
+        PetitionData("Waiting for a moderator", "Someone", "S", "B", 10),
+        now=now,
+        moderation="pre",
     )
     draft = create_petition(
-        make_user("d@example.org", confirmed=False), PetitionData("Not yet public", "Someone", "S", "B", 10), now=now, moderation="pre"
+        make_user("d@example.org", confirmed=False),
+        PetitionData("Not yet public", "Someone", "S", "B", 10),
+        now=now,
+        moderation="pre",
     )
     db.session.commit()
 
@@ -293,7 +362,14 @@ def test_restoring_puts_back_the_status_from_before(ctx) -> None:
     db.session.commit()
     actions = [e.action for e in db.session.scalars(audit.entries())]
     # newest first; the restore dated two days later leads, the rest share a time and go by id
-    assert actions == ["petition.restore", "petition.restore", "petition.reject", "petition.hide", "petition.restore", "petition.hide"]
+    assert actions == [
+        "petition.restore",
+        "petition.restore",
+        "petition.reject",
+        "petition.hide",
+        "petition.restore",
+        "petition.hide",
+    ]
 
 
 # --- the approval queue (MODERATION=pre) ----------------------------------------------------
@@ -318,20 +394,26 @@ def test_under_pre_moderation_a_petition_waits_then_is_approved_or_rejected(app,
     assert created.status_code == 303
     slug = created.headers["Location"].rsplit("/", 1)[1]
     second = campaigner.post(
-        "/petitions/new", data={**PETITION_FORM, "title": "Longer opening hours please", "csrf_token": csrf_from(form.text)}
+        "/petitions/new",
+        data={**PETITION_FORM, "title": "Longer opening hours please", "csrf_token": csrf_from(form.text)},
     )
     slug2 = second.headers["Location"].rsplit("/", 1)[1]
     with app.app_context():
-        assert {p.status for p in db.session.scalars(select(Petition).where(Petition.slug.in_([slug, slug2])))} == {"pending"}
+        assert {p.status for p in db.session.scalars(select(Petition).where(Petition.slug.in_([slug, slug2])))} == {
+            "pending"
+        }
     assert app.test_client().get(f"/petitions/{slug}").status_code == 404
 
     login(client, ADMIN)
     queue = client.get("/admin/queue")
     assert queue.status_code == 200
-    assert queue.text.index("Open the library on Sundays") < queue.text.index("Longer opening hours please")  # oldest first
+    # oldest first
+    assert queue.text.index("Open the library on Sundays") < queue.text.index("Longer opening hours please")
     assert "2 petitions wait" in queue.text
 
-    approved = client.post(f"/admin/petitions/{slug}/approve", data={"back": "queue", "csrf_token": csrf_from(queue.text)})
+    approved = client.post(
+        f"/admin/petitions/{slug}/approve", data={"back": "queue", "csrf_token": csrf_from(queue.text)}
+    )
     assert approved.status_code == 303 and approved.headers["Location"] == "/admin/queue"
     with app.app_context():
         petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
@@ -342,16 +424,21 @@ def test_under_pre_moderation_a_petition_waits_then_is_approved_or_rejected(app,
 
     review = client.get(f"/admin/petitions/{slug2}")
     assert "Approve and open" in review.text and "Reject and hide" in review.text
-    assert client.post(f"/admin/petitions/{slug2}/reject", data={"csrf_token": csrf_from(review.text)}).status_code == 422
+    assert (
+        client.post(f"/admin/petitions/{slug2}/reject", data={"csrf_token": csrf_from(review.text)}).status_code == 422
+    )
     rejected = client.post(
-        f"/admin/petitions/{slug2}/reject", data={"reason": "Duplicate of another petition.", "csrf_token": csrf_from(review.text)}
+        f"/admin/petitions/{slug2}/reject",
+        data={"reason": "Duplicate of another petition.", "csrf_token": csrf_from(review.text)},
     )
     assert rejected.status_code == 303
     with app.app_context():
         petition = db.session.scalar(select(Petition).where(Petition.slug == slug2))
         assert (petition.status, petition.moderation_reason) == ("hidden", "Duplicate of another petition.")
     assert "0 petitions wait" in client.get("/admin/queue").text
-    assert client.post(f"/admin/petitions/{slug}/approve", data={"csrf_token": csrf_from(review.text)}).status_code == 409
+    assert (
+        client.post(f"/admin/petitions/{slug}/approve", data={"csrf_token": csrf_from(review.text)}).status_code == 409
+    )
 
     deliver(app)
     subjects = {m["Subject"]: body_of(m) for m in mailbox.to(OWNER)}
@@ -374,16 +461,25 @@ def test_the_public_can_report_a_petition(app, client) -> None:
 
     no_reason = client.post(f"/petitions/{slug}/report", data={"reason": "", "csrf_token": token})
     assert no_reason.status_code == 422 and 'id="reason-error"' in no_reason.text
-    bad = client.post(f"/petitions/{slug}/report", data={"reason": "boring", "email": "not-an-address", "csrf_token": token})
+    bad = client.post(
+        f"/petitions/{slug}/report", data={"reason": "boring", "email": "not-an-address", "csrf_token": token}
+    )
     assert bad.status_code == 422 and 'id="reason-error"' in bad.text and 'id="email-error"' in bad.text
-    too_long = client.post(f"/petitions/{slug}/report", data={"reason": "spam", "details": "x" * 1001, "csrf_token": token})
+    too_long = client.post(
+        f"/petitions/{slug}/report", data={"reason": "spam", "details": "x" * 1001, "csrf_token": token}
+    )
     assert too_long.status_code == 422 and 'id="details-error"' in too_long.text
     assert client.post(f"/petitions/{slug}/report", data={"reason": "spam"}).status_code == 400  # no CSRF token
     assert count(app, Report) == 1
 
     sent = client.post(
         f"/petitions/{slug}/report",
-        data={"reason": "hateful", "details": "  Insults a group of people. ", "email": "reader@example.org", "csrf_token": token},
+        data={
+            "reason": "hateful",
+            "details": "  Insults a group of people. ",
+            "email": "reader@example.org",
+            "csrf_token": token,
+        },
         environ_base={"REMOTE_ADDR": "198.51.100.23"},
     )
     assert sent.status_code == 303 and sent.headers["Location"] == f"/petitions/{slug}/report/thanks"
@@ -391,7 +487,11 @@ def test_the_public_can_report_a_petition(app, client) -> None:
     with app.app_context():
         report = db.session.scalar(select(Report).order_by(Report.id.desc()))
         assert (report.reason, report.details, report.reporter_email, report.ip_address, report.resolved_at) == (
-            "hateful", "Insults a group of people.", "reader@example.org", "198.51.100.23", None,
+            "hateful",
+            "Insults a group of people.",
+            "reader@example.org",
+            "198.51.100.23",
+            None,
         )
     assert client.get("/petitions/no-such-petition/report").status_code == 404
 
@@ -412,26 +512,34 @@ def test_an_admin_dismisses_a_report_or_hides_the_petition_with_a_note(app, clie
     page = client.get(f"/admin/reports/{ids['report_id']}")
     assert page.status_code == 200 and "Dismiss the report" in page.text and "Hide the petition" in page.text
     token = csrf_from(page.text)
-    no_note = client.post(f"/admin/reports/{ids['report_id']}", data={"resolution": "dismiss", "note": "", "csrf_token": token})
+    no_note = client.post(
+        f"/admin/reports/{ids['report_id']}", data={"resolution": "dismiss", "note": "", "csrf_token": token}
+    )
     assert no_note.status_code == 422 and 'id="note-error"' in no_note.text
-    bad = client.post(f"/admin/reports/{ids['report_id']}", data={"resolution": "delete", "note": "x", "csrf_token": token})
+    bad = client.post(
+        f"/admin/reports/{ids['report_id']}", data={"resolution": "delete", "note": "x", "csrf_token": token}
+    )
     assert bad.status_code == 422
     assert fresh(app, Report, ids["report_id"]).resolved_at is None
 
     dismissed = client.post(
-        f"/admin/reports/{ids['report_id']}", data={"resolution": "dismiss", "note": "An advert for a good cause: fine.", "csrf_token": token}
+        f"/admin/reports/{ids['report_id']}",
+        data={"resolution": "dismiss", "note": "An advert for a good cause: fine.", "csrf_token": token},
     )
     assert dismissed.status_code == 303 and dismissed.headers["Location"] == "/admin/reports"
     report = fresh(app, Report, ids["report_id"])
     assert report.resolved_at is not None and report.resolved_by_id == ids["admin_id"]
     assert report.resolution == "dismiss: An advert for a good cause: fine."
     assert fresh(app, Petition, ids["petition_id"]).status == "open"
-    again = client.post(f"/admin/reports/{ids['report_id']}", data={"resolution": "dismiss", "note": "x", "csrf_token": token})
+    again = client.post(
+        f"/admin/reports/{ids['report_id']}", data={"resolution": "dismiss", "note": "x", "csrf_token": token}
+    )
     assert again.status_code == 409 and "already resolved" in again.text
     assert "2 open reports" in client.get("/admin/reports").text
 
     hidden = client.post(
-        f"/admin/reports/{second_id}", data={"resolution": "hide", "note": "False claims about a person.", "csrf_token": token}
+        f"/admin/reports/{second_id}",
+        data={"resolution": "hide", "note": "False claims about a person.", "csrf_token": token},
     )
     assert hidden.status_code == 303
     petition = fresh(app, Petition, ids["petition_id"])
@@ -456,8 +564,15 @@ def test_the_audit_log_is_newest_first_and_paginated(app, client) -> None:
     with app.app_context():
         admin = db.session.get(User, ids["admin_id"])
         for i in range(55):
-            audit.record(admin, "test.action", "petition", ids["petition_id"], reason=f"entry {i:02d}",
-                         details={"n": i}, now=T0 + timedelta(minutes=i))
+            audit.record(
+                admin,
+                "test.action",
+                "petition",
+                ids["petition_id"],
+                reason=f"entry {i:02d}",
+                details={"n": i},
+                now=T0 + timedelta(minutes=i),
+            )
         db.session.commit()
     login(client, ADMIN)
     first = client.get("/admin/audit")

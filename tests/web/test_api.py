@@ -31,7 +31,19 @@ def test_count_and_petition_documents(app, client) -> None:
     doc = client.get(f"/api/v1/petitions/{slug}").json
     assert doc["signatures_by_country"] == {"GB": 2, "FR": 1}
     assert doc["url"] == f"http://localhost/petitions/{slug}"
-    for key in ["slug", "title", "target", "summary", "url", "status", "signature_count", "goal", "created_at", "closes_at", "updated_at"]:
+    for key in [
+        "slug",
+        "title",
+        "target",
+        "summary",
+        "url",
+        "status",
+        "signature_count",
+        "goal",
+        "created_at",
+        "closes_at",
+        "updated_at",
+    ]:
         assert key in doc
     assert "email" not in str(doc)
 

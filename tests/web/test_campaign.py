@@ -12,7 +12,8 @@ PETITION = {
     "title": "Stop selling Rekognition to governments",
     "target": "Amazon's board of directors",
     "summary": "Face recognition in the hands of governments threatens civil liberties.",
-    "body": "We ask Amazon to **stop**.\n\n<script>alert(1)</script><img src=x onerror=alert(1)> [click](javascript:alert(1))",
+    "body": "We ask Amazon to **stop**.\n\n<script>alert(1)</script><img src=x onerror=alert(1)>"
+    " [click](javascript:alert(1))",
     "goal": "150000",
 }
 
@@ -104,12 +105,21 @@ def test_login_failures_and_logout(app, client) -> None:
 def test_login_redirects_only_to_our_own_paths(app, client) -> None:
     with app.app_context():
         make_user("casey@example.org")
-    for target, expected in [("/petitions/new", "/petitions/new"), ("https://evil.example/x", "/account"),
-                             ("//evil.example/x", "/account"), ("/\\evil.example", "/account")]:
+    for target, expected in [
+        ("/petitions/new", "/petitions/new"),
+        ("https://evil.example/x", "/account"),
+        ("//evil.example/x", "/account"),
+        ("/\\evil.example", "/account"),
+    ]:
         page = client.get("/login", query_string={"next": target})
         response = client.post(
-            "/login", query_string={"next": target},
-            data={"email": "casey@example.org", "password": "correct horse battery", "csrf_token": csrf_from(page.text)},
+            "/login",
+            query_string={"next": target},
+            data={
+                "email": "casey@example.org",
+                "password": "correct horse battery",
+                "csrf_token": csrf_from(page.text),
+            },
         )
         assert response.headers["Location"] == expected
 

@@ -57,7 +57,9 @@ def test_count_is_cacheable_with_etags_and_cors(app, client, slug) -> None:
         confirmed(db.session.scalar(db.select(Petition)), "b@example.org")
     changed_at = time.monotonic()
     # The contract: a served count lags a change by at most COUNT_MAX_AGE seconds.
-    while (changed := client.get(f"/api/v1/petitions/{slug}/count", headers={"If-None-Match": etag})).status_code == 304:
+    while (
+        changed := client.get(f"/api/v1/petitions/{slug}/count", headers={"If-None-Match": etag})
+    ).status_code == 304:
         assert time.monotonic() - changed_at <= app.config["COUNT_MAX_AGE"]
         time.sleep(0.05)
     assert changed.status_code == 200 and changed.json["signature_count"] == 2
@@ -90,7 +92,9 @@ def test_list_filters_sorts_and_errors(app, client, slug) -> None:
         other = make_petition(title="Protect the wetlands")
         other.status = "closed"
         db.session.commit()
-    assert [p["slug"] for p in client.get("/api/v1/petitions?status=closed").json["petitions"]] == ["protect-the-wetlands"]
+    assert [p["slug"] for p in client.get("/api/v1/petitions?status=closed").json["petitions"]] == [
+        "protect-the-wetlands"
+    ]
     assert client.get("/api/v1/petitions?status=all").json["total"] == 2
     assert client.get("/api/v1/petitions?q=wetlands&status=all").json["total"] == 1
     assert client.get("/api/v1/petitions?sort=date").status_code == 200
@@ -104,7 +108,9 @@ def test_list_filters_sorts_and_errors(app, client, slug) -> None:
 
 
 def test_the_widget_is_small_frameable_cookieless_and_self_contained(app, client, slug) -> None:
-    app.config["GROUP_MIN_COUNT"] = 1  # exact public group counts here; tests/security/test_groups_privacy.py tests the threshold
+    app.config["GROUP_MIN_COUNT"] = (
+        1  # exact public group counts here; tests/security/test_groups_privacy.py tests the threshold
+    )
     with app.app_context():
         petition = db.session.scalar(db.select(Petition))
         groups.save_group(petition, name="Amazon employees", domains=["amazon.com"], now=utcnow())
@@ -144,9 +150,13 @@ def test_the_badge(client, slug) -> None:
     response = client.get(f"/petitions/{slug}/badge.svg?label=<script>")
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
     assert ">1<" in response.text and "<script>" not in response.text and "&lt;script&gt;" in response.text
-    assert client.get(f"/petitions/{slug}/badge.svg", headers={"If-None-Match": response.headers["ETag"]}).status_code in (200, 304)
+    assert client.get(
+        f"/petitions/{slug}/badge.svg", headers={"If-None-Match": response.headers["ETag"]}
+    ).status_code in (200, 304)
     plain = client.get(f"/petitions/{slug}/badge.svg")
-    assert client.get(f"/petitions/{slug}/badge.svg", headers={"If-None-Match": plain.headers["ETag"]}).status_code == 304
+    assert (
+        client.get(f"/petitions/{slug}/badge.svg", headers={"If-None-Match": plain.headers["ETag"]}).status_code == 304
+    )
     assert client.get("/petitions/nope/badge.svg").status_code == 404
 
 
@@ -162,8 +172,16 @@ def test_oembed_and_its_discovery(client, slug) -> None:
     assert narrow["width"] == 300 and 'width="300"' in narrow["html"]
     assert client.get("/oembed", query_string={"url": "https://elsewhere.example/petitions/x"}).status_code == 404
     assert client.get("/oembed", query_string={"url": "http://localhost/petitions/nope"}).status_code == 404
-    assert client.get("/oembed", query_string={"url": f"http://localhost/petitions/{slug}", "format": "xml"}).status_code == 501
-    assert client.get("/oembed", query_string={"url": f"http://localhost/petitions/{slug}", "maxwidth": "wide"}).status_code == 400
+    assert (
+        client.get("/oembed", query_string={"url": f"http://localhost/petitions/{slug}", "format": "xml"}).status_code
+        == 501
+    )
+    assert (
+        client.get(
+            "/oembed", query_string={"url": f"http://localhost/petitions/{slug}", "maxwidth": "wide"}
+        ).status_code
+        == 400
+    )
 
 
 def test_petition_pages_carry_sharing_tags_and_embed_code(client, slug) -> None:
@@ -245,8 +263,15 @@ def test_events_cross_processes_through_redis(postgres_url, smtp_server, tmp_pat
     try:
         for name in ("a", "b"):
             port = free_port()
-            app = make_app(postgres_url, smtp_server, tmp_path / name, BASE_URL=f"http://127.0.0.1:{port}",
-                           REDIS_URL=redis_url, COUNT_POLL_INTERVAL=30, SSE_HEARTBEAT=1)
+            app = make_app(
+                postgres_url,
+                smtp_server,
+                tmp_path / name,
+                BASE_URL=f"http://127.0.0.1:{port}",
+                REDIS_URL=redis_url,
+                COUNT_POLL_INTERVAL=30,
+                SSE_HEARTBEAT=1,
+            )
             server = make_server("127.0.0.1", port, app, threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             servers.append((server, f"http://127.0.0.1:{port}"))
@@ -314,9 +339,7 @@ def test_a_news_page_on_another_origin_shows_the_count_growing(live: LiveServer,
         time.sleep(0.5)  # the stream is open
         with live.app.app_context():
             confirmed(db.session.scalar(db.select(Petition)), "reader@example.org")
-        page.wait_for_function(
-            "() => document.querySelector('iframe').contentDocument === null || true"
-        )
+        page.wait_for_function("() => document.querySelector('iframe').contentDocument === null || true")
         from playwright.sync_api import expect
 
         expect(count).to_have_text("1", timeout=5000)
@@ -343,8 +366,13 @@ def test_public_counts_are_the_same_for_every_visitor_so_a_cdn_keeps_one_copy(ap
     page = client.get(f"/petitions/{slug}")  # the signing form puts a CSRF token in this visitor's session
     assert "Set-Cookie" in page.headers and "Cookie" in page.headers.get("Vary", "")
     assert client.get_cookie("session") is not None
-    for path in (f"/api/v1/petitions/{slug}/count", f"/api/v1/petitions/{slug}", f"/petitions/{slug}/badge.svg",
-                 f"/embed/{slug}", f"/oembed?url=http://localhost/petitions/{slug}"):
+    for path in (
+        f"/api/v1/petitions/{slug}/count",
+        f"/api/v1/petitions/{slug}",
+        f"/petitions/{slug}/badge.svg",
+        f"/embed/{slug}",
+        f"/oembed?url=http://localhost/petitions/{slug}",
+    ):
         response = client.get(path)
         assert response.status_code == 200, path
         assert "public" in response.headers["Cache-Control"], path

@@ -100,7 +100,9 @@ def test_a_repeated_signing_answers_exactly_like_a_first(app, client, mailbox, p
         ({"comment": "y" * 501}, "comment", "Please keep your comment under 500 characters."),
     ],
 )
-def test_bad_input_comes_back_with_the_message_by_the_field_and_nothing_stored(app, client, petition, fields, field, message) -> None:
+def test_bad_input_comes_back_with_the_message_by_the_field_and_nothing_stored(
+    app, client, petition, fields, field, message
+) -> None:
     response = sign_form(client, petition, **fields)
     assert response.status_code == 422
     assert message in response.text
@@ -140,7 +142,12 @@ def test_unknown_and_closed_petitions(app, client, petition) -> None:
 
 def test_verify_links_that_are_forged_or_expired(app, client, mailbox, petition) -> None:
     assert client.get("/verify/not-a-token").status_code == 404
-    assert client.post("/verify/not-a-token", data={"csrf_token": csrf_from(client.get(f"/petitions/{petition}").text)}).status_code == 404
+    assert (
+        client.post(
+            "/verify/not-a-token", data={"csrf_token": csrf_from(client.get(f"/petitions/{petition}").text)}
+        ).status_code
+        == 404
+    )
     sign_form(client, petition)
     app.config["SIGNATURE_TOKEN_MAX_AGE"] = -1  # every link is now too old
     deliver(app)
@@ -207,6 +214,17 @@ def test_garbage_never_gives_a_500(app, client, petition, data) -> None:
         assert rows(app) == 0
 
 
+def test_an_unexpected_error_answers_a_500_page_named_for_it(app, client, monkeypatch) -> None:
+    def broken() -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(app.view_functions, "public.privacy", broken)
+    response = client.get("/privacy")
+    assert response.status_code == 500
+    assert "<title>Internal Server Error</title>" in response.text
+    assert "Something went wrong on our side" in response.text
+
+
 def test_healthz_says_503_when_the_database_is_down(tmp_path, smtp_server) -> None:
     from tests.helpers import free_port, make_app
 
@@ -228,8 +246,16 @@ def test_a_petition_closed_or_hidden_a_moment_ago_takes_nothing_while_this_proce
     page = client.get(f"/petitions/{petition}").text
 
     def sign(email: str):
-        return client.post(f"/petitions/{petition}/sign", data={
-            "csrf_token": csrf_from(page), "started": started_from(page), "name": "Sam", "email": email, "country": "GB"})
+        return client.post(
+            f"/petitions/{petition}/sign",
+            data={
+                "csrf_token": csrf_from(page),
+                "started": started_from(page),
+                "name": "Sam",
+                "email": email,
+                "country": "GB",
+            },
+        )
 
     def set_status(status: str) -> None:
         with app.app_context():
@@ -262,19 +288,30 @@ def test_confirming_by_link_moves_every_counter_once_with_and_without_supporter_
 
     with app.app_context():
         grouped, plain = make_petition(title="With groups"), make_petition(title="Without groups")
-        employees = SupporterGroup(petition_id=grouped.id, name="Amazon employees", signature_count=0, created_at=grouped.created_at)
-        corp = SupporterGroup(petition_id=grouped.id, name="Corporate office", signature_count=0, created_at=grouped.created_at)
+        employees = SupporterGroup(
+            petition_id=grouped.id, name="Amazon employees", signature_count=0, created_at=grouped.created_at
+        )
+        corp = SupporterGroup(
+            petition_id=grouped.id, name="Corporate office", signature_count=0, created_at=grouped.created_at
+        )
         db.session.add_all([employees, corp])
         db.session.flush()
-        db.session.add_all([
-            GroupDomain(group_id=employees.id, petition_id=grouped.id, domain="amazon.com"),
-            GroupDomain(group_id=employees.id, petition_id=grouped.id, domain="aws.amazon.com"),
-            GroupDomain(group_id=corp.id, petition_id=grouped.id, domain="corp.amazon.com"),
-        ])
+        db.session.add_all(
+            [
+                GroupDomain(group_id=employees.id, petition_id=grouped.id, domain="amazon.com"),
+                GroupDomain(group_id=employees.id, petition_id=grouped.id, domain="aws.amazon.com"),
+                GroupDomain(group_id=corp.id, petition_id=grouped.id, domain="corp.amazon.com"),
+            ]
+        )
         db.session.commit()
         slugs, group_ids = (grouped.slug, plain.slug), (employees.id, corp.id)
-    signers = (("a@amazon.com", "US"), ("b@corp.amazon.com", "GB"), ("c@example.org", "GB"), ("d@notamazon.com", "FR"),
-               ("e@dev.aws.amazon.com", "US"))
+    signers = (
+        ("a@amazon.com", "US"),
+        ("b@corp.amazon.com", "GB"),
+        ("c@example.org", "GB"),
+        ("d@notamazon.com", "FR"),
+        ("e@dev.aws.amazon.com", "US"),
+    )
     for slug in slugs:
         for email, country in signers:
             assert sign_form(client, slug, email=email, country=country).status_code == 303
@@ -290,11 +327,16 @@ def test_confirming_by_link_moves_every_counter_once_with_and_without_supporter_
         for slug in slugs:
             petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
             assert petition.signature_count == 5
-            by_country = dict(db.session.execute(
-                select(CountryCount.country, CountryCount.count).where(CountryCount.petition_id == petition.id)).all())
+            by_country = dict(
+                db.session.execute(
+                    select(CountryCount.country, CountryCount.count).where(CountryCount.petition_id == petition.id)
+                ).all()
+            )
             assert by_country == {"US": 2, "GB": 2, "FR": 1}
-            assert db.session.scalar(
-                select(func.sum(HourlyCount.count)).where(HourlyCount.petition_id == petition.id)) == 5
+            assert (
+                db.session.scalar(select(func.sum(HourlyCount.count)).where(HourlyCount.petition_id == petition.id))
+                == 5
+            )
             assert counts.recount(petition, now=petition.count_updated_at) == []  # the rows agree with every counter
 
 
@@ -308,7 +350,9 @@ def test_a_confirmation_link_bound_to_another_mailbox_confirms_nothing(app, clie
     assert sign_form(client, slug, email="sam@example.org").status_code == 303
     with app.app_context():
         signature = db.session.scalar(select(Signature))
-        wrong = signing._token(signature.id, signing._email_digest("someone-else@example.org"), tokens.CONFIRM_SIGNATURE)
+        wrong = signing._token(
+            signature.id, signing._email_digest("someone-else@example.org"), tokens.CONFIRM_SIGNATURE
+        )
         right = signing.confirmation_token(signature)
     page = client.get(f"/verify/{right}").text
     response = client.post(f"/verify/{wrong}", data={"csrf_token": csrf_from(page)})
@@ -321,7 +365,9 @@ def test_a_confirmation_link_bound_to_another_mailbox_confirms_nothing(app, clie
         assert db.session.scalar(select(Petition.signature_count).where(Petition.slug == slug)) == 1
 
 
-def test_the_sign_form_is_checked_for_its_csrf_token_even_when_views_are_not_checked_by_default(app, client, petition) -> None:
+def test_the_sign_form_is_checked_for_its_csrf_token_even_when_views_are_not_checked_by_default(
+    app, client, petition
+) -> None:
     """The form leaves its token to CSRFProtect; with WTF_CSRF_CHECK_DEFAULT off, the view checks it itself."""
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     response = client.post(f"/petitions/{petition}/sign", data={"name": "A", "email": "a@example.org", "country": "GB"})

@@ -74,14 +74,19 @@ def test_my_data_finds_a_mailbox_through_an_index_not_a_scan_of_every_signature(
 
     from petitions.models import Signature
 
-    query = select(Signature).where(Signature.email_normalized == "sam@example.org").order_by(Signature.created_at.desc())
+    query = (
+        select(Signature).where(Signature.email_normalized == "sam@example.org").order_by(Signature.created_at.desc())
+    )
     sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
     if db.engine.dialect.name == "postgresql":
         db.session.execute(db.text("SET LOCAL enable_seqscan = off"))  # an empty table would be scanned anyway
         plan = "\n".join(row[0] for row in db.session.execute(db.text(f"EXPLAIN {sql}")))
-        valid = db.session.execute(db.text(
-            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE c.relname = 'ix_signatures_email_normalized'")).scalar()
+        valid = db.session.execute(
+            db.text(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relname = 'ix_signatures_email_normalized'"
+            )
+        ).scalar()
         assert valid is True
     else:
         plan = "\n".join(str(row[-1]) for row in db.session.execute(db.text(f"EXPLAIN QUERY PLAN {sql}")))
@@ -126,9 +131,13 @@ def test_a_repeated_signing_sends_the_same_statements_as_a_first_one(app, client
     repeats = [statements_of("SAM@example.org") for _ in range(app.config["SIGNATURE_MAX_RESENDS"] + 1)]
     if is_postgres(app):
         assert sum("INSERT INTO signatures" in s for s in first) == 1, first  # one statement writes
-        assert all(r == first for r in repeats), [r for r in repeats if r != first][:1]  # resends within the limit and beyond it alike
+        # resends within the limit and beyond it alike
+        assert all(r == first for r in repeats), [r for r in repeats if r != first][:1]
     with app.app_context():
         from petitions.models import OutboxMessage, Signature
+
         assert db.session.scalar(db.select(db.func.count()).select_from(Signature)) == 2
-        sam = db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage).where(OutboxMessage.to_addr == "sam@example.org"))
+        sam = db.session.scalar(
+            db.select(db.func.count()).select_from(OutboxMessage).where(OutboxMessage.to_addr == "sam@example.org")
+        )
         assert sam == 1 + app.config["SIGNATURE_MAX_RESENDS"]

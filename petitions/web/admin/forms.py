@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from petitions.models import STATUSES
 from petitions.moderation.review import RESOLUTIONS
@@ -119,9 +122,9 @@ class SignatureSearchForm(FlaskForm):
         description="Signatures made before this time.",
     )
 
-    def validate(self, extra_validators=None) -> bool:
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
         """Validate, replacing WTForms' date message with one that shows the format."""
-        ok = super().validate(extra_validators)
+        ok: bool = super().validate(extra_validators)
         for f in (self.created_from, self.created_before):
             if f.errors:
                 f.errors = [_DATETIME_MESSAGE]
@@ -146,7 +149,7 @@ class InvalidateForm(SignatureSearchForm):
     class Meta:
         csrf = True
 
-    expected = IntegerField(widget=HiddenField.widget, validators=[Optional(), NumberRange(min=0)])
+    expected = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=0)])
     reason = TextAreaField(
         "Reason for invalidating",
         filters=[strip],

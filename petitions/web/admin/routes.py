@@ -36,6 +36,7 @@ from petitions.web.admin.forms import (
     ReverseForm,
     SignatureSearchForm,
 )
+from petitions.web.fields import required_value
 from petitions.web.security import echo_limit
 
 PER_PAGE = 50
@@ -44,7 +45,8 @@ Page = tuple[str, int]
 
 
 def _actor() -> User:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
+    return user
 
 
 def _by_id(model: Any, ids: Iterable[int | None]) -> dict[int, Any]:
@@ -52,7 +54,8 @@ def _by_id(model: Any, ids: Iterable[int | None]) -> dict[int, Any]:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
-    return {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(wanted)))}
+    rows: Iterable[Any] = db.session.scalars(select(model).where(model.id.in_(wanted)))
+    return {row.id: row for row in rows}
 
 
 def _petition_or_404(slug: str) -> Petition:
@@ -167,7 +170,7 @@ def hide(slug: str) -> Response | Page:
     """Hide a petition from the public, with a reason for its owner."""
 
     def act(petition: Petition, form: ReasonForm) -> str:
-        review.hide(petition, _actor(), reason=form.reason.data, now=utcnow())
+        review.hide(petition, _actor(), reason=required_value(form.reason), now=utcnow())
         return "The petition is hidden; its owner has been emailed the reason."
 
     return _moderate(slug, "hide_form", ReasonForm(), act)
@@ -178,7 +181,7 @@ def reject(slug: str) -> Response | Page:
     """Refuse a petition waiting for approval, with a reason for its owner."""
 
     def act(petition: Petition, form: ReasonForm) -> str:
-        review.reject(petition, _actor(), reason=form.reason.data, now=utcnow())
+        review.reject(petition, _actor(), reason=required_value(form.reason), now=utcnow())
         return "The petition is rejected and hidden; its owner has been emailed the reason."
 
     return _moderate(slug, "reject_form", ReasonForm(), act)
@@ -242,7 +245,7 @@ def reject_revision(revision_id: int) -> Response | Page:
     revision = _revision_or_404(revision_id)
 
     def act(petition: Petition, form: ReasonForm) -> str:
-        review.reject_revision(revision, _actor(), reason=form.reason.data, now=utcnow())
+        review.reject_revision(revision, _actor(), reason=required_value(form.reason), now=utcnow())
         return "The change is rejected; its owner has been emailed the reason."
 
     return _moderate(revision.petition.slug, "reject_edit_form", ReasonForm(), act)
@@ -257,8 +260,12 @@ def queue() -> str:
     page = db.paginate(review.pending_petitions(), per_page=PER_PAGE, error_out=False)
     revisions = db.session.scalars(review.pending_revisions().limit(PER_PAGE)).unique().all()
     return render_template(
-        "admin/queue.html", page=page, revisions=revisions, revision_total=review.pending_revision_total(),
-        approve_form=ButtonForm(formdata=None), moderation_mode=current_app.config["MODERATION"],
+        "admin/queue.html",
+        page=page,
+        revisions=revisions,
+        revision_total=review.pending_revision_total(),
+        approve_form=ButtonForm(formdata=None),
+        moderation_mode=current_app.config["MODERATION"],
     )
 
 
@@ -320,7 +327,7 @@ def report(report_id: int) -> Response | Page:
         return _render_report(report, form, 422)
     try:
         resolved = review.resolve_report(
-            report, _actor(), resolution=form.resolution.data, note=form.note.data, now=utcnow()
+            report, _actor(), resolution=required_value(form.resolution), note=required_value(form.note), now=utcnow()
         )
     except review.ModerationError as exc:
         db.session.rollback()
@@ -409,7 +416,9 @@ def invalidate() -> Response | Page:
             form.form_errors.append(invalidation.NO_CRITERIA)
         return _render_signatures(form, crit, form, 422)
     try:
-        batch = invalidation.invalidate(crit, _actor(), reason=form.reason.data, now=utcnow(), expected=form.expected.data)
+        batch = invalidation.invalidate(
+            crit, _actor(), reason=required_value(form.reason), now=utcnow(), expected=form.expected.data
+        )
     except invalidation.InvalidationError as exc:
         db.session.rollback()
         message = str(exc)
@@ -456,7 +465,9 @@ def _render_batch(batch: Invalidation, form: ReverseForm, status: int = 200) -> 
     petition = db.session.get(Petition, batch.petition_id) if batch.petition_id else None
     history = db.session.scalars(audit.entries(target_type="invalidation", target_id=batch.id)).all()
     return (
-        render_template("admin/invalidation.html", batch=batch, petition=petition, users=users, history=history, form=form),
+        render_template(
+            "admin/invalidation.html", batch=batch, petition=petition, users=users, history=history, form=form
+        ),
         status,
     )
 
@@ -476,7 +487,7 @@ def reverse(batch_id: int) -> Response | Page:
     if not form.validate_on_submit():
         return _render_batch(batch, form, 422)
     try:
-        n = invalidation.reverse(batch, _actor(), reason=form.reason.data, now=utcnow())
+        n = invalidation.reverse(batch, _actor(), reason=required_value(form.reason), now=utcnow())
     except invalidation.InvalidationError as exc:
         db.session.rollback()
         form.form_errors.append(str(exc))
@@ -506,13 +517,14 @@ def blocks_page() -> Response | Page:
     form = BlockForm()
     status = 200
     if form.validate_on_submit():
-        value = form.value.data
+        value = required_value(form.value)
+        row: BlockedDomain | BlockedNetwork
         try:
             if any(ch == "/" for ch in value) or value.replace(".", "").replace(":", "").isdigit() or ":" in value:
-                row = blocks.block_network(value, _actor(), reason=form.reason.data, now=utcnow())
+                row = blocks.block_network(value, _actor(), reason=required_value(form.reason), now=utcnow())
                 what = row.cidr
             else:
-                row = blocks.block_domain(value, _actor(), reason=form.reason.data, now=utcnow())
+                row = blocks.block_domain(value, _actor(), reason=required_value(form.reason), now=utcnow())
                 what = row.domain
         except blocks.BlockError as exc:
             db.session.rollback()
@@ -536,7 +548,7 @@ def unblock(kind: str, block_id: int) -> Response:
     """Lift a block."""
     model = {"domain": BlockedDomain, "network": BlockedNetwork}.get(kind)
     row = db.session.get(model, block_id) if model else None
-    if row is None:
+    if not isinstance(row, BlockedDomain | BlockedNetwork):  # None: no such block
         abort(404)
     if ButtonForm().validate_on_submit():
         blocks.unblock(row, _actor(), now=utcnow())

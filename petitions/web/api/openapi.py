@@ -18,8 +18,19 @@ _COUNT = {
 
 _SUMMARY = {
     "type": "object",
-    "required": ["slug", "title", "target", "summary", "url", "status", "signature_count", "goal", "created_at",
-                 "closes_at", "updated_at"],
+    "required": [
+        "slug",
+        "title",
+        "target",
+        "summary",
+        "url",
+        "status",
+        "signature_count",
+        "goal",
+        "created_at",
+        "closes_at",
+        "updated_at",
+    ],
     "properties": {
         "slug": {"type": "string"},
         "title": {"type": "string"},
@@ -80,10 +91,14 @@ def _json(schema_ref: str, description: str) -> dict[str, Any]:
 
 _ERRORS = {
     "304": {"description": "Not modified: the ETag in If-None-Match is still current."},
-    "404": {"description": "No public petition has that slug.",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "429": {"description": "Too many requests; see Retry-After.",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "404": {
+        "description": "No public petition has that slug.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
+    "429": {
+        "description": "Too many requests; see Retry-After.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
 }
 
 _SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -113,15 +128,39 @@ def spec(base_url: str) -> dict[str, Any]:
                 "get": {
                     "summary": "List public petitions",
                     "parameters": [
-                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "closed", "all"], "default": "open"}},
-                        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100}, "description": "Search in title, summary and target."},
-                        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["popular", "count", "new", "date"], "default": "popular"}},
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["open", "closed", "all"], "default": "open"},
+                        },
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "schema": {"type": "string", "maxLength": 100},
+                            "description": "Search in title, summary and target.",
+                        },
+                        {
+                            "name": "sort",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["popular", "count", "new", "date"],
+                                "default": "popular",
+                            },
+                        },
                         {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-                        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                        {
+                            "name": "per_page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                        },
                     ],
                     "responses": {
                         "200": _json("PetitionList", "A page of petitions."),
-                        "400": {"description": "A bad parameter.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "400": {
+                            "description": "A bad parameter.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                        },
                         "304": _ERRORS["304"],
                     },
                 }

@@ -61,7 +61,10 @@ def petitions() -> Response:
     now = utcnow()
     result = db.paginate(
         public_petitions(q, sort, None if status == "all" else status, now=now),
-        page=page, per_page=per_page, error_out=False, count=True,
+        page=page,
+        per_page=per_page,
+        error_out=False,
+        count=True,
     )
     doc = {
         "petitions": [petition_json(p, now, full=False) for p in result.items],

@@ -10,10 +10,9 @@ from petitions.campaigns import exports, stats
 from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.models import Petition
+from petitions.models.petition import SLUG_MAX
 from petitions.web.campaign import bp
 from petitions.web.queries import can_manage, visible_petition_or_404
-
-SLUG_MAX = Petition.__table__.c.slug.type.length
 
 
 def managed_or_abort(slug: str) -> Petition:

@@ -44,24 +44,36 @@ class PetitionForm(FlaskForm):
     title = LineField(
         "Title",
         filters=[strip],
-        validators=[DataRequired("Please give the petition a title."), Length(min=5, max=150, message="The title must be 5 to 150 characters.")],
+        validators=[
+            DataRequired("Please give the petition a title."),
+            Length(min=5, max=150, message="The title must be 5 to 150 characters."),
+        ],
         description='What you ask for, in a few words: "Stop selling face recognition to governments".',
     )
     target = LineField(
         "Addressed to",
         filters=[strip],
-        validators=[DataRequired("Please say to whom the petition is addressed."), Length(max=150, message="Please keep this under 150 characters.")],
+        validators=[
+            DataRequired("Please say to whom the petition is addressed."),
+            Length(max=150, message="Please keep this under 150 characters."),
+        ],
         description='Who can make the change: "Amazon\'s board of directors".',
     )
     summary = TextAreaField(
         "Summary",
         filters=[strip],
-        validators=[DataRequired("Please write a short summary."), Length(max=500, message="Please keep the summary under 500 characters.")],
+        validators=[
+            DataRequired("Please write a short summary."),
+            Length(max=500, message="Please keep the summary under 500 characters."),
+        ],
         description="One or two sentences shown in lists and when the petition is shared.",
     )
     body = TextAreaField(
         "The petition",
-        validators=[DataRequired("Please write the petition's text."), Length(max=20000, message="Please keep the text under 20,000 characters.")],
+        validators=[
+            DataRequired("Please write the petition's text."),
+            Length(max=20000, message="Please keep the text under 20,000 characters."),
+        ],
         description="Markdown: **bold**, *italic*, [links](https://example.org), lists.",
     )
     goal = IntegerField(
@@ -101,11 +113,17 @@ class UpdateForm(FlaskForm):
     subject = LineField(
         "Subject",
         filters=[strip],
-        validators=[DataRequired("Please write a subject."), Length(max=150, message="Please keep the subject under 150 characters.")],
+        validators=[
+            DataRequired("Please write a subject."),
+            Length(max=150, message="Please keep the subject under 150 characters."),
+        ],
     )
     body = TextAreaField(
         "Message",
-        validators=[DataRequired("Please write the message."), Length(max=20000, message="Please keep the message under 20,000 characters.")],
+        validators=[
+            DataRequired("Please write the message."),
+            Length(max=20000, message="Please keep the message under 20,000 characters."),
+        ],
         description="Markdown. Every email carries a link to stop updates; signer addresses are never shown to you.",
     )
 
@@ -116,7 +134,10 @@ class GroupForm(FlaskForm):
     name = LineField(
         "Group name",
         filters=[strip],
-        validators=[DataRequired("Please name the group."), Length(max=80, message="Please keep the name under 80 characters.")],
+        validators=[
+            DataRequired("Please name the group."),
+            Length(max=80, message="Please keep the name under 80 characters."),
+        ],
         description='Shown beside the count: "Amazon employees".',
     )
     domains = TextAreaField(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter import RouteLimit
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -25,6 +26,7 @@ from petitions.web.campaign.forms import (
     RegisterForm,
     UpdateForm,
 )
+from petitions.web.fields import required_value
 from petitions.web.queries import can_manage, visible_petition_or_404
 
 
@@ -38,7 +40,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def limit(setting: str):
+def limit(setting: str) -> RouteLimit:
     """A rate limit on the POSTs of a view, read from the setting at request time."""
     return limiter.limit(lambda: current_app.config[setting], methods=["POST"], scope=setting)
 
@@ -52,9 +54,11 @@ def register() -> Response | tuple[str, int] | str:
         return render_template("auth/register.html", form=form), (422 if request.method == "POST" else 200)
     now = utcnow()
     try:
-        operations.register(form.name.data, form.email.data, form.password.data, now=now)
+        operations.register(
+            required_value(form.name), required_value(form.email), required_value(form.password), now=now
+        )
     except EmailTaken:
-        operations.warn_existing(form.email.data, now=now)
+        operations.warn_existing(required_value(form.email), now=now)
     except ValueError:
         form.email.errors = ["Please enter a valid email address, like name@example.org."]
         return render_template("auth/register.html", form=form), 422
@@ -101,7 +105,7 @@ def login() -> Response | tuple[str, int] | str:
     """Sign in with email and password."""
     form = LoginForm()
     if form.validate_on_submit():
-        user = operations.authenticate(form.email.data, form.password.data)
+        user = operations.authenticate(required_value(form.email), required_value(form.password))
         if user is not None:
             login_user(user)
             return redirect(safe_next(request.args.get("next")) or url_for(".account"), 303)
@@ -120,7 +124,7 @@ def logout() -> Response:
     form = LogoutForm()
     if form.validate_on_submit():
         if current_user.is_authenticated:
-            operations.end_sessions(current_user._get_current_object())  # type: ignore[attr-defined]
+            operations.end_sessions(current_user._get_current_object())
             db.session.commit()
         logout_user()
         flash("You are signed out.", "info")
@@ -135,7 +139,11 @@ def account() -> str:
         db.session.execute(
             select(Signature.petition_id, func.count())
             .join(Petition, Petition.id == Signature.petition_id)
-            .where(Petition.owner_id == current_user.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None))
+            .where(
+                Petition.owner_id == current_user.id,
+                Signature.confirmed_at.is_(None),
+                Signature.invalidated_at.is_(None),
+            )
             .group_by(Signature.petition_id)
         ).all()
     )
@@ -147,11 +155,11 @@ def account() -> str:
 
 def _petition_data(form: PetitionForm) -> lifecycle.PetitionData:
     return lifecycle.PetitionData(
-        title=form.title.data,
-        target=form.target.data,
-        summary=form.summary.data,
-        body=form.body.data,
-        goal=form.goal.data,
+        title=required_value(form.title),
+        target=required_value(form.target),
+        summary=required_value(form.summary),
+        body=required_value(form.body),
+        goal=required_value(form.goal),
         closes_at=form.closes_at_utc(),
     )
 
@@ -163,7 +171,9 @@ def new_petition() -> Response | tuple[str, int] | str:
     """Start a petition: open at once when the campaigner's email is confirmed (MODERATION=post)."""
     form = PetitionForm()
     if not form.validate_on_submit():
-        return render_template("campaign/edit.html", form=form, petition=None), (422 if request.method == "POST" else 200)
+        return render_template("campaign/edit.html", form=form, petition=None), (
+            422 if request.method == "POST" else 200
+        )
     petition = lifecycle.create_petition(
         current_user, _petition_data(form), now=utcnow(), moderation=current_app.config["MODERATION"]
     )
@@ -180,7 +190,8 @@ def new_petition() -> Response | tuple[str, int] | str:
 @bp.route("/petitions/<slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit_petition(slug: str) -> Response | tuple[str, int] | str:
-    """Edit a petition's text, goal and closing date; under MODERATION=pre a public petition's new text waits for review."""
+    """Edit a petition's text, goal and closing date; under MODERATION=pre a public petition's new
+    text waits for review."""
     petition = _managed_or_403(slug)
     pending = lifecycle.pending_revision(petition)
     latest = pending or lifecycle.latest_revision(petition)
@@ -195,7 +206,12 @@ def edit_petition(slug: str) -> Response | tuple[str, int] | str:
 
     def page(status: int, locked: bool) -> tuple[str, int]:
         return render_template(
-            "campaign/edit.html", form=form, petition=petition, locked=locked, pending=pending, rejected=rejected,
+            "campaign/edit.html",
+            form=form,
+            petition=petition,
+            locked=locked,
+            pending=pending,
+            rejected=rejected,
             reviewed_first=current_app.config["MODERATION"] == "pre" and petition.opened_at is not None,
         ), status
 
@@ -203,7 +219,10 @@ def edit_petition(slug: str) -> Response | tuple[str, int] | str:
         return page(422 if request.method == "POST" else 200, lifecycle.has_signatures(petition))
     try:
         waits = lifecycle.update_petition(
-            petition, _petition_data(form), now=utcnow(), moderation=current_app.config["MODERATION"],
+            petition,
+            _petition_data(form),
+            now=utcnow(),
+            moderation=current_app.config["MODERATION"],
             editor=current_user._get_current_object(),
         )
     except lifecycle.FieldsLocked as exc:
@@ -213,8 +232,11 @@ def edit_petition(slug: str) -> Response | tuple[str, int] | str:
         return page(422, True)
     db.session.commit()
     if waits:
-        flash("Your new text waits for a moderator; until it is approved, the petition shows the text approved before. "
-              "Changes to the goal and the closing date are saved.", "info")
+        flash(
+            "Your new text waits for a moderator; until it is approved, the petition shows the text approved before. "
+            "Changes to the goal and the closing date are saved.",
+            "info",
+        )
     else:
         flash("Your changes are saved.", "success")
     return redirect(url_for("public.petition", slug=petition.slug), 303)
@@ -239,7 +261,11 @@ def close_petition(slug: str) -> Response:
         try:
             lifecycle.close_petition(petition, now=utcnow())
             db.session.commit()
-            flash("The petition is closed: it takes no more signatures. Signatures made before now can still be confirmed.", "success")
+            flash(
+                "The petition is closed: it takes no more signatures."
+                " Signatures made before now can still be confirmed.",
+                "success",
+            )
         except lifecycle.CannotChangeStatus as exc:
             db.session.rollback()
             flash(str(exc), "error")
@@ -273,7 +299,7 @@ def petition_updates(slug: str) -> Response | tuple[str, int]:
             flash("Updates can be sent once the petition is public.", "error")
             return redirect(url_for(".petition_updates", slug=slug), 303)
         update = updates.create_update(
-            petition, current_user, subject=form.subject.data, body=form.body.data, now=utcnow()
+            petition, current_user, subject=required_value(form.subject), body=required_value(form.body), now=utcnow()
         )
         db.session.commit()
         flash(f"Your update “{update.subject}” is being sent.", "success")
@@ -282,7 +308,10 @@ def petition_updates(slug: str) -> Response | tuple[str, int]:
         select(PetitionUpdate).where(PetitionUpdate.petition_id == petition.id).order_by(PetitionUpdate.id.desc())
     ).all()
     return render_template(
-        "campaign/updates.html", petition=petition, form=form, sent=sent,
+        "campaign/updates.html",
+        petition=petition,
+        form=form,
+        sent=sent,
         recipients=updates.recipient_count(petition),
     ), (422 if request.method == "POST" else 200)
 
@@ -295,8 +324,8 @@ def petition_groups(slug: str) -> Response | tuple[str, int]:
     form = GroupForm()
     if form.validate_on_submit():
         try:
-            domains = groups.parse_domains(form.domains.data)
-            group = groups.save_group(petition, name=form.name.data, domains=domains, now=utcnow())
+            domains = groups.parse_domains(required_value(form.domains))
+            group = groups.save_group(petition, name=required_value(form.name), domains=domains, now=utcnow())
         except groups.GroupError as exc:
             db.session.rollback()
             form.domains.errors = [str(exc)]
@@ -304,9 +333,9 @@ def petition_groups(slug: str) -> Response | tuple[str, int]:
             db.session.commit()
             flash(f"The group “{group.name}” counts {group.signature_count} confirmed signatures so far.", "success")
             return redirect(url_for(".petition_groups", slug=slug), 303)
-    return render_template(
-        "campaign/groups.html", petition=petition, form=form, delete_form=ButtonForm()
-    ), (422 if request.method == "POST" else 200)
+    return render_template("campaign/groups.html", petition=petition, form=form, delete_form=ButtonForm()), (
+        422 if request.method == "POST" else 200
+    )
 
 
 @bp.post("/account/petitions/<slug>/groups/<int:group_id>/delete")

@@ -24,6 +24,7 @@ from petitions.web.campaign.settings_forms import (
     PasswordChangeForm,
     ResetPasswordForm,
 )
+from petitions.web.fields import required_value
 
 NOT_CURRENT = "That is not your current password."
 BAD_EMAIL = "Please enter a valid email address, like name@example.org."
@@ -39,7 +40,8 @@ class SignOutEverywhereForm(FlaskForm):
 
 def _user() -> User:
     """The signed-in account itself, not Flask-Login's proxy (the session may need to delete it)."""
-    return current_user._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    user: User = current_user._get_current_object()
+    return user
 
 
 def _settings_page(status: int = 200, **bound: FlaskForm) -> tuple[str, int]:
@@ -83,7 +85,7 @@ def change_name() -> Response | tuple[str, int]:
     form = NameForm(prefix="profile")
     if not form.validate_on_submit():
         return _settings_page(422, name_form=form)
-    operations.change_name(_user(), form.name.data)
+    operations.change_name(_user(), required_value(form.name))
     db.session.commit()
     flash("Your name is saved.", "success")
     return redirect(url_for(".account_settings"), 303)
@@ -97,7 +99,9 @@ def change_email() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _settings_page(422, email_form=form)
     try:
-        address = operations.request_email_change(_user(), form.new_email.data, form.password.data, now=utcnow())
+        address = operations.request_email_change(
+            _user(), required_value(form.new_email), required_value(form.password), now=utcnow()
+        )
     except operations.WrongPassword:
         form.password.errors = [NOT_CURRENT]
     except operations.SameEmail:
@@ -149,7 +153,9 @@ def change_password() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _settings_page(422, password_form=form)
     try:
-        operations.change_password(_user(), form.current_password.data, form.new_password.data, now=utcnow())
+        operations.change_password(
+            _user(), required_value(form.current_password), required_value(form.new_password), now=utcnow()
+        )
     except operations.WrongPassword:
         db.session.rollback()
         form.current_password.errors = [NOT_CURRENT]
@@ -181,7 +187,7 @@ def delete_account() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _settings_page(422, delete_form=form)
     try:
-        operations.delete_account(_user(), form.password.data, now=utcnow())
+        operations.delete_account(_user(), required_value(form.password), now=utcnow())
     except operations.WrongPassword:
         db.session.rollback()
         form.password.errors = [NOT_CURRENT]
@@ -199,7 +205,7 @@ def forgot_password() -> Response | tuple[str, int]:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         try:
-            operations.request_password_reset(form.email.data, now=utcnow())
+            operations.request_password_reset(required_value(form.email), now=utcnow())
         except ValueError:
             form.email.errors = [BAD_EMAIL]
         else:
@@ -232,7 +238,7 @@ def reset_password(token: str) -> Response:
         status = 422 if request.method == "POST" else 200
         return _private(render_template("account/reset_password.html", form=form), status)
     try:
-        user = operations.reset_password(token, form.password.data, now=now)
+        user = operations.reset_password(token, required_value(form.password), now=now)
     except operations.TokenUsed:  # another request used the link a moment ago
         return _link_error("reset", "used", 410)
     except TokenInvalid:  # the account went away a moment ago

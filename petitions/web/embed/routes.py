@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from petitions.clock import utcnow
 from petitions.counting import counts
-from petitions.extensions import db
+from petitions.extensions import current_app_object, db
 from petitions.infra.live import busy, cached_count, count_doc, stream
 from petitions.infra.mail import external_url
 from petitions.models import Petition
@@ -24,14 +24,34 @@ from petitions.web.security import frameable
 
 # Labels of the widget, by language (?lang=).
 LABELS = {
-    "en": {"signatures": "signatures", "goal": "Goal", "sign": "Sign the petition", "closed": "Closed",
-           "confirmed": "confirmed"},
-    "fr": {"signatures": "signatures", "goal": "Objectif", "sign": "Signer la pétition", "closed": "Close",
-           "confirmed": "confirmés"},
-    "de": {"signatures": "Unterschriften", "goal": "Ziel", "sign": "Petition unterschreiben", "closed": "Beendet",
-           "confirmed": "bestätigte"},
-    "es": {"signatures": "firmas", "goal": "Meta", "sign": "Firmar la petición", "closed": "Cerrada",
-           "confirmed": "confirmados"},
+    "en": {
+        "signatures": "signatures",
+        "goal": "Goal",
+        "sign": "Sign the petition",
+        "closed": "Closed",
+        "confirmed": "confirmed",
+    },
+    "fr": {
+        "signatures": "signatures",
+        "goal": "Objectif",
+        "sign": "Signer la pétition",
+        "closed": "Close",
+        "confirmed": "confirmés",
+    },
+    "de": {
+        "signatures": "Unterschriften",
+        "goal": "Ziel",
+        "sign": "Petition unterschreiben",
+        "closed": "Beendet",
+        "confirmed": "bestätigte",
+    },
+    "es": {
+        "signatures": "firmas",
+        "goal": "Meta",
+        "sign": "Firmar la petición",
+        "closed": "Cerrada",
+        "confirmed": "confirmados",
+    },
 }
 THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
 
@@ -72,14 +92,18 @@ def widget(slug: str) -> Response:
     return cacheable(response)
 
 
-BADGE = """<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{label}: {value}">
-<title>{label}: {value}</title>
-<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>
-<clipPath id="r"><rect width="{w}" height="20" rx="3" fill="#fff"/></clipPath>
-<g clip-path="url(#r)"><rect width="{lw}" height="20" fill="#1d3557"/><rect x="{lw}" width="{vw}" height="20" fill="#00703c"/><rect width="{w}" height="20" fill="url(#s)"/></g>
-<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11">
-<text x="{lx}" y="14">{label}</text><text x="{vx}" y="14">{value}</text></g>
-</svg>"""
+BADGE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{label}: {value}">\n'
+    "<title>{label}: {value}</title>\n"
+    '<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/>'
+    '<stop offset="1" stop-opacity=".1"/></linearGradient>\n'
+    '<clipPath id="r"><rect width="{w}" height="20" rx="3" fill="#fff"/></clipPath>\n'
+    '<g clip-path="url(#r)"><rect width="{lw}" height="20" fill="#1d3557"/>'
+    '<rect x="{lw}" width="{vw}" height="20" fill="#00703c"/><rect width="{w}" height="20" fill="url(#s)"/></g>\n'
+    '<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11">\n'
+    '<text x="{lx}" y="14">{label}</text><text x="{vx}" y="14">{value}</text></g>\n'
+    "</svg>"
+)
 
 
 def _text_width(text: str) -> int:
@@ -95,9 +119,7 @@ def badge(slug: str) -> Response:
     label = request.args.get("label", "signatures")[:30] or "signatures"
     value = f"{doc['signature_count']:,}"
     lw, vw = _text_width(label), _text_width(value)
-    svg = BADGE.format(
-        w=lw + vw, lw=lw, vw=vw, lx=lw / 2, vx=lw + vw / 2, label=escape(label), value=value
-    )
+    svg = BADGE.format(w=lw + vw, lw=lw, vw=vw, lx=lw / 2, vx=lw + vw / 2, label=escape(label), value=value)
     response = current_app.response_class(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return cacheable(response)
@@ -116,7 +138,11 @@ def oembed() -> Response:
     except ValueError:
         return json_response({"error": "That is not a URL."}, 404)
     segments = [s for s in parts.path.split("/") if s]
-    if (parts.scheme, parts.netloc) != (base.scheme, base.netloc) or len(segments) != 2 or segments[0] not in ("petitions", "embed"):
+    if (
+        (parts.scheme, parts.netloc) != (base.scheme, base.netloc)
+        or len(segments) != 2
+        or segments[0] not in ("petitions", "embed")
+    ):
         return json_response({"error": "That URL is not a petition of this site."}, 404)
     petition = db.session.scalar(select(Petition).where(Petition.slug == segments[1]))
     if petition is None or not petition.is_public():
@@ -145,7 +171,7 @@ def oembed() -> Response:
 def events(slug: str) -> Response:
     """Server-Sent Events: an event `count` with the count JSON whenever it changes."""
     petition = public_petition_or_404(slug)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     db.session.remove()  # a stream holds no database connection
     events = stream(app, petition)
     if events is None:  # this process holds all the streams it may: the count now, and come back later
@@ -166,7 +192,10 @@ def api_docs() -> str:
     """The API's page for people."""
     _, max_age, stale = cache_budget(current_app.config)
     return render_template(
-        "api/index.html", openapi_url=url_for("api.openapi"), base=current_app.config["BASE_URL"],
-        max_age=max_age, stale=stale,
+        "api/index.html",
+        openapi_url=url_for("api.openapi"),
+        base=current_app.config["BASE_URL"],
+        max_age=max_age,
+        stale=stale,
         widget_example=iframe(f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang=en", "Petition"),
     )

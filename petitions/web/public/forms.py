@@ -1,5 +1,7 @@
 """The signing form and the confirmation button."""
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
@@ -48,7 +50,7 @@ class SignForm(FlaskForm):
     website = LineField("Leave this field empty", render_kw={"tabindex": "-1", "autocomplete": "off"})
     started = HiddenField()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Fill the country list."""
         super().__init__(*args, **kwargs)
         self.country.choices = [("", "Choose your country")] + countries()

@@ -16,12 +16,13 @@ from petitions.counting import counts
 from petitions.exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
 from petitions.extensions import csrf, db, limiter
 from petitions.infra import tokens
-from petitions.models import Petition
+from petitions.models import Petition, Signature
 from petitions.models.petition import PUBLIC_STATUSES, effective_status
 from petitions.moderation import abuse
 from petitions.signatures import mydata, signing
 from petitions.signatures.mailboxes import normalize_email
 from petitions.web.campaign.forms import ButtonForm
+from petitions.web.fields import required_value
 from petitions.web.public import bp
 from petitions.web.public.forms import ConfirmForm, MyDataForm, SignForm
 from petitions.web.queries import can_manage, public_petitions, visible_petition_brief_or_404, visible_petition_or_404
@@ -112,8 +113,8 @@ def sign(slug: str) -> Response | tuple[str, int]:
         form.started.data = form_stamp(brief.id)
         return render_petition(visible_petition_or_404(slug), form, 422)
     data = signing.SignatureData(
-        name=form.name.data,
-        email=form.email.data,
+        name=required_value(form.name),
+        email=required_value(form.email),
         country=form.country.data,
         postcode=form.postcode.data,
         comment=form.comment.data,
@@ -122,7 +123,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
     )
     verdict = abuse.judge(
         petition_id=brief.id,
-        email_domain=_domain_of(form.email.data),
+        email_domain=_domain_of(required_value(form.email)),
         ip=request.remote_addr,
         form_started=form.started.data,
         honeypot=form.website.data,
@@ -211,19 +212,20 @@ def healthz() -> tuple[Response, int]:
     return jsonify(status="ok"), 200
 
 
-def _signature_or_error(token: str, purpose: str):
+def _signature_or_error(token: str, purpose: str) -> Signature | tuple[str, int]:
+    """The signature a signer's link names, or the page saying the link is no longer valid."""
     try:
-        return signing.signature_from_token(token, now=utcnow(), purpose=purpose, max_age=tokens.LONG_LIVED), None
+        return signing.signature_from_token(token, now=utcnow(), purpose=purpose, max_age=tokens.LONG_LIVED)
     except (TokenInvalid, TokenExpired):
-        return None, (render_template("public/verify_error.html", reason="gone"), 404)
+        return render_template("public/verify_error.html", reason="gone"), 404
 
 
 @bp.route("/withdraw/<token>", methods=["GET", "POST"])
 def withdraw(token: str) -> tuple[str, int] | str:
     """A signer withdraws (deletes) their signature from the link in their email; a GET only asks."""
-    signature, error = _signature_or_error(token, tokens.WITHDRAW_SIGNATURE)
-    if error:
-        return error
+    signature = _signature_or_error(token, tokens.WITHDRAW_SIGNATURE)
+    if isinstance(signature, tuple):
+        return signature
     petition = signature.petition
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -245,9 +247,9 @@ def withdraw(token: str) -> tuple[str, int] | str:
 @csrf.exempt
 def unsubscribe(token: str) -> tuple[str, int] | str:
     """Stop update emails: a button on the page, or a one-click POST from the mail client (RFC 8058)."""
-    signature, error = _signature_or_error(token, tokens.UNSUBSCRIBE)
-    if error:
-        return error
+    signature = _signature_or_error(token, tokens.UNSUBSCRIBE)
+    if isinstance(signature, tuple):
+        return signature
     petition = signature.petition
     if request.method == "POST":
         # The signed token authenticates the request; a browser form also carries a CSRF token.
@@ -256,7 +258,9 @@ def unsubscribe(token: str) -> tuple[str, int] | str:
                 validate_csrf(request.form.get("csrf_token"))
             except ValidationError:
                 return render_template(
-                    "errors/error.html", code=400, name="The form has expired",
+                    "errors/error.html",
+                    code=400,
+                    name="The form has expired",
                     description="Please open the link from the email again.",
                 ), 400
         signing.unsubscribe(signature)
@@ -272,7 +276,7 @@ def my_data() -> Response | tuple[str, int] | str:
     form = MyDataForm()
     if form.validate_on_submit():
         with contextlib.suppress(ValueError):  # not an address that could have signed: the same answer
-            mydata.request_link(form.email.data, now=utcnow())
+            mydata.request_link(required_value(form.email), now=utcnow())
         db.session.commit()
         return redirect(url_for(".my_data_sent"), 303)
     return render_template("public/my_data.html", form=form), (422 if request.method == "POST" else 200)
