@@ -42,7 +42,8 @@ def register_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
     from petitions import models
     from petitions.extensions import csrf, db, limiter, login_manager, migrate
-    from petitions.infra import database, microcache
+    from petitions.infra import database
+    from petitions.web import microcache
 
     microcache.init_app(app)
     if app.config["PROXY_COUNT"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from collections.abc import Mapping
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,17 @@ def development_secret(instance: Path) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key
+
+
+def cache_budget(config: Mapping[str, Any]) -> tuple[float, int, int]:
+    """How COUNT_MAX_AGE is shared out: (seconds in the process cache, max-age, stale-while-revalidate).
+
+    Their sum never exceeds COUNT_MAX_AGE, so a count served through any chain of caches lags
+    a change by at most that, as the contract says. With the default of 2 s: 0.5 s in the
+    process, max-age=1, stale-while-revalidate=0; with 10 s: 1 s, max-age=5, and 4.
+    """
+    total = max(0.0, float(config["COUNT_MAX_AGE"]))
+    in_process = min(1.0, total / 4)
+    rest = int(total - in_process)
+    max_age = (rest + 1) // 2
+    return in_process, max_age, rest - max_age

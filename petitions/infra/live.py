@@ -320,7 +320,7 @@ def count_cache(app: Flask) -> TTLCache[dict[str, Any] | None]:
     """
     cache: TTLCache[dict[str, Any] | None] | None = app.extensions.get("count_cache")
     if cache is None:
-        from petitions.web.http import cache_budget
+        from petitions.config import cache_budget
 
         # Half the in-process share: the other half is the micro-cache's (petitions/infra/microcache.py).
         ttl = cache_budget(app.config)[0] / 2

@@ -387,7 +387,7 @@ def test_public_counts_are_the_same_for_every_visitor_so_a_cdn_keeps_one_copy(ap
 
 def test_the_micro_cache_replays_exactly_what_flask_answered_and_only_for_its_short_life(app, client, slug) -> None:
     """A repeat request to the count or the badge is answered below Flask with Flask's own bytes and headers."""
-    from petitions.infra import microcache
+    from petitions.web import microcache
 
     app.config["COUNT_MAX_AGE"] = 2
     seconds = microcache.ttl(app.config)

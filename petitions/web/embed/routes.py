@@ -11,6 +11,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from petitions.clock import utcnow
+from petitions.config import cache_budget
 from petitions.counting import counts
 from petitions.extensions import current_app_object, db
 from petitions.infra.live import busy, cached_count, count_doc, stream
@@ -18,7 +19,7 @@ from petitions.infra.mail import external_url
 from petitions.models import Petition
 from petitions.web.embed import bp
 from petitions.web.embed.snippets import WIDGET_HEIGHT, WIDGET_WIDTH, iframe, widget_code
-from petitions.web.http import cache_budget, cacheable, json_response
+from petitions.web.http import cacheable, json_response
 from petitions.web.queries import public_petition_or_404
 from petitions.web.security import frameable
 

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.http import parse_etags
 
-from petitions.web.http import cache_budget
+from petitions.config import cache_budget
 
 PATHS = re.compile(r"/api/v1/petitions/[a-z0-9-]{1,80}/count|/petitions/[a-z0-9-]{1,80}/badge\.svg")
 _NOT_IN_304 = {"content-type", "content-length"}

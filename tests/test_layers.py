@@ -1,0 +1,74 @@
+"""Imports flow one way: web -> the domain packages -> infra -> models (docs/ARCHITECTURE.md).
+
+A domain rule that imported a view, or the database layer that imported a domain rule, would
+tie the layers back together; this test names the import that does it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "petitions"
+# The shared ground every layer may stand on.
+BASE = {"config", "extensions", "clock", "exceptions"}
+RANK = {
+    "models": 0,
+    "infra": 1,
+    "signatures": 2,
+    "counting": 2,
+    "campaigns": 2,
+    "moderation": 2,
+    "accounts": 2,
+    "web": 3,
+}
+# The entry points wire everything together and may import anything.
+ENTRY = {"__init__", "cli", "worker"}
+
+
+def _part(module: str) -> str | None:
+    """The top-level part of petitions a dotted module name is in, or None outside petitions."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "petitions" and len(parts) > 1 else None
+
+
+def _imports(path: Path) -> list[str]:
+    """Every petitions module a file imports (each name of `from petitions import a, b` counted)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "petitions":
+                found += [f"petitions.{alias.name}" for alias in node.names]
+            elif node.module.startswith("petitions."):
+                found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.startswith("petitions.")]
+    return found
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0].removesuffix(".py") not in ENTRY)
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_a_module_imports_only_its_own_layer_or_below(path: Path) -> None:
+    here = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+    wrong = []
+    for module in _imports(path):
+        there = _part(module)
+        if there is None or there in BASE or there == here:
+            continue
+        if here in BASE:
+            if there != "models":
+                wrong.append(module)  # the shared ground stands on nothing but the models
+        elif there in ENTRY or RANK.get(there, 99) > RANK[here]:
+            wrong.append(module)
+    assert not wrong, f"petitions/{path.relative_to(PACKAGE)} ({here}) imports upward: {wrong}"
+
+
+def test_only_the_entry_points_and_the_shared_ground_are_loose_modules() -> None:
+    loose = {p.stem for p in PACKAGE.glob("*.py")}
+    assert loose <= ENTRY | BASE, loose - (ENTRY | BASE)
+    assert len(loose) <= 8
