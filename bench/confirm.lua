@@ -19,6 +19,7 @@ function init(args)
     n = n + 1
   end
   next_path = 1
+  size = #paths
   body = "csrf_token=" .. os.getenv("BENCH_CSRF")
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -33,9 +34,15 @@ function request()
 end
 
 function done(summary, latency, requests)
-  local sent = 0
+  -- Each thread presses the links of its own share of the file: one faster than the other
+  -- comes to the end of its share first and starts again, pressing links a second time.
+  local sent, again = 0, 0
   for _, thread in ipairs(threads) do
-    sent = sent + thread:get("count")
+    local count, size = thread:get("count"), thread:get("size")
+    sent = sent + count
+    if count > size then
+      again = again + count - size
+    end
   end
-  io.write(string.format("links pressed: %d\n", sent))
+  io.write(string.format("links pressed: %d\nlinks pressed again: %d\n", sent, again))
 end
