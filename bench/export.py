@@ -260,7 +260,7 @@ def main() -> None:
         sampler.stop.set()
         sampler.join()
         after = memory(pid)
-        assert head == b"name,country,postcode,comment,confirmed_at", head
+        assert head == b'"name","country","postcode","comment","confirmed_at"', head  # every field quoted
         assert rows == ROWS, (rows, ROWS)
 
         peak = max(sampler.peak, after["VmRSS"])
