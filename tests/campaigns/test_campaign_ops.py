@@ -224,6 +224,18 @@ def test_group_domains_are_checked(ctx) -> None:
         groups.save_group(petition, name="B", domains=["amazon.com"], now=utcnow())
 
 
+def test_overlapping_group_domains_count_toward_each_group_and_recount_agrees(ctx) -> None:
+    petition = make_petition()
+    groups.save_group(petition, name="Everyone at example", domains=["example.org"], now=utcnow())
+    groups.save_group(petition, name="The sub team", domains=["sub.example.org"], now=utcnow())
+    db.session.commit()
+    s = signing.sign(petition, signing.SignatureData("A", "a@sub.example.org", "GB"), now=utcnow(), ip=None)
+    signing.confirm(s, now=utcnow())
+    db.session.commit()
+    assert counts.recount(db.session.get(Petition, petition.id), now=utcnow()) == []
+    assert dict(counts.by_group(petition.id)) == {"Everyone at example": 1, "The sub team": 1}
+
+
 # --- withdrawal and retention ----------------------------------------------------------------
 
 

@@ -90,6 +90,26 @@ def test_a_dead_workers_claim_is_taken_over(app, ctx, mailbox) -> None:
     assert len(mailbox.messages) == 1
 
 
+def test_a_stale_claim_is_not_sent_by_its_old_worker(app, ctx, mailbox) -> None:
+    now = utcnow()
+    mail.queue_email(
+        "r@example.org",
+        "Hi",
+        "already_signed",
+        now=now,
+        petition={"title": "T"},
+        petition_url="http://localhost/p",
+        withdraw_url="http://localhost/w",
+    )
+    db.session.commit()
+    old = mail.claim("old-worker", now=now, limit=10)
+    # the claim goes stale and another worker takes the message over
+    db.session.execute(db.update(OutboxMessage).values(claimed_by="new-worker"))
+    db.session.commit()
+    assert mail.send_claimed(old, worker="old-worker") == (0, 0)
+    assert mailbox.messages == []
+
+
 def test_workers_running_at_once_never_send_a_message_twice(app, ctx, mailbox) -> None:
     queue(120)
     app.config["MAIL_BATCH_SIZE"] = 7

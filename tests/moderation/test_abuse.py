@@ -116,6 +116,7 @@ from petitions.counting import counts  # noqa: E402
 from petitions.extensions import db  # noqa: E402
 from petitions.models import Invalidation, OutboxMessage, Petition, Signature, User  # noqa: E402
 from petitions.moderation import abuse, blocks, invalidation  # noqa: E402
+from petitions.signatures import signing  # noqa: E402
 from tests.helpers import deliver, link_in, login, make_petition, post_form, sign_form, started_from  # noqa: E402
 
 
@@ -166,6 +167,28 @@ def test_a_form_sent_too_fast_is_kept_as_suspected_not_counted(app, client, mail
         db.session.commit()
         assert counts.recount(db.session.scalar(select(Petition)), now=utcnow()) == []
     assert count(client, slug) == 1
+
+
+def test_a_suspected_signing_never_joins_a_reversed_batch(ctx) -> None:
+    petition = make_petition()
+    now = utcnow()
+    first = signing.sign(
+        petition, signing.SignatureData("A", "a@example.org", "GB"), now=now, ip=None, suspected="fast"
+    )
+    abuse.assign_suspected(now=now)  # what the worker and the admin's batch pages do
+    db.session.commit()
+    batch = db.session.get(Invalidation, db.session.get(Signature, first.id).invalidation_id)
+    admin = User(name="A", email="admin@example.org", created_at=now, is_admin=True, password_hash="x")
+    db.session.add(admin)
+    db.session.flush()
+    invalidation.reverse(batch, admin, reason="fine", now=now)
+    db.session.commit()
+    second = signing.sign(
+        petition, signing.SignatureData("B", "b@example.org", "GB"), now=now, ip=None, suspected="fast"
+    )
+    abuse.assign_suspected(now=now)
+    db.session.commit()
+    assert db.session.get(Signature, second.id).invalidation_id not in (batch.id, None)
 
 
 def test_a_missing_or_forged_stamp_counts_as_too_fast(app, client, slug) -> None:
@@ -232,6 +255,19 @@ def test_blocked_domains_and_networks_are_kept_as_suspected(app, client, slug) -
         }
         with pytest.raises(blocks.BlockError):
             blocks.block_domain("spam-farm.net", db.session.get(User, 1), reason="again", now=utcnow())
+
+
+def test_blocks_match_every_spelling_of_a_domain(app, client) -> None:
+    with app.app_context():
+        slug = make_petition().slug
+        admin = User(name="A", email="admin@example.org", created_at=utcnow(), is_admin=True, password_hash="x")
+        db.session.add(admin)
+        db.session.flush()
+        blocks.block_domain("bücher.de", admin, reason="bots", now=utcnow())
+        db.session.commit()
+    assert sign_form(client, slug, email="x@BÜCHER.de").status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Signature.invalidated_at)) is not None
 
 
 def test_admins_edit_blocks_and_see_trending_sources(app, client, slug) -> None:

@@ -21,6 +21,7 @@ from wtforms.fields.core import UnboundField
 import petitions
 from petitions.clock import utcnow
 from petitions.extensions import db
+from petitions.infra import mail
 from petitions.infra.text import one_line
 from petitions.models import Petition, PetitionUpdate, Signature, SupporterGroup, User
 from petitions.signatures import signing
@@ -126,6 +127,15 @@ def test_names_and_titles_stored_with_line_breaks_are_folded_in_every_email(app,
     assert f"<p>Hello {FOLDED},</p>" in html
     (reset,) = mailbox.to("owner@example.org")
     assert body_of(reset).splitlines()[0] == f"Hello {FOLDED},"
+
+
+def test_a_line_break_in_a_title_cannot_stall_the_mail(app, ctx, mailbox) -> None:
+    petition = make_petition(title="Save it\r\nBcc: everyone@example.org")
+    for i in range(3):
+        signing.sign(petition, signing.SignatureData("A", f"s{i}@example.org", "GB"), now=utcnow(), ip=None)
+    db.session.commit()
+    assert mail.drain() == (3, 0)
+    assert all("\n" not in m["Subject"] and m["Bcc"] is None for m in mailbox.messages)
 
 
 def test_campaigner_forms_fold_line_breaks_in_names_titles_and_subjects(app, client) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -376,3 +378,27 @@ def test_the_sign_form_is_checked_for_its_csrf_token_even_when_views_are_not_che
     assert rows(app) == 0
     assert sign_form(client, petition, email="b@example.org").status_code == 303  # with its token
     assert rows(app) == 1
+
+
+def test_a_csrf_failure_on_the_sign_form_gives_a_form_that_works(app, client) -> None:
+    with app.app_context():
+        slug = make_petition().slug
+    failed = client.post(f"/petitions/{slug}/sign", data={"name": "Al", "email": "al@example.org", "country": "GB"})
+    assert failed.status_code == 400 and 'value="Al"' in failed.text
+    retried = client.post(
+        f"/petitions/{slug}/sign",
+        data={
+            "name": "Al",
+            "email": "al@example.org",
+            "country": "GB",
+            "csrf_token": csrf_from(failed.text),
+            "started": re.search(r'name="started" type="hidden" value="([^"]*)"', failed.text).group(1),
+        },
+    )
+    assert retried.status_code == 303
+
+
+def test_odd_page_numbers_and_urls_are_not_500s(client) -> None:
+    assert client.get("/?page=99999999999999999999").status_code == 200
+    assert client.get("/api/v1/petitions?page=99999999999999999999").status_code == 200
+    assert client.get("/oembed?url=http://[::1").status_code == 404
