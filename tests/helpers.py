@@ -136,7 +136,7 @@ def make_app(database_url: str, smtp: SMTPServer | None, tmp_path: Path, **overr
         # Tests sign faster than a person; the abuse tests set their own minimum.
         "SIGN_MIN_SECONDS": 0,
         # One sender, so a test reads its messages in the order they were queued (the default
-        # on PostgreSQL is 4); test_mail tests several at once, test_faults the real worker.
+        # on PostgreSQL is 4); test_mail tests several at once, tests/faults the real worker.
         "MAIL_SENDERS": 1,
     }
     settings.update(overrides)
