@@ -1,6 +1,6 @@
 """The campaigner's dashboard and delivery page in headless Chromium: signed in, the count, the chart, axe-core.
 
-Uses the session's browser, the live server and the axe check of conftest.py.
+Uses the session's browser and the live server (fixtures of conftest.py) and the axe check of helpers.py.
 """
 
 from __future__ import annotations

@@ -39,6 +39,12 @@ def test_the_api_never_fails(app, client, params, slug) -> None:
     assert client.get("/", query_string=params).status_code in (200, 400)
 
 
+def test_odd_page_numbers_and_urls_are_not_500s(client) -> None:
+    assert client.get("/?page=99999999999999999999").status_code == 200
+    assert client.get("/api/v1/petitions?page=99999999999999999999").status_code == 200
+    assert client.get("/oembed?url=http://[::1").status_code == 404
+
+
 @RELAXED
 @given(form=st.dictionaries(st.sampled_from(["name", "email", "password"]), anything, max_size=3))
 def test_the_account_forms_never_fail(app, client, form) -> None:
