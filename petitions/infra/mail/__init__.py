@@ -1,0 +1,26 @@
+"""Email: queued in the outbox in the cause's transaction, sent by the worker with retries.
+
+- render: templates, absolute links, messages rendered late by the worker;
+- message: the MIME message of an outbox row;
+- transports: SMTP, or files and the log when no MAIL_SERVER is set;
+- outbox: queuing, claiming, sending a claimed batch and recording each outcome (retries);
+- senders: the loop that drains the outbox over MAIL_SENDERS connections.
+
+The names callers use are importable from here.
+"""
+
+from petitions.infra.mail.outbox import claim, queue_email, queue_late_email, send_claimed
+from petitions.infra.mail.render import OutboxRow, external_url, rendered_late
+from petitions.infra.mail.senders import drain, run_once
+
+__all__ = [
+    "OutboxRow",
+    "claim",
+    "drain",
+    "external_url",
+    "queue_email",
+    "queue_late_email",
+    "rendered_late",
+    "run_once",
+    "send_claimed",
+]

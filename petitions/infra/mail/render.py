@@ -1,0 +1,69 @@
+"""The text of an email: templates, absolute links, and the messages the worker renders when it sends them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from flask import current_app
+from jinja2 import TemplateNotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
+
+    from petitions.models import OutboxMessage
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL on BASE_URL, built without needing a request (the worker and CLI have none)."""
+    adapter = current_app.url_map.bind("localhost")
+    base: str = current_app.config["BASE_URL"]
+    return base + adapter.build(endpoint, values)
+
+
+def render(template: str, context: dict[str, Any]) -> tuple[str, str | None]:
+    """(text, html or None) of templates/email/<template>.txt and, when present, .html."""
+    context.setdefault("site_url", current_app.config["BASE_URL"])
+    # Rendered by Jinja alone: an email has no business with the request's context processors
+    # (the signed-in user, the CSRF token), and skipping them is a third of the rendering time.
+    env = current_app.jinja_env
+    text = env.get_template(f"email/{template}.txt").render(context)
+    try:
+        html: str | None = env.get_template(f"email/{template}.html").render(context)
+    except TemplateNotFound:  # a message may be plain text only
+        html = None
+    return text, html
+
+
+# Messages the worker renders when it sends them: template name -> a function of the outbox
+# row that gives the template's context. Queuing one costs the request no templating and no
+# signed links (a signing's confirmation email, the hottest message there is); its links are
+# signed when sent, so they are valid for their whole lifetime from the moment they arrive.
+# An outbox message as the worker reads it: the ORM object, or a plain row of its columns.
+OutboxRow: TypeAlias = "OutboxMessage | Row[Any]"
+_LATE: dict[str, Callable[[OutboxRow], dict[str, Any]]] = {}
+
+
+def rendered_late(
+    template: str,
+) -> Callable[[Callable[[OutboxRow], dict[str, Any]]], Callable[[OutboxRow], dict[str, Any]]]:
+    """Register the function that makes the context of `template` messages queued with queue_late_email()."""
+
+    def register(make_context: Callable[[OutboxRow], dict[str, Any]]) -> Callable[[OutboxRow], dict[str, Any]]:
+        _LATE[template] = make_context
+        return make_context
+
+    return register
+
+
+def require_rendered_late(template: str) -> None:
+    """Refuse to queue a message for late rendering that no worker could render."""
+    if template not in _LATE:
+        raise KeyError(f"no context function registered for the email template {template!r}")
+
+
+def body_of(row: OutboxRow) -> tuple[str, str | None]:
+    """(text, html) of an outbox message: as queued, or rendered now for one queued with queue_late_email()."""
+    if row.body_text is not None:
+        return row.body_text, row.body_html
+    return render(row.template or "", _LATE[row.template or ""](row))
