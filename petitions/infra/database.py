@@ -59,10 +59,11 @@ class AutocommitStatement:
     SQL, its constant parameters, its types' bind processors); each run fills in the values
     and hands them to psycopg on a connection of the autocommit pool. SQLAlchemy's work per
     execution (the compiled-cache lookup, building the parameters, the execution context,
-    the result) costs about as much as the driver's own call, on the path every signing and
-    confirmation takes, so each run here skips it (docs/SCALING.md). Driver errors are
-    raised as SQLAlchemy's, and a connection the server dropped is invalidated,
+    the result) is a large part of the client's cost of the statement, on the path every
+    signing and confirmation takes, so each run here skips it (docs/SCALING.md). Driver
+    errors are raised as SQLAlchemy's, and a connection the server dropped is invalidated,
     as an SQLAlchemy Connection would do. Result rows are the driver's named tuples.
+    Everything here is SQLAlchemy's public API but one call, explained where it is made.
     """
 
     def __init__(self, statement: ClauseElement) -> None:
@@ -101,7 +102,14 @@ class AutocommitStatement:
             return cursor.fetchone()
         except dbapi_error as exc:
             dropped = engine.dialect.is_disconnect(exc, dbapi_connection, cursor)
-            if dropped:  # this connection, and every other one made before it, is replaced (as SQLAlchemy does)
+            if dropped:
+                # What SQLAlchemy's Connection does on a disconnect, with the same private call: this
+                # connection is closed, and every one the pool made before it is replaced at its next
+                # checkout, since a server that dropped one has most likely dropped them all (a network
+                # that drops them silently is not seen by the check at checkout). No public call does
+                # this: invalidate() replaces one connection; InvalidatePoolError does it, but only raised
+                # from a checkout; dispose() replaces the whole pool again for every thread that meets
+                # the failure. tests/faults/test_dropped_connections.py fails if the call changes.
                 engine.pool._invalidate(connection, exc)
             raise DBAPIError.instance(
                 compiled.query.decode("ascii"),
@@ -157,8 +165,8 @@ class _Compiled:
                 processors[name] = process
         required = frozenset(name for bind, name in compiled.bind_names.items() if bind.required)
         constants = {
-            name: value if name not in processors else processors[name](value)
-            for name, value in compiled.construct_params(_check=False).items()
+            name: bind.effective_value if name not in processors else processors[name](bind.effective_value)
+            for bind, name in compiled.bind_names.items()
             if name not in required
         }
         # ASCII (names and placeholders; values are parameters): the same bytes in any client encoding.

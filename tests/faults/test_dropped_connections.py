@@ -209,3 +209,49 @@ print("ended", still_connected(conn))
 """
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["idle", "True", "ended", "False"], out.stdout + out.stderr
+
+
+def test_a_dropped_hot_write_connection_retires_every_connection_its_pool_made_before(pg: str, tmp_path: Path) -> None:
+    """A server that dropped one connection has most likely dropped them all, silently sometimes
+    (which the look at the socket at checkout cannot see): like SQLAlchemy's own Connection, the
+    hot writes' pool then replaces every connection it made before, even one that still works."""
+    from sqlalchemy import exc, text
+
+    from petitions.infra import database
+    from petitions.infra.database import AutocommitStatement
+
+    app = make_app(pg, None, tmp_path)
+    try:
+        with app.app_context():
+            pid = AutocommitStatement(text("SELECT pg_backend_pid() AS pid"))
+            sleep = AutocommitStatement(text("SELECT pg_backend_pid() AS pid, pg_sleep(:seconds) AS slept"))
+            engine = database._statement_engine()
+            first, second = engine.raw_connection(), engine.raw_connection()  # two connections in the pool
+            before = {c.dbapi_connection.info.backend_pid for c in (first, second)}
+            first.close()
+            second.close()
+
+            def end_the_sleeping_backend() -> None:
+                with psycopg.connect(pg.replace("+psycopg", ""), autocommit=True) as admin:
+                    deadline = time.monotonic() + 5
+                    while not (
+                        found := admin.execute(
+                            "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s) AND query LIKE '%%pg_sleep%%'",
+                            (list(before),),
+                        ).fetchone()
+                    ):
+                        assert time.monotonic() < deadline, "the statement did not start"
+                        time.sleep(0.02)
+                    admin.execute("SELECT pg_terminate_backend(%s)", (found[0],))
+
+            killer = threading.Thread(target=end_the_sleeping_backend)
+            killer.start()
+            with pytest.raises(exc.OperationalError) as error:
+                sleep.first({"seconds": 10.0})
+            killer.join()
+            assert error.value.connection_invalidated
+            after = {pid.first({}).pid, pid.first({}).pid}
+            assert not after & before  # the one still connected was replaced too
+    finally:
+        with app.app_context():
+            db.engine.dispose()
