@@ -63,7 +63,8 @@ def healthz():
     return "ok"
 """
 CONFIRMATIONS = int(os.environ.get("BENCH_CONFIRMATIONS", "60000"))
-# Form stamps for each signing run: more than a run can use at this machine's speed (~1,000/s).
+# Form stamps for each signing run: more than a run uses at the signing rates in docs/PERFORMANCE.md;
+# raise it for a faster machine or a longer BENCH_WRK_SECONDS.
 STAMPS = int(os.environ.get("BENCH_STAMPS", "30000"))
 COUNTRIES = "ARRAY['GB','FR','DE','US','ES','IT','NL','SE']"
 
@@ -174,10 +175,11 @@ def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, 
 def alternated(ceiling, measure) -> tuple[Round, list[tuple[Round, Round]]]:
     """A warm-up run of each side, then PAIRS pairs of runs: ceiling, measure(0), ceiling, measure(1), ...
 
-    This machine's speed drifts by 10-20 % (sometimes more) from one minute to the next, so
-    each measured run is compared with the ceiling run just before it, and the figure is the
-    median of those pairs' ratios. The warm-up (connections, prepared statements, the first
-    rows) is not in the figures; its measured run is returned for the checks of what was stored.
+    A shared machine's speed drifts from one minute to the next by more than the differences
+    being measured, so each measured run is compared with the ceiling run just before it, and
+    the figure is the median of those pairs' ratios. The warm-up (connections, prepared
+    statements, the first rows) is not in the figures; its measured run is returned for the
+    checks of what was stored.
     """
     bare_warm_up, warm_up = ceiling(WARM_UP_SECONDS), measure(PAIRS, WARM_UP_SECONDS)
     pairs = [(ceiling(DURATION), measure(n, DURATION)) for n in range(PAIRS)]

@@ -30,8 +30,8 @@ class Defaults:
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     # Connections each pool of a process keeps (see database.py for the two pools). None: as
     # many as the process has threads (GUNICORN_THREADS; 8 when it is not set), so that no busy thread
-    # opens a connection that the pool then closes (measured: 221 new PostgreSQL sessions in
-    # 8 s of signing at 8 threads with a pool of 5, and none at the thread count).
+    # opens a connection that the pool then closes: a new PostgreSQL server process each time, and
+    # every statement planned afresh (docs/SCALING.md).
     DATABASE_POOL_SIZE: int | None = None
 
     # Mail. With no MAIL_SERVER, messages are written to the log and to instance/mail/.

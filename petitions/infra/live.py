@@ -322,7 +322,7 @@ def count_cache(app: Flask) -> TTLCache[dict[str, Any] | None]:
     if cache is None:
         from petitions.config import cache_budget
 
-        # Half the in-process share: the other half is the micro-cache's (petitions/infra/microcache.py).
+        # Half the in-process share: the other half is the micro-cache's (petitions/web/microcache.py).
         ttl = cache_budget(app.config)[0] / 2
         cache = app.extensions.setdefault("count_cache", TTLCache(ttl))
     return cache

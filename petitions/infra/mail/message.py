@@ -65,10 +65,10 @@ def build_message(row: OutboxRow, sender: str, domain: str) -> Message:
     """The MIME message for an outbox row. Its Message-ID is stable across retries.
 
     Built with the email package's classic classes (MIMEText, Header), as Django builds its
-    mail: EmailMessage parses every header it is given back through its header registry, which
-    made building and sending a message two fifths of the mail worker's time. A message to or
-    from an address that is not ASCII needs SMTPUTF8 and raw UTF-8 headers, which only
-    EmailMessage writes; it is built with EmailMessage.
+    mail: EmailMessage parses every header it is given back through its header registry, work
+    the worker would repeat for every message (docs/SCALING.md). A message to or from an
+    address that is not ASCII needs SMTPUTF8 and raw UTF-8 headers, which only EmailMessage
+    writes; it is built with EmailMessage.
     """
     text, html = body_of(row)
     msg: Message
