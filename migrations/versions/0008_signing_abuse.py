@@ -8,13 +8,14 @@
 - Two CHECK constraints: only an invalidated row is suspected or kept after withdrawal (so the
   counts, which leave out invalidated rows, leave those out too).
 - form_stamps: the stamps of signing forms already used by a signing.
-- email_normalized and email_domain are computed again with the provider rules of
-  petitions.signatures.mailboxes (Proton, Fastmail subdomains, iCloud, Yahoo disposable addresses, a name
-  left empty by dropping its '+tag'). Where two signatures of one petition now have the same
-  key, the first (lowest id) takes it and the other keeps its old key: both stay, and both
-  stay counted as they were, since a migration cannot ask who signed; the mailbox's next
-  signing meets the row with the new key. Supporter groups are recounted for the rows whose
-  domain changed.
+- email_normalized and email_domain are computed again with the provider rules that
+  petitions/signatures/mailboxes.py had when this was written (Proton, Fastmail subdomains,
+  iCloud, Yahoo disposable addresses, a name left empty by dropping its '+tag'), copied below
+  so that a later change to the application's rules cannot change what this migration does.
+  Where two signatures of one petition now have the same key, the first (lowest id) takes it
+  and the other keeps its old key: both stay, and both stay counted as they were, since a
+  migration cannot ask who signed; the mailbox's next signing meets the row with the new key.
+  Supporter groups are recounted for the rows whose domain changed.
 
 On PostgreSQL the columns are added without a default (no rewrite), the constraints are
 added NOT VALID and then validated (which does not block signing), and the partial index is
@@ -27,9 +28,11 @@ Create Date: 2026-11-28 10:00:00.000000
 """
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic import op
+from email_validator import EmailNotValidError, validate_email
 
 # revision identifiers, used by Alembic.
 revision = '0008'
@@ -152,6 +155,94 @@ def _json(value):
     return value or {}
 
 
+# --- The mailbox rules as petitions/signatures/mailboxes.py had them for this revision --------
+# Copied, not imported: the application's rules may change later, and this migration must
+# still compute what it computed when it was written (tests/test_migrations.py checks it).
+
+
+class InvalidEmail(ValueError):
+    """The text is not an email address that mail can be delivered to."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Which addresses of one mail provider reach the same mailbox (see mailboxes.Provider)."""
+
+    name: str
+    domains: tuple
+    one_domain: str = None
+    transparent: str = ""
+    disposable: str = None
+    subdomains: bool = False
+
+
+PROVIDERS = (
+    Provider("Gmail", ("gmail.com", "googlemail.com"), one_domain="gmail.com", transparent="."),
+    Provider("Proton", ("proton.me", "protonmail.com", "protonmail.ch", "pm.me"), one_domain="proton.me", transparent="._-"),
+    Provider(
+        "Fastmail",
+        (
+            "fastmail.com", "fastmail.fm", "fastmail.net", "fastmail.org", "fastmail.to", "fastmail.us", "fastmail.cn",
+            "fastmail.co.uk", "fastmail.com.au", "fastmail.de", "fastmail.es", "fastmail.in", "fastmail.jp",
+            "fastmail.nl", "fastmail.se", "fastmail.tw", "sent.com", "ftml.net", "messagingengine.com",
+        ),
+        subdomains=True,
+    ),
+    Provider("Outlook", ("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk", "outlook.fr", "live.fr")),
+    Provider("iCloud", ("icloud.com", "me.com", "mac.com"), one_domain="icloud.com"),
+    Provider(
+        "Yahoo",
+        ("yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.es", "yahoo.it", "yahoo.ca", "yahoo.com.au", "ymail.com"),
+        disposable="-",
+    ),
+)
+_BY_DOMAIN = {domain: provider for provider in PROVIDERS for domain in provider.domains}
+_SUBDOMAIN_BASES = tuple(domain for provider in PROVIDERS if provider.subdomains for domain in provider.domains)
+
+
+def canonical_email(address):
+    """The address as used for sending: syntax checked, domain lower-cased and IDNA-encoded."""
+    try:
+        info = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from None
+    return f"{info.local_part}@{info.ascii_domain.lower()}"
+
+
+def _subdomain_address(local, domain):
+    """x@dave.fastmail.com is dave@fastmail.com (the name is the label just left of the provider's domain)."""
+    for base in _SUBDOMAIN_BASES:
+        if domain.endswith("." + base):
+            return domain[: -len(base) - 1].rpartition(".")[2], base
+    return local, domain
+
+
+def mailbox_key(canonical):
+    """The provider rules' key of a canonical address."""
+    local, _, domain = canonical.rpartition("@")
+    original = local.lower()
+    name, domain = _subdomain_address(original, domain)
+    name = name.split("+", 1)[0]
+    provider = _BY_DOMAIN.get(domain)
+    if provider is not None:
+        if provider.disposable and provider.disposable in name:
+            base = name.split(provider.disposable, 1)[0]
+            name = base + provider.disposable if base else ""
+        for char in provider.transparent:
+            name = name.replace(char, "")
+        domain = provider.one_domain or domain
+    return f"{name or original}@{domain}"
+
+
+def legacy_key(canonical):
+    """The key of the rules before this revision (lower case, no '+tag', Gmail's dots)."""
+    local, _, domain = canonical.rpartition("@")
+    local = local.lower().split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        domain, local = "gmail.com", local.replace(".", "")
+    return f"{local}@{domain}"
+
+
 SIGNATURES = sa.table(
     "signatures", sa.column("id"), sa.column("petition_id"), sa.column("email"), sa.column("email_normalized"),
     sa.column("email_domain"),
@@ -160,8 +251,6 @@ SIGNATURES = sa.table(
 
 def _candidates():
     """The rows whose key the provider rules can change: their domains, and names that were only a '+tag'."""
-    from petitions.signatures.mailboxes import PROVIDERS
-
     domains = sorted({d for p in PROVIDERS for d in p.domains} - {"gmail.com", "googlemail.com"})
     subdomains = [SIGNATURES.c.email_domain.like(f"%.{d}") for p in PROVIDERS if p.subdomains for d in p.domains]
     return sa.or_(
@@ -174,8 +263,6 @@ def _candidates():
 
 def _rekey(*, upgrade: bool) -> None:
     """Compute the mailbox keys again (the provider rules going up, the old rule going down); see the docstring."""
-    from petitions.signatures.mailboxes import InvalidEmail, canonical_email, legacy_key, mailbox_key
-
     bind = op.get_bind()
     s = SIGNATURES.c
     rows = bind.execute(
