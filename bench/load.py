@@ -385,7 +385,7 @@ def confirm_stage(
     """wrk presses the confirmation button of a different pending signature each time; the count must be exact."""
     from petitions.extensions import db
     from petitions.infra import tokens
-    from petitions.signatures import signing
+    from petitions.signatures import links
 
     plain = url.replace("+psycopg", "")
     with psycopg.connect(plain) as conn:
@@ -403,7 +403,7 @@ def confirm_stage(
     with app.app_context():
         app.config["SECRET_KEY"] = secret_key  # the links must be signed with the served app's key
         paths = [
-            f"/verify/{signing._token(sid, signing._email_digest(normalized), tokens.CONFIRM_SIGNATURE)}"
+            f"/verify/{links.token_for(sid, links.email_digest(normalized), tokens.CONFIRM_SIGNATURE)}"
             for sid, normalized in rows
         ]
     share = len(paths) // (PAIRS + 1)  # each run (the warm-up's too) presses its own links

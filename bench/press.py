@@ -153,7 +153,7 @@ def main() -> None:
         from petitions.campaigns.lifecycle import PetitionData, create_petition
         from petitions.clock import utcnow
         from petitions.extensions import db
-        from petitions.signatures import signing
+        from petitions.signatures import confirming, signing
 
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
         with app.app_context():
@@ -164,7 +164,7 @@ def main() -> None:
             )
             for i in range(10):
                 s = signing.sign(petition, signing.SignatureData("A", f"s{i}@example.org", "GB"), now=now, ip=None)
-                signing.confirm(s, now=now)
+                confirming.confirm(s, now=now)
             extra = signing.sign(petition, signing.SignatureData("A", "late@example.org", "GB"), now=now, ip=None)
             db.session.commit()
             slug, extra_id = petition.slug, extra.id
@@ -202,7 +202,7 @@ def main() -> None:
             with app.app_context():
                 from petitions.models import Signature
 
-                signing.confirm(db.session.get(Signature, extra_id), now=utcnow())
+                confirming.confirm(db.session.get(Signature, extra_id), now=utcnow())
                 db.session.commit()
 
         opened, lag, arrived = asyncio.run(streams_run(sse_port, slug, confirm))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Petition, Signature, User
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import make_petition, make_user
 
 
@@ -37,7 +37,7 @@ def test_recount_reports_differences_with_a_failing_status(app, runner) -> None:
     with app.app_context():
         petition = make_petition()
         s = signing.sign(petition, signing.SignatureData("A", "a@example.org", "GB"), now=utcnow(), ip=None)
-        signing.confirm(s, now=utcnow())
+        confirming.confirm(s, now=utcnow())
         db.session.commit()
         slug = petition.slug
     clean = runner.invoke(args=["recount"])
@@ -60,7 +60,7 @@ def test_purge_unverified_deletes_only_old_unconfirmed_signatures(app, runner) -
         for email, when in [("old@example.org", old), ("new@example.org", utcnow())]:
             signing.sign(petition, signing.SignatureData("A", email, "GB"), now=when, ip=None)
         confirmed = signing.sign(petition, signing.SignatureData("A", "kept@example.org", "GB"), now=old, ip=None)
-        signing.confirm(confirmed, now=old)
+        confirming.confirm(confirmed, now=old)
         db.session.commit()
     result = runner.invoke(args=["purge-unverified", "--older-than", "7"])
     assert result.exit_code == 0 and "Deleted 1" in result.output

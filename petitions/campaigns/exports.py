@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from petitions.counting.counts import counted
+from petitions.counting.rules import counted
 from petitions.extensions import db
 from petitions.models import Petition, Signature
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from petitions.counting import counts
+from petitions.counting import counts, rules
 from petitions.exceptions import DomainError
 from petitions.extensions import db
 from petitions.models import GroupDomain, Petition, SupporterGroup
@@ -71,7 +71,7 @@ class GroupError(DomainError):
 
 def personal_domain(domain: str) -> bool:
     """True for a personal-mail or throwaway-mailbox provider's domain, or a subdomain of one."""
-    return any(d in PERSONAL_MAIL_DOMAINS for d in counts.domain_suffixes(domain)) or is_disposable(domain)
+    return any(d in PERSONAL_MAIL_DOMAINS for d in rules.domain_suffixes(domain)) or is_disposable(domain)
 
 
 def parse_domains(text: str) -> list[str]:

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
-from petitions.counting.counts import counted, hour_of
+from petitions.counting.counts import hour_of
+from petitions.counting.rules import counted
 from petitions.extensions import db
 from petitions.models import HourlyCount, Petition, Signature
 

@@ -7,18 +7,18 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import ColumnElement, exists, func, select
 
-from petitions.counting import counts
+from petitions.counting import rules
 from petitions.extensions import db
 from petitions.infra import tokens
 from petitions.infra.mail import external_url, queue_email
 from petitions.infra.text import render_markdown
 from petitions.models import Petition, PetitionUpdate, Signature, UpdateDelivery, User
-from petitions.signatures.signing import signature_token
+from petitions.signatures.links import signature_token
 
 
 def recipients(petition: Petition) -> list[ColumnElement[bool]]:
     """The condition for signers who get updates: confirmed, valid, and asked for them."""
-    return [Signature.petition_id == petition.id, Signature.updates.is_(True), *counts.counted()]
+    return [Signature.petition_id == petition.id, Signature.updates.is_(True), *rules.counted()]
 
 
 def recipient_count(petition: Petition) -> int:

@@ -2,7 +2,8 @@
 
 Every counter (the total, by country, by supporter group, by hour) moves by relative updates
 in the same transaction as the change to the signature rows, so they commit or roll back
-together and concurrent changes never overwrite each other.
+together and concurrent changes never overwrite each other. Which signatures count, and
+toward which supporter groups, is rules.py.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import ColumnElement, TextClause, bindparam, func, select, text, update
+from sqlalchemy import TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from petitions.counting.rules import counted, domain_suffixes, group_match, in_group_sql
 from petitions.extensions import db
 from petitions.infra.database import is_postgresql
 from petitions.models import CountryCount, GroupDomain, HourlyCount, Petition, Signature, SupporterGroup
@@ -45,12 +47,6 @@ class Counted:
 def hour_of(moment: datetime) -> datetime:
     """The start of the hour."""
     return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def domain_suffixes(domain: str) -> list[str]:
-    """The domain and every parent domain: a.b.example.org, b.example.org, example.org, org."""
-    parts = domain.split(".")
-    return [".".join(parts[i:]) for i in range(len(parts))]
 
 
 def _upsert(model: type[CountryCount | HourlyCount], keys: dict[str, Any], delta: int) -> None:
@@ -127,11 +123,12 @@ def apply(changes: Iterable[Counted], delta: int, *, now: datetime, with_groups:
 
 # PostgreSQL: every counter of ONE signature moved by :n, in one statement. The signature's
 # facts (petition_id, country, email_domain) come from a CTE named `s` that the statement
-# defines first: given values here, the confirming UPDATE itself in signing._CONFIRM_ONE.
+# defines first: given values here, the confirming UPDATE itself in confirming._CONFIRM_ONE.
 # PostgreSQL runs the parts in the order the final SELECT reads them: the petition, then the
 # country, the hour and the groups, the same order as apply's statements, so none deadlocks.
-# A group counts a signature whose domain is its domain or under one (_group_changes's rule).
-COUNT_ONE_CTES = """
+# A group counts a signature whose domain is its domain or under one (rules.in_group, here
+# in its SQL form).
+COUNT_ONE_CTES = f"""
     p AS (
         UPDATE petitions SET signature_count = signature_count + :n, count_updated_at = :now
         WHERE id = (SELECT petition_id FROM s) RETURNING 1
@@ -145,10 +142,10 @@ COUNT_ONE_CTES = """
         UPDATE supporter_groups SET signature_count = signature_count + :n
         WHERE id IN (
             SELECT d.group_id FROM group_domains d JOIN s ON d.petition_id = s.petition_id
-            WHERE s.email_domain = d.domain OR right(s.email_domain, length(d.domain) + 1) = '.' || d.domain
+            WHERE {in_group_sql("s.email_domain", "d.domain")}
         )
         RETURNING 1
-    )"""
+    )"""  # noqa: S608 - constant SQL of this module and rules.in_group_sql, never input
 _COUNT_ONE_READS = (
     "(SELECT count(*) FROM p) AS p, (SELECT count(*) FROM c) AS c,"
     " (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM g) AS g"
@@ -166,6 +163,7 @@ def count_one_statement(signature: str, columns: str) -> TextClause:
     return text(sql).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("hour", type_=UTCDateTime()))
 
 
+# Built once, at import: every confirmation on PostgreSQL that is not _CONFIRM_ONE runs it.
 _COUNT_ONE = count_one_statement(
     "SELECT CAST(:pid AS integer) AS petition_id, CAST(:country AS varchar) AS country,"
     " CAST(:domain AS varchar) AS email_domain",
@@ -173,7 +171,8 @@ _COUNT_ONE = count_one_statement(
 )
 
 
-# Built once: the petitions come as one expanding parameter.
+# Built once, at import: apply reads it for every change it counts outside _COUNT_ONE; the
+# petitions come as one expanding parameter, so one statement serves any number of them.
 _GROUP_DOMAINS = select(GroupDomain.petition_id, GroupDomain.domain, GroupDomain.group_id).where(
     GroupDomain.petition_id.in_(bindparam("pids", expanding=True))
 )
@@ -192,19 +191,14 @@ def _group_changes(domains: Counter[tuple[int, str]]) -> Counter[int]:
     for pid, domain, gid in rows:
         groups_of.setdefault((pid, domain), set()).add(gid)
     for (pid, domain), n in domains.items():
-        # The same rule as group_actual: a signature counts once toward every group that has
-        # its domain or one of its parent domains.
+        # rules.in_group, looked up: a signature counts once toward every group that has its
+        # domain or one of its parent domains.
         matched: set[int] = set()
         for suffix in domain_suffixes(domain):
             matched |= groups_of.get((pid, suffix), set())
         for gid in matched:
             by_group[gid] += n
     return by_group
-
-
-def counted() -> list[ColumnElement[bool]]:
-    """The conditions under which a signature counts."""
-    return [Signature.confirmed_at.is_not(None), Signature.invalidated_at.is_(None)]
 
 
 def by_country(petition_id: int) -> dict[str, int]:
@@ -283,11 +277,10 @@ def group_actual(group: SupporterGroup) -> int:
     domains = [d.domain for d in group.domains]
     if not domains:
         return 0
-    match: ColumnElement[bool] = Signature.email_domain.in_(domains)
-    for d in domains:
-        match = match | Signature.email_domain.like("%." + d)
     return db.session.execute(
-        select(func.count()).select_from(Signature).where(Signature.petition_id == group.petition_id, *counted(), match)
+        select(func.count())
+        .select_from(Signature)
+        .where(Signature.petition_id == group.petition_id, *counted(), group_match(domains))
     ).scalar_one()
 
 

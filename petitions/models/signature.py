@@ -15,7 +15,11 @@ _UNASSIGNED = "suspected IS NOT NULL AND invalidation_id IS NULL"
 
 
 class Signature(Model):
-    """One person's signature on one petition; it counts once confirmed and while valid."""
+    """One person's signature on one petition; it counts once confirmed and while valid.
+
+    Whether it counts, and toward which supporter groups, is written once, in Python and in
+    SQL, in counting/rules.py.
+    """
 
     __tablename__ = "signatures"
     __table_args__ = (
@@ -37,7 +41,7 @@ class Signature(Model):
             sqlite_where=text(_UNASSIGNED),
         ),
         # Only a set-aside signature is held as suspected or kept after its withdrawal, so a
-        # count that leaves out invalidated rows (counts.counted) leaves those out too.
+        # count that leaves out invalidated rows (counting/rules.counts) leaves those out too.
         CheckConstraint("suspected IS NULL OR invalidated_at IS NOT NULL", name="suspected_invalidated"),
         CheckConstraint("withdrawn_at IS NULL OR invalidated_at IS NOT NULL", name="withdrawn_invalidated"),
     )
@@ -73,11 +77,6 @@ class Signature(Model):
     resend_count: Mapped[int] = mapped_column(default=0)
 
     petition: Mapped[Petition] = relationship()
-
-    @property
-    def counts(self) -> bool:
-        """True when this signature is part of the petition's count."""
-        return self.confirmed_at is not None and self.invalidated_at is None
 
 
 class FormStamp(Model):

@@ -23,7 +23,7 @@ from itsdangerous import BadSignature
 from limits import parse_many
 from sqlalchemy import delete, select, update
 
-from petitions.counting.counts import domain_suffixes
+from petitions.counting.rules import domain_suffixes
 from petitions.extensions import db, limiter
 from petitions.infra.database import rowcount
 from petitions.infra.netaddr import ip_key

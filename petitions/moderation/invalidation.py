@@ -267,7 +267,7 @@ def invalidate(crit: Criteria, actor: User, *, reason: str, now: datetime, expec
     db.session.flush()
     _lock_rows(*conds)
     # RETURNING gives each row as this UPDATE left it: a confirmation committed meanwhile is seen,
-    # and one still to come finds invalidated_at set and confirms nothing (signing.confirm).
+    # and one still to come finds invalidated_at set and confirms nothing (confirming.confirm).
     rows = db.session.execute(
         update(Signature)
         .where(*conds)
@@ -322,7 +322,7 @@ def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> 
         .returning(*_RETURNED)
         .execution_options(synchronize_session=False)
     ).all()
-    # Signatures withdrawn while set aside were kept only to hold their mailbox (signing.withdraw):
+    # Signatures withdrawn while set aside were kept only to hold their mailbox (withdrawing.withdraw):
     # their signers asked for them to go, so they go now instead of counting again.
     withdrawn = rowcount(
         db.session.execute(

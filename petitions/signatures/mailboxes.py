@@ -156,7 +156,7 @@ def mailbox_key(canonical: str) -> str:
 def legacy_key(canonical: str) -> str:
     """The key the rules before PROVIDERS gave a canonical address (lower case, no '+tag', Gmail's dots).
 
-    Links sent before the rules changed are bound to it (see signing.mailbox_digests).
+    Links sent before the rules changed are bound to it (see links.bound_to).
     """
     local, _, domain = canonical.rpartition("@")
     local = local.lower().split("+", 1)[0]

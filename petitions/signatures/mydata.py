@@ -12,7 +12,7 @@ from petitions.extensions import db
 from petitions.infra import tokens
 from petitions.infra.mail import external_url, queue_email
 from petitions.models import Signature
-from petitions.signatures import signing
+from petitions.signatures import withdrawing
 from petitions.signatures.mailboxes import normalize_email
 
 MY_DATA = "my-data"
@@ -61,15 +61,15 @@ def hide_names(normalized: str) -> int:
 def delete_all(normalized: str, *, now: datetime) -> int:
     """Withdraw every signature of this mailbox; counted ones leave the counts.
 
-    Invalidated and suspected ones keep their mailbox on record (see signing.withdraw) and
+    Invalidated and suspected ones keep their mailbox on record (see withdrawing.withdraw) and
     are listed so afterwards.
     """
     deleted = 0
     for s in signatures_of(normalized):
-        if s.withdrawn_at is not None:  # withdrawn before; only its mailbox is kept (signing.withdraw)
+        if s.withdrawn_at is not None:  # withdrawn before; only its mailbox is kept (withdrawing.withdraw)
             continue
         try:
-            signing.withdraw(s, now=now)
+            withdrawing.withdraw(s, now=now)
         except TokenInvalid:  # gone already (a second press of the button)
             continue
         deleted += 1

@@ -19,7 +19,7 @@ from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.extensions import db
 from petitions.models import Invalidation, Petition
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from petitions.signatures.signing import SignatureData
 from tests.helpers import LiveServer, assert_accessible, make_petition, make_user
 
@@ -47,7 +47,7 @@ def test_an_admin_invalidates_a_bot_farm_and_the_count_drops(live: LiveServer, b
                 petition, SignatureData(name="A Signer", email=email, country="GB"), now=now, ip="203.0.113.5"
             )
             if confirm:
-                signing.confirm(signature, now=now)
+                confirming.confirm(signature, now=now)
         db.session.commit()
         slug, petition_id = petition.slug, petition.id
         assert petition.signature_count == 5

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, expect
 
 from petitions.clock import utcnow
 from petitions.extensions import db
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import LiveServer, assert_accessible, make_petition, make_user
 
 pytestmark = pytest.mark.browser
@@ -52,7 +52,7 @@ def test_the_owner_sees_the_count_and_the_chart_and_both_pages_pass_axe(
                 comment=f"Comment {i}" if i % 2 else None,
                 show_name=i == 1,
             )
-            signing.confirm(signing.sign(petition, data, now=at, ip=None), now=at)
+            confirming.confirm(signing.sign(petition, data, now=at, ip=None), now=at)
         signing.sign(petition, signing.SignatureData(name="P", email="p@example.org", country="GB"), now=now, ip=None)
         db.session.commit()
         slug = petition.slug

@@ -13,7 +13,7 @@ from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.extensions import db
 from petitions.models import OutboxMessage, Petition, Signature, UpdateDelivery
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import csrf_from, deliver, link_in, login, make_petition, make_user, post_form
 
 PETITION_FORM = {
@@ -29,7 +29,7 @@ def signed(petition, email, *, country="GB", confirm=True, updates=False, ip=Non
     now = now or utcnow()
     s = signing.sign(petition, signing.SignatureData("Sam", email, country, updates=updates), now=now, ip=ip)
     if confirm:
-        signing.confirm(s, now=now)
+        confirming.confirm(s, now=now)
     db.session.commit()
     return s
 
@@ -204,7 +204,7 @@ def test_a_group_counts_confirmed_addresses_at_its_domains(app, client) -> None:
     with app.app_context():
         petition = db.session.scalar(select(Petition))
         pending = db.session.scalar(select(Signature).where(Signature.email == "c@amazon.com"))
-        signing.confirm(pending, now=utcnow())  # confirming later moves the group too
+        confirming.confirm(pending, now=utcnow())  # confirming later moves the group too
         signed(petition, "e@EXAMPLE.net")
         assert counts.recount(petition, now=utcnow()) == []
     doc = client.get(f"/api/v1/petitions/{slug}").json
@@ -230,7 +230,7 @@ def test_overlapping_group_domains_count_toward_each_group_and_recount_agrees(ct
     groups.save_group(petition, name="The sub team", domains=["sub.example.org"], now=utcnow())
     db.session.commit()
     s = signing.sign(petition, signing.SignatureData("A", "a@sub.example.org", "GB"), now=utcnow(), ip=None)
-    signing.confirm(s, now=utcnow())
+    confirming.confirm(s, now=utcnow())
     db.session.commit()
     assert counts.recount(db.session.get(Petition, petition.id), now=utcnow()) == []
     assert dict(counts.by_group(petition.id)) == {"Everyone at example": 1, "The sub team": 1}

@@ -18,7 +18,7 @@ from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.extensions import db
 from petitions.models import GroupDomain, Petition, Signature, SupporterGroup, User
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import login, make_petition, make_user
 
 OWNER = "owner@example.org"
@@ -36,7 +36,7 @@ def add_signature(
     data = signing.SignatureData(name=fields.pop("name", "Sam Signer"), email=email, country=country, **fields)
     signature = signing.sign(petition, data, now=at, ip=None)
     if confirm:
-        signing.confirm(signature, now=at)
+        confirming.confirm(signature, now=at)
     db.session.commit()
     return signature
 

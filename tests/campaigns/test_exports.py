@@ -18,7 +18,7 @@ from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.extensions import db
 from petitions.models import Petition, Signature
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import is_postgres, login, make_petition, make_user
 
 OWNER = "owner@example.org"
@@ -34,7 +34,7 @@ def add_signature(petition: Petition, email: str, *, at: datetime, confirm: bool
     )
     signature = signing.sign(petition, data, now=at, ip=None)
     if confirm:
-        signing.confirm(signature, now=at)
+        confirming.confirm(signature, now=at)
     db.session.commit()
     return signature
 

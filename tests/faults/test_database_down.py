@@ -293,11 +293,11 @@ def test_a_confirmation_while_the_database_is_unreachable_answers_503(tmp_path: 
     """The one-statement confirmation is often a process's first use of the database: a failed
     connect there is the database's unavailability (503, try again), not a crash (500)."""
     from petitions.infra import tokens
-    from petitions.signatures import signing
+    from petitions.signatures import links
 
     app = make_app("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", None, tmp_path, WTF_CSRF_ENABLED=False)
     with app.app_context():
-        token = signing._token(1, signing._email_digest("someone@example.org"), tokens.CONFIRM_SIGNATURE)
+        token = links.token_for(1, links.email_digest("someone@example.org"), tokens.CONFIRM_SIGNATURE)
     response = app.test_client().post(f"/verify/{token}")
     assert response.status_code == 503, response.text
     assert "try again" in response.text

@@ -81,7 +81,7 @@ def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_c
 ) -> None:
     """The hot writes' own pool (autocommit, see database.AutocommitStatement) replaces dead connections too."""
     from petitions.models import OutboxMessage, Signature
-    from petitions.signatures import signing
+    from petitions.signatures import links
 
     app = make_app(pg, None, tmp_path)
     client = app.test_client()
@@ -105,7 +105,7 @@ def test_signing_and_confirming_survive_postgresql_closing_their_one_statement_c
             signatures = db.session.scalars(db.select(Signature).order_by(Signature.id)).all()
             assert [s.email for s in signatures] == ["first@example.org", "second@example.org"]
             assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage)) == 2
-            token = signing.confirmation_token(signatures[1])
+            token = links.confirmation_token(signatures[1])
         page = client.get(f"/verify/{token}").text
         assert client.post(f"/verify/{token}", data={"csrf_token": csrf_from(page)}).status_code == 303
         with app.app_context():

@@ -24,7 +24,7 @@ from petitions.models import (
     User,
 )
 from petitions.moderation import invalidation
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from petitions.signatures.signing import SignatureData
 from tests.helpers import csrf_from, login, make_petition, make_user
 
@@ -41,10 +41,10 @@ def add_signature(
     at: datetime = T0,
     confirm_at: datetime | None = None,
 ) -> Signature:
-    """A signature made through signing.sign, confirmed through signing.confirm when confirm_at is given."""
+    """A signature made through signing.sign, confirmed through confirming.confirm when confirm_at is given."""
     signature = signing.sign(petition, SignatureData(name="Sam Signer", email=email, country=country), now=at, ip=ip)
     if confirm_at is not None:
-        assert signing.confirm(signature, now=confirm_at)
+        assert confirming.confirm(signature, now=confirm_at)
     db.session.flush()
     return signature
 
@@ -226,7 +226,7 @@ def test_invalidating_moves_every_counter_exactly_and_only_for_confirmed_signatu
 
     # the pending one can no longer be confirmed, so it can never slip back into the count
     with pytest.raises(SignatureInvalidated):
-        signing.confirm(db.session.get(Signature, scene.sigs["a4"].id), now=LATER)
+        confirming.confirm(db.session.get(Signature, scene.sigs["a4"].id), now=LATER)
     db.session.rollback()
 
     (entry,) = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "signatures.invalidate"))
@@ -320,7 +320,7 @@ def test_reversing_puts_every_counter_back_and_only_once(ctx) -> None:
 
     # the pending signature can be confirmed again, and counts once
     a4 = db.session.get(Signature, scene.sigs["a4"].id)
-    assert signing.confirm(a4, now=LATER + timedelta(hours=2))
+    assert confirming.confirm(a4, now=LATER + timedelta(hours=2))
     db.session.commit()
     assert state(scene)[0] == 7
     assert_consistent(scene.petition)
@@ -354,7 +354,7 @@ def test_a_confirmation_committing_during_an_invalidation_is_taken_off_the_count
     results: dict = {}
 
     def confirm() -> bool:
-        newly = signing.confirm(db.session.get(Signature, a4_id), now=LATER)
+        newly = confirming.confirm(db.session.get(Signature, a4_id), now=LATER)
         db.session.flush()
         confirmed.set()
         release.wait(10)
@@ -398,7 +398,7 @@ def test_a_confirmation_after_an_invalidation_confirms_nothing(app, ctx) -> None
         return batch.signature_count
 
     def confirm() -> bool:
-        return signing.confirm(db.session.get(Signature, a4_id), now=LATER)
+        return confirming.confirm(db.session.get(Signature, a4_id), now=LATER)
 
     first = _in_thread(app, invalidate, results, "invalidate")
     assert done.wait(10)

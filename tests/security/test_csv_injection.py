@@ -17,7 +17,7 @@ from petitions.campaigns import exports
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import Signature
-from petitions.signatures import signing
+from petitions.signatures import confirming
 from tests.helpers import login, make_petition, make_user, sign_form
 
 OWNER = "owner@example.org"
@@ -57,7 +57,7 @@ def export(app) -> str:
         rows = db.session.scalars(select(Signature).order_by(Signature.id)).all()
         assert len(rows) == len(TYPED)
         for row in rows:
-            signing.confirm(row, now=utcnow())
+            confirming.confirm(row, now=utcnow())
         rows[0].country, rows[0].postcode, rows[0].email = STORED["country"], STORED["postcode"], STORED["email"]
         rows[3].name = STORED["name"]
         db.session.commit()

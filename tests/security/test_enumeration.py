@@ -10,7 +10,7 @@ import re
 
 from petitions.clock import utcnow
 from petitions.extensions import db
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import make_petition, make_user, post_form, sign_form
 
 
@@ -33,7 +33,7 @@ def test_signing_answers_the_same_for_signed_unsigned_and_confirmed_addresses(ap
         confirmed = signing.sign(
             petition, signing.SignatureData("A", "confirmed@example.org", "GB"), now=utcnow(), ip=None
         )
-        signing.confirm(confirmed, now=utcnow())
+        confirming.confirm(confirmed, now=utcnow())
         signing.sign(petition, signing.SignatureData("B", "pending@example.org", "GB"), now=utcnow(), ip=None)
         db.session.commit()
     answers = [
@@ -78,7 +78,7 @@ def test_no_signer_address_appears_in_public_output(app, client) -> None:
             now=utcnow(),
             ip="203.0.113.9",
         )
-        signing.confirm(s, now=utcnow())
+        confirming.confirm(s, now=utcnow())
         db.session.commit()
     for url in [
         "/",

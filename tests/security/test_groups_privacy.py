@@ -17,7 +17,7 @@ from petitions.campaigns import groups
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import GroupDomain, Petition, SupporterGroup
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import login, make_petition, make_user, post_form
 
 OWNER = "owner@example.org"
@@ -34,7 +34,7 @@ def sign_confirmed(app, slug: str, *addresses: str) -> None:
         petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
         for address in addresses:
             signature = signing.sign(petition, signing.SignatureData("Sam", address, "GB"), now=utcnow(), ip=None)
-            signing.confirm(signature, now=utcnow())
+            confirming.confirm(signature, now=utcnow())
         db.session.commit()
 
 

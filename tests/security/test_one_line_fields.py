@@ -24,7 +24,7 @@ from petitions.extensions import db
 from petitions.infra import mail
 from petitions.infra.text import one_line
 from petitions.models import Petition, PetitionUpdate, Signature, SupporterGroup, User
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from petitions.signatures.mailboxes import InvalidEmail, canonical_email
 from petitions.web.fields import LineField
 from tests.helpers import body_of, csrf_from, deliver, login, make_petition, make_user, post_form, sign_form
@@ -176,7 +176,7 @@ def test_campaigner_forms_fold_line_breaks_in_names_titles_and_subjects(app, cli
     )
     with app.app_context():
         petition = db.session.scalar(select(Petition))
-        signing.confirm(
+        confirming.confirm(
             signing.sign(
                 petition, signing.SignatureData("Sam", "sam@example.org", "GB", updates=True), now=utcnow(), ip=None
             ),

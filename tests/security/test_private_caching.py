@@ -12,7 +12,7 @@ import pytest
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.infra import tokens
-from petitions.signatures import mydata, signing
+from petitions.signatures import confirming, mydata, signing
 from tests.helpers import csrf_from, login, make_petition, make_user
 
 PRIVATE = "private, no-store"
@@ -26,7 +26,7 @@ def slug(app) -> str:
         make_user(ADMIN, admin=True)
         petition = make_petition(make_user(OWNER))
         signature = signing.sign(petition, signing.SignatureData("Sam", "sam@example.org", "GB"), now=utcnow(), ip=None)
-        signing.confirm(signature, now=utcnow())
+        confirming.confirm(signature, now=utcnow())
         db.session.commit()
         return petition.slug
 

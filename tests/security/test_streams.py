@@ -35,7 +35,7 @@ from petitions.clock import utcnow
 from petitions.config import ConfigError
 from petitions.extensions import db
 from petitions.models import Petition
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.counting.test_concurrency import _held, _workers
 from tests.helpers import ROOT, LiveServer, free_port, make_app, make_petition
 
@@ -48,7 +48,7 @@ def confirm_one(app: Flask, email: str) -> None:
     with app.app_context():
         petition = db.session.scalar(db.select(Petition))
         s = signing.sign(petition, signing.SignatureData("A", email, "GB"), now=utcnow(), ip=None)
-        signing.confirm(s, now=utcnow())
+        confirming.confirm(s, now=utcnow())
         db.session.commit()
 
 

@@ -16,7 +16,7 @@ import pytest
 from petitions.campaigns.lifecycle import PetitionData, create_petition
 from petitions.clock import utcnow
 from petitions.extensions import db
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import make_user
 
 PAYLOADS = [line for line in (Path(__file__).parent / "xss_payloads.txt").read_text().splitlines() if line.strip()]
@@ -80,7 +80,7 @@ def hostile(app):
                 now=utcnow(),
                 ip=None,
             )
-            signing.confirm(s, now=utcnow())
+            confirming.confirm(s, now=utcnow())
             db.session.commit()
             slugs.append(petition.slug)
     return slugs

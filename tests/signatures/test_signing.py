@@ -13,7 +13,7 @@ from petitions.extensions import db
 from petitions.infra import mail, tokens
 from petitions.infra.tokens import CONFIRM_ACCOUNT, make_token
 from petitions.models import CountryCount, OutboxMessage, Petition, Signature
-from petitions.signatures import signing
+from petitions.signatures import confirming, links, signing
 from tests.helpers import body_of, link_in, make_petition
 
 
@@ -45,9 +45,9 @@ def test_a_signature_is_pending_with_its_email_queued_in_the_same_transaction(ct
     assert sent.get_body(("html",)) is not None
     assert "/unsubscribe/" in text  # they asked for updates
     token = link_in(sent, "/verify/").rsplit("/", 1)[1]
-    assert signing.signature_from_token(token, now=utcnow()).id == signature.id
+    assert links.signature_from_token(token, now=utcnow()).id == signature.id
     withdraw = link_in(sent, "/withdraw/").rsplit("/", 1)[1]
-    assert signing.signature_from_token(withdraw, now=utcnow(), purpose=tokens.WITHDRAW_SIGNATURE).id == signature.id
+    assert links.signature_from_token(withdraw, now=utcnow(), purpose=tokens.WITHDRAW_SIGNATURE).id == signature.id
 
 
 def test_a_signer_who_did_not_ask_for_updates_gets_no_unsubscribe_link(ctx, mailbox) -> None:
@@ -73,9 +73,9 @@ def test_confirming_counts_once_and_by_country(ctx) -> None:
     signing.sign(petition, data("c@example.org", "FR"), now=utcnow(), ip=None)  # never confirmed
     db.session.commit()
 
-    assert signing.confirm(a, now=utcnow()) is True
-    assert signing.confirm(b, now=utcnow()) is True
-    assert signing.confirm(a, now=utcnow()) is False  # a second press changes nothing
+    assert confirming.confirm(a, now=utcnow()) is True
+    assert confirming.confirm(b, now=utcnow()) is True
+    assert confirming.confirm(a, now=utcnow()) is False  # a second press changes nothing
     db.session.commit()
 
     db.session.expire_all()
@@ -101,7 +101,7 @@ def test_one_signature_per_mailbox_and_the_repeat_is_emailed_a_few_times_at_most
 def test_a_repeat_after_confirming_says_already_signed(ctx, mailbox) -> None:
     petition = make_petition(title="Stop selling Rekognition")
     signature = signing.sign(petition, data(), now=utcnow(), ip=None)
-    signing.confirm(signature, now=utcnow())
+    confirming.confirm(signature, now=utcnow())
     db.session.commit()
     assert signing.sign(petition, data("SAM@example.org"), now=utcnow(), ip=None).id == signature.id
     db.session.commit()
@@ -114,7 +114,7 @@ def test_a_repeat_after_confirming_says_already_signed(ctx, mailbox) -> None:
     assert "/verify/" not in body_of(again) and "already signed" in body_of(again)
     assert f"/petitions/{petition.slug}" in body_of(again)
     withdraw = link_in(again, "/withdraw/").rsplit("/", 1)[1]
-    assert signing.signature_from_token(withdraw, now=utcnow(), purpose=tokens.WITHDRAW_SIGNATURE).id == signature.id
+    assert links.signature_from_token(withdraw, now=utcnow(), purpose=tokens.WITHDRAW_SIGNATURE).id == signature.id
     assert db.session.get(Petition, petition.id).signature_count == 1
 
 
@@ -128,7 +128,7 @@ def test_a_repeat_of_a_pending_signature_sends_the_link_again_with_the_first_nam
     first, again = mailbox.to("sam@example.org")  # to the address that signed, not the new spelling
     assert "Hello Sam Signer," in body_of(again)
     token = link_in(again, "/verify/").rsplit("/", 1)[1]
-    assert signing.signature_from_token(token, now=utcnow()).id == signature.id
+    assert links.signature_from_token(token, now=utcnow()).id == signature.id
 
 
 def test_the_database_itself_refuses_a_second_row_for_a_mailbox(ctx) -> None:
@@ -168,23 +168,23 @@ def test_a_signature_made_while_open_can_be_confirmed_after_closing(ctx) -> None
     petition = make_petition(closes_at=now + timedelta(hours=1))
     signature = signing.sign(petition, data(), now=now, ip=None)
     db.session.commit()
-    assert signing.confirm(signature, now=now + timedelta(hours=2)) is True
+    assert confirming.confirm(signature, now=now + timedelta(hours=2)) is True
 
 
 def test_tokens_expire_and_are_bound_to_their_purpose_and_mailbox(app, ctx) -> None:
     petition = make_petition()
     signature = signing.sign(petition, data(), now=utcnow(), ip=None)
     db.session.commit()
-    token = signing.confirmation_token(signature)
+    token = links.confirmation_token(signature)
 
-    assert signing.signature_from_token(token, now=utcnow()).id == signature.id
+    assert links.signature_from_token(token, now=utcnow()).id == signature.id
     later = utcnow() + timedelta(seconds=app.config["SIGNATURE_TOKEN_MAX_AGE"] + 60)
     with pytest.raises(TokenExpired):
-        signing.signature_from_token(token, now=later)
+        links.signature_from_token(token, now=later)
     with pytest.raises(TokenInvalid):
-        signing.signature_from_token(token[:-2] + "xx", now=utcnow())
+        links.signature_from_token(token[:-2] + "xx", now=utcnow())
     with pytest.raises(TokenInvalid):  # a token made for another purpose
-        signing.signature_from_token(make_token(CONFIRM_ACCOUNT, [signature.id, "x"]), now=utcnow())
+        links.signature_from_token(make_token(CONFIRM_ACCOUNT, [signature.id, "x"]), now=utcnow())
 
     # the row is deleted and its id reused by another mailbox: the old link names nothing
     db.session.delete(signature)
@@ -193,13 +193,13 @@ def test_tokens_expire_and_are_bound_to_their_purpose_and_mailbox(app, ctx) -> N
     db.session.commit()
     if other.id == signature.id:
         with pytest.raises(TokenInvalid):
-            signing.signature_from_token(token, now=utcnow())
+            links.signature_from_token(token, now=utcnow())
 
 
 def test_recount_finds_and_corrects_a_drifted_count(ctx) -> None:
     petition = make_petition()
     signature = signing.sign(petition, data(), now=utcnow(), ip=None)
-    signing.confirm(signature, now=utcnow())
+    confirming.confirm(signature, now=utcnow())
     db.session.commit()
     petition = db.session.get(Petition, petition.id)
     petition.signature_count = 7

@@ -17,7 +17,7 @@ from petitions.exceptions import EmailTaken, TokenExpired, TokenInvalid
 from petitions.extensions import db
 from petitions.infra.tokens import CONFIRM_ACCOUNT, make_token, read_token
 from petitions.models import CountryCount, Petition, User
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import csrf_from, deliver, link_in, login, make_petition, make_user
 
 EMAIL = "campaigner@example.org"
@@ -470,7 +470,7 @@ def _petitions_with_signatures(owner: User) -> dict[str, int]:
     signing.sign(live, signing.SignatureData(name="Pat", email="p@example.org", country="DE"), now=now, ip=None)
     db.session.commit()
     for signature in signatures:
-        assert signing.confirm(signature, now=now)
+        assert confirming.confirm(signature, now=now)
     finished = make_petition(owner, title="Fix the bridge")
     finished.status, finished.closed_at = "closed", now - timedelta(days=3)
     draft = make_petition(owner, title="Not ready yet")

@@ -17,13 +17,13 @@ from petitions.campaigns import groups
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import Petition
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import LiveServer, free_port, make_app, make_petition
 
 
 def confirmed(petition, email: str, country: str = "GB") -> None:
     s = signing.sign(petition, signing.SignatureData("A", email, country), now=utcnow(), ip=None)
-    signing.confirm(s, now=utcnow())
+    confirming.confirm(s, now=utcnow())
     db.session.commit()
 
 

@@ -345,17 +345,15 @@ def test_confirming_by_link_moves_every_counter_once_with_and_without_supporter_
 def test_a_confirmation_link_bound_to_another_mailbox_confirms_nothing(app, client) -> None:
     """The link names a real signature, but was made for a different address: 404, nothing counted."""
     from petitions.infra import tokens
-    from petitions.signatures import signing
+    from petitions.signatures import links
 
     with app.app_context():
         slug = make_petition().slug
     assert sign_form(client, slug, email="sam@example.org").status_code == 303
     with app.app_context():
         signature = db.session.scalar(select(Signature))
-        wrong = signing._token(
-            signature.id, signing._email_digest("someone-else@example.org"), tokens.CONFIRM_SIGNATURE
-        )
-        right = signing.confirmation_token(signature)
+        wrong = links.token_for(signature.id, links.email_digest("someone-else@example.org"), tokens.CONFIRM_SIGNATURE)
+        right = links.confirmation_token(signature)
     page = client.get(f"/verify/{right}").text
     response = client.post(f"/verify/{wrong}", data={"csrf_token": csrf_from(page)})
     assert response.status_code == 404

@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from petitions.clock import utcnow
 from petitions.extensions import db
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from tests.helpers import login, make_petition, make_user
 
 
@@ -36,7 +36,7 @@ def add_petitions(app, owner_email: str, n: int) -> str:
         for i in range(n):
             p = make_petition(owner, title=f"Petition number {i}")
             s = signing.sign(p, signing.SignatureData("A", f"s{i}@example.org", "GB"), now=utcnow(), ip=None)
-            signing.confirm(s, now=utcnow())
+            confirming.confirm(s, now=utcnow())
             slug = p.slug
         db.session.commit()
         return slug
@@ -62,7 +62,7 @@ def test_list_pages_cost_the_same_for_2_rows_as_for_12(app, client) -> None:
         for i in range(10):
             p = make_petition(owner, title=f"Another petition {i}")
             s = signing.sign(p, signing.SignatureData("A", f"t{i}@example.org", "FR"), now=utcnow(), ip=None)
-            signing.confirm(s, now=utcnow())
+            confirming.confirm(s, now=utcnow())
         db.session.commit()
     many = {url: queries_for(app, client, url) for url in urls}
     assert many == few

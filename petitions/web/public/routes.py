@@ -12,14 +12,14 @@ from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
 from petitions.clock import utcnow
-from petitions.counting import counts
+from petitions.counting import counts, rules
 from petitions.exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
 from petitions.extensions import csrf, db, limiter
 from petitions.infra import tokens
 from petitions.models import Petition, Signature
 from petitions.models.petition import PUBLIC_STATUSES, effective_status
 from petitions.moderation import abuse
-from petitions.signatures import mydata, signing
+from petitions.signatures import confirming, links, mydata, signing, withdrawing
 from petitions.signatures.mailboxes import normalize_email
 from petitions.web.campaign.forms import ButtonForm
 from petitions.web.fields import required_value
@@ -166,12 +166,12 @@ def _verify_error(exc: Exception) -> tuple[str, int]:
 def verify(token: str) -> tuple[str, int] | str:
     """A page with one button; opening it changes nothing, so mail scanners cannot confirm."""
     try:
-        signature = signing.signature_from_token(token, now=utcnow())
+        signature = links.signature_from_token(token, now=utcnow())
     except (TokenInvalid, TokenExpired) as exc:
         return _verify_error(exc)
     if signature.withdrawn_at is not None:
         return _verify_error(TokenInvalid())
-    if signature.invalidated_at is not None and not signing.held_as_suspected(signature):
+    if signature.invalidated_at is not None and not rules.held_as_suspected(signature):
         return _verify_error(SignatureInvalidated())
     return render_template("public/verify.html", signature=signature, petition=signature.petition, form=ConfirmForm())
 
@@ -181,7 +181,7 @@ def verify_post(token: str) -> Response | tuple[str, int]:
     """Confirm the signature (idempotent) and show the petition with its fresh count."""
     now = utcnow()
     try:
-        newly, petition = signing.confirm_link(token, now=now)
+        newly, petition = confirming.confirm_link(token, now=now)
     except (TokenInvalid, TokenExpired, SignatureInvalidated, PetitionClosed) as exc:
         db.session.rollback()
         return _verify_error(exc)
@@ -215,7 +215,7 @@ def healthz() -> tuple[Response, int]:
 def _signature_or_error(token: str, purpose: str) -> Signature | tuple[str, int]:
     """The signature a signer's link names, or the page saying the link is no longer valid."""
     try:
-        return signing.signature_from_token(token, now=utcnow(), purpose=purpose, max_age=tokens.LONG_LIVED)
+        return links.signature_from_token(token, now=utcnow(), purpose=purpose, max_age=tokens.LONG_LIVED)
     except (TokenInvalid, TokenExpired):
         return render_template("public/verify_error.html", reason="gone"), 404
 
@@ -230,7 +230,7 @@ def withdraw(token: str) -> tuple[str, int] | str:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            kept = signing.withdraw(signature, now=utcnow())
+            kept = withdrawing.withdraw(signature, now=utcnow())
         except TokenInvalid:
             db.session.rollback()
             return render_template("public/verify_error.html", reason="gone"), 404
@@ -263,7 +263,7 @@ def unsubscribe(token: str) -> tuple[str, int] | str:
                     name="The form has expired",
                     description="Please open the link from the email again.",
                 ), 400
-        signing.unsubscribe(signature)
+        withdrawing.unsubscribe(signature)
         db.session.commit()
         return render_template("public/unsubscribed.html", petition=petition)
     return render_template("public/unsubscribe.html", petition=petition, form=ConfirmForm())

@@ -1,0 +1,135 @@
+"""What a count is: which signatures count, which wait for their confirmation to count, which
+the site holds as suspected, and which supporter groups a signature counts toward.
+
+Each rule is written here once in Python, and beside it in the SQL forms the statements run:
+SQLAlchemy Core for queries, and text for PostgreSQL's one-statement paths, which are written
+as SQL (counts.count_one_statement). Every form says which it mirrors;
+tests/counting/test_rules.py runs them all against one table of cases on SQLite and
+PostgreSQL. What moves when a signature starts or stops counting is counts.py.
+
+Two CHECK constraints (models/signature.py) keep the rules short: a suspected signature, and
+a withdrawn one kept for its mailbox, are always invalidated, so "not invalidated" leaves
+them out too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import ColumnElement, and_
+from sqlalchemy.dialects.postgresql.base import PGDialect
+
+from petitions.models import Signature
+
+
+class SignatureState(Protocol):
+    """What the Python forms read of a signature: a Signature, or any row with these columns."""
+
+    @property
+    def confirmed_at(self) -> datetime | None: ...
+
+    @property
+    def invalidated_at(self) -> datetime | None: ...
+
+    @property
+    def suspected(self) -> str | None: ...
+
+    @property
+    def withdrawn_at(self) -> datetime | None: ...
+
+
+def postgresql_text(conditions: list[ColumnElement[bool]]) -> str:
+    """Conditions as PostgreSQL text with their columns qualified (`signatures.confirmed_at IS NULL AND ...`),
+    for the statements written as text: compiled from the Core form, so the two cannot drift apart."""
+    dialect = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialect classes are not annotated
+    return str(and_(*conditions).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+# --- what counts -------------------------------------------------------------------------------
+
+
+def counts(signature: SignatureState) -> bool:
+    """True when the signature is part of its petition's count: confirmed, and not invalidated.
+
+    The Python form of counted().
+    """
+    return signature.confirmed_at is not None and signature.invalidated_at is None
+
+
+def counted() -> list[ColumnElement[bool]]:
+    """The SQL form of counts(): the conditions under which a signature counts."""
+    return [Signature.confirmed_at.is_not(None), Signature.invalidated_at.is_(None)]
+
+
+def awaits_confirmation(signature: SignatureState) -> bool:
+    """True when confirming the signature makes it count: pending, and not invalidated.
+
+    The Python form of awaiting_confirmation(); counts() of the same row once confirmed_at is set.
+    """
+    return signature.confirmed_at is None and signature.invalidated_at is None
+
+
+def awaiting_confirmation() -> list[ColumnElement[bool]]:
+    """The SQL form of awaits_confirmation(): the WHERE of the UPDATEs that confirm and count
+    (signatures/confirming)."""
+    return [Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None)]
+
+
+# awaiting_confirmation() as text, for PostgreSQL's one-statement confirmation (confirming._CONFIRM_ONE).
+AWAITING_CONFIRMATION_SQL = postgresql_text(awaiting_confirmation())
+
+
+def held_as_suspected(signature: SignatureState) -> bool:
+    """True when the site itself holds the signature as suspected (not an administrator's invalidation):
+    its signer can confirm it and sees the same answer as anyone, but it counts only once an
+    administrator reverses its batch. The Python form of holding_as_suspected()."""
+    return signature.invalidated_at is not None and signature.suspected is not None and signature.withdrawn_at is None
+
+
+def holding_as_suspected() -> list[ColumnElement[bool]]:
+    """The SQL form of held_as_suspected(): the WHERE (with confirmed_at IS NULL) of confirming a held signature."""
+    return [Signature.invalidated_at.is_not(None), Signature.suspected.is_not(None), Signature.withdrawn_at.is_(None)]
+
+
+# --- which supporter groups --------------------------------------------------------------------
+
+
+def domain_suffixes(domain: str) -> list[str]:
+    """The domain and every parent domain: a.b.example.org, b.example.org, example.org, org."""
+    parts = domain.split(".")
+    return [".".join(parts[i:]) for i in range(len(parts))]
+
+
+def in_group(email_domain: str, group_domain: str) -> bool:
+    """True when a signature whose address is at `email_domain` counts toward a group of `group_domain`:
+    the domain itself or any domain under it, compared exactly (evilexample.com is not under
+    example.com). Both sides are lower case: the signature's domain is that of the normalised
+    address, a group's is lower-cased when saved (campaigns/groups.parse_domains).
+
+    The Python form of in_group_sql() and of group_match(); counts.apply looks each suffix up in
+    a dict instead (domain_suffixes), which is the same rule.
+    """
+    return group_domain in domain_suffixes(email_domain)
+
+
+def in_group_sql(email_domain: str, group_domain: str) -> str:
+    """The SQL form of in_group(), as PostgreSQL text over two columns (`right()` is PostgreSQL's),
+    for the one-statement count (counts.COUNT_ONE_CTES)."""
+    e, g = email_domain, group_domain
+    return f"({e} = {g} OR right({e}, length({g}) + 1) = '.' || {g})"
+
+
+def group_match(domains: list[str]) -> ColumnElement[bool]:
+    """The SQL form of in_group() for a group's domains given as values, on every database:
+    a signature counts toward the group when this holds (counts.group_actual, recounting from the rows).
+
+    Written with LIKE '%.<domain>', which differs from in_group() where no stored row can reach:
+    SQLite's LIKE ignores ASCII case, and a '_' in a domain would match any character (a
+    group's domain is lower case and has no '_'; see in_group). tests/counting/test_rules.py
+    names those cases.
+    """
+    match: ColumnElement[bool] = Signature.email_domain.in_(domains)
+    for domain in domains:
+        match = match | Signature.email_domain.like("%." + domain)
+    return match
