@@ -20,16 +20,16 @@ from __future__ import annotations
 import argparse
 import base64
 import gzip
+import http.client
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from petitions.infra.tlog import entries, merkle, note, tiles
 
@@ -48,23 +48,83 @@ class NotFound(VerifyError):
 Fetch = Callable[[str], bytes]
 
 
-def http_fetch(url: str) -> bytes:
-    """GET a URL; VerifyError on anything but 200. Accepts gzip, as tlog-tiles asks clients to."""
-    # Site.from_url admits only http and https URLs, and every URL here is built from one.
-    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, identity"}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-            body: bytes = response.read()
-            if response.headers.get("Content-Encoding", "").lower() == "gzip":
-                body = gzip.decompress(body)
+class HttpFetcher:
+    """GET over persistent connections, one per thread and host: a million-entry log is thousands of files.
+
+    Follows redirects, accepts gzip (as tlog-tiles asks clients to), checks TLS certificates as
+    Python does by default, and reconnects once when a server has closed an idle connection.
+    """
+
+    def __init__(self, timeout: float = TIMEOUT) -> None:
+        self.timeout = timeout
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.opened: list[http.client.HTTPConnection] = []
+
+    def close(self) -> None:
+        """Close every connection any thread opened."""
+        with self.lock:
+            for connection in self.opened:
+                connection.close()
+            self.opened.clear()
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        pool: dict[tuple[str, str], http.client.HTTPConnection] = self.local.__dict__.setdefault("pool", {})
+        key = (scheme, netloc)
+        if key not in pool:
+            kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            pool[key] = kind(netloc, timeout=self.timeout)
+            with self.lock:
+                self.opened.append(pool[key])
+        return pool[key]
+
+    def _drop(self, scheme: str, netloc: str) -> None:
+        connection = self.local.__dict__.get("pool", {}).pop((scheme, netloc), None)
+        if connection is not None:
+            connection.close()
+
+    def _get(self, parts: SplitResult) -> tuple[int, str, http.client.HTTPMessage, bytes]:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, identity"}
+        for attempt in (1, 2):
+            connection = self._connection(parts.scheme, parts.netloc)
+            try:
+                connection.request("GET", target, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+            except (http.client.HTTPException, OSError):
+                self._drop(parts.scheme, parts.netloc)
+                if attempt == 2:
+                    raise
+                continue
+            if response.will_close:
+                self._drop(parts.scheme, parts.netloc)
+            return response.status, response.reason, response.headers, body
+        raise AssertionError("unreachable")
+
+    def __call__(self, url: str) -> bytes:
+        for _ in range(5):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https"):
+                raise VerifyError(f"{url}: only http and https are fetched")
+            try:
+                status, reason, headers, body = self._get(parts)
+            except (http.client.HTTPException, OSError) as exc:
+                raise VerifyError(f"{url}: cannot be fetched ({exc})") from None
+            if status in (301, 302, 303, 307, 308) and headers.get("Location"):
+                url = urljoin(url, headers["Location"])
+                continue
+            if status == 404:
+                raise NotFound(f"{url} is missing (HTTP 404)")
+            if status != 200:
+                raise VerifyError(f"{url}: HTTP {status} {reason}")
+            if headers.get("Content-Encoding", "").lower() == "gzip":
+                try:
+                    body = gzip.decompress(body)
+                except (OSError, EOFError) as exc:
+                    raise VerifyError(f"{url}: bad gzip ({exc})") from None
             return body
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            raise NotFound(f"{url} is missing (HTTP 404)") from None
-        raise VerifyError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise VerifyError(f"{url}: cannot be fetched ({exc})") from None
+        raise VerifyError(f"{url}: too many redirects")
 
 
 @dataclass(frozen=True)
@@ -131,24 +191,34 @@ def fetch_tile(fetch: Fetch, prefix: str, tile: tiles.Tile) -> bytes:
 
 
 def _fetch_all(fetch: Fetch, prefix: str, wanted: list[tiles.Tile], jobs: int) -> Iterator[tuple[tiles.Tile, bytes]]:
-    """Fetch tiles in parallel, yielding them in order."""
+    """Fetch tiles in parallel, a window at a time, yielding them in order.
+
+    A window is fetched while the caller waits, then handed over whole: download threads that
+    ran beside the caller's hashing would each wait for the interpreter lock at every system
+    call, and a million-entry log would take several times as long to download.
+    """
+    window = max(16, jobs * 8)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        # Submitted in windows, so a million-entry log is not held in memory all at once.
-        window = max(64, jobs * 8)
         for start in range(0, len(wanted), window):
             chunk = wanted[start : start + window]
-            yield from zip(chunk, pool.map(lambda t: fetch_tile(fetch, prefix, t), chunk), strict=True)
+            yield from zip(chunk, list(pool.map(lambda t: fetch_tile(fetch, prefix, t), chunk)), strict=True)
 
 
 def verify_log(
     site: Site,
     verifier: note.Verifier,
-    fetch: Fetch = http_fetch,
+    fetch: Fetch | None = None,
     jobs: int = 8,
     progress: Progress = _no_progress,
     keep: set[int] | None = None,
 ) -> Verified:
     """Check the checkpoint's signature, rebuild the tree from the entries against every served tile, replay."""
+    if fetch is None:
+        fetcher = HttpFetcher()
+        try:
+            return verify_log(site, verifier, fetcher, jobs, progress, keep)
+        finally:
+            fetcher.close()
     try:
         checkpoint = note.open_checkpoint(fetch(site.prefix + "checkpoint"), verifier, site.origin)
     except note.NoteError as exc:
@@ -306,7 +376,7 @@ def report(site: Site, log: Verified, key_note: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None, fetch: Fetch = http_fetch) -> int:
+def main(argv: list[str] | None = None, fetch: Fetch | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m petitions.verify", description=__doc__.split("\n\n")[2])
     parser.add_argument("url", help="the petition's address, https://site/petitions/<slug>")
     parser.add_argument("--key", help="the log's verifier key (name+id+key); without it, the site's /log/key is used")
@@ -315,6 +385,12 @@ def main(argv: list[str] | None = None, fetch: Fetch = http_fetch) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--jobs", type=int, default=8, help="parallel downloads (default 8)")
     args = parser.parse_args(argv)
+    if fetch is None:
+        fetcher = HttpFetcher()
+        try:
+            return main(argv, fetcher)
+        finally:
+            fetcher.close()
     try:
         site = Site.from_url(args.url)
         receipts = [Receipt.parse(r) for r in args.receipt]

@@ -34,6 +34,7 @@ import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 COMMITMENT_DOMAIN = "petition-signature-v1"
 NONCE_BYTES = 16
@@ -105,8 +106,7 @@ def restore_entry(index: int) -> bytes:
     return data
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """A parsed entry: op, and for an add its commitment, country and group domain; else the add it names."""
 
     op: str
@@ -117,6 +117,17 @@ class Entry:
     reason: str = ""
 
 
+# The entries this platform writes, matched whole: a log of a million is read in a fraction of the
+# time json.loads takes. Printable ASCII without quote or backslash is a JSON string that decodes
+# to itself, so a match means exactly what json.loads would read; anything else takes the JSON path.
+_TEXT = rb"[\x20\x21\x23-\x5b\x5d-\x7e]"
+_FAST_ADD = re.compile(
+    rb'\{"op":"add","commitment":"([0-9a-f]{64})","country":"([A-Z]{2})"(?:,"domain":"(' + _TEXT + rb"{1,253})\")?\}"
+)
+_FAST_REMOVE = re.compile(rb'\{"op":"remove","entry":(0|[1-9][0-9]{0,17}),"reason":"(' + _TEXT + rb'+)"\}')
+_FAST_RESTORE = re.compile(rb'\{"op":"restore","entry":(0|[1-9][0-9]{0,17})\}')
+
+
 def _index(value: object) -> int:
     if type(value) is not int or value < 0:
         raise EntryError('"entry" is not an entry index')
@@ -125,6 +136,21 @@ def _index(value: object) -> int:
 
 def parse_entry(data: bytes) -> Entry:
     """An entry's fields, checked; EntryError says what is wrong."""
+    match = _FAST_ADD.fullmatch(data)
+    if match:
+        commitment_hex, country, domain = match.groups()
+        return Entry("add", commitment_hex.decode(), country.decode(), None if domain is None else domain.decode())
+    match = _FAST_REMOVE.fullmatch(data)
+    if match:
+        return Entry("remove", target=int(match[1]), reason=match[2].decode())
+    match = _FAST_RESTORE.fullmatch(data)
+    if match:
+        return Entry("restore", target=int(match[1]))
+    return parse_json_entry(data)
+
+
+def parse_json_entry(data: bytes) -> Entry:
+    """parse_entry for any spelling of an entry: other key orders, escapes, unknown fields."""
     try:
         obj = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
