@@ -6,6 +6,8 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from petitions.infra.tlog import entries
 from petitions.infra.tlog.entries import EntryError, add_entry, remove_entry, replay, restore_entry
@@ -135,3 +137,51 @@ def test_replay_counts_the_adds_that_are_live() -> None:
 def test_a_log_that_does_not_add_up_says_which_entry(log: list[bytes], message: str) -> None:
     with pytest.raises(EntryError, match=message):
         replay(log)
+
+
+_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x24F), max_size=70)
+_VALUE = st.one_of(_TEXT, st.integers(-5, 10**20), st.booleans(), st.none(), st.floats(allow_nan=False))
+
+
+@st.composite
+def _entry(draw: st.DrawFn) -> bytes:
+    """Entries shaped like the ones the site writes, with any values in the fields."""
+    op = draw(st.sampled_from(["add", "remove", "restore", "other"]))
+    obj: dict[str, object] = {"op": op}
+    if op == "add":
+        hex64 = st.text("0123456789abcdef", min_size=64, max_size=64)
+        obj["commitment"] = draw(st.one_of(hex64, st.text("0123456789abcdefABCDEF", min_size=63, max_size=65), _VALUE))
+        country = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2)
+        obj["country"] = draw(st.one_of(country, st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZab", max_size=3), _VALUE))
+        if draw(st.booleans()):
+            obj["domain"] = draw(st.one_of(_TEXT, st.text("abc.-", min_size=250, max_size=256), _VALUE))
+    else:
+        obj["entry"] = draw(st.one_of(st.integers(-3, 10**19), _VALUE))
+        if op == "remove":
+            obj["reason"] = draw(_VALUE)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=draw(st.booleans())).encode()
+
+
+def test_the_entries_the_site_writes_take_the_fast_path() -> None:
+    written = [
+        add_entry(C, "GB"),
+        add_entry(C, "GB", "uni.example.ac.uk"),
+        remove_entry(12, "erased"),
+        restore_entry(0),
+    ]
+    fast = (entries._FAST_ADD, entries._FAST_REMOVE, entries._FAST_RESTORE)
+    assert all(any(p.fullmatch(data) for p in fast) for data in written)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_entry())
+def test_the_fast_path_reads_every_entry_as_json_does(data: bytes) -> None:
+    try:
+        want: entries.Entry | str = entries.parse_json_entry(data)
+    except EntryError as exc:
+        want = str(exc)
+    try:
+        got: entries.Entry | str = entries.parse_entry(data)
+    except EntryError as exc:
+        got = str(exc)
+    assert got == want
