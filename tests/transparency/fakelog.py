@@ -102,6 +102,16 @@ def sample_entries(n: int, slug: str = "save-the-park") -> tuple[list[bytes], di
     return out, {"count": len(live), "by_country": dict(sorted(by_country.items())), "by_group": by_group}
 
 
+def _content_type(path: str) -> str:
+    if "/tile/" in path:
+        return "application/octet-stream"
+    if path.endswith(".js"):
+        return "text/javascript; charset=utf-8"
+    if path.endswith(".html"):
+        return "text/html; charset=utf-8"
+    return "text/plain; charset=utf-8"
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     # Keep-alive, as any real server offers it: the verifier reuses its connections. Without
@@ -121,9 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header(
-            "Content-Type", "text/plain; charset=utf-8" if "/tile/" not in self.path else "application/octet-stream"
-        )
+        self.send_header("Content-Type", _content_type(self.path))
         self.end_headers()
         self.wfile.write(data)
 
