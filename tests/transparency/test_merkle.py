@@ -34,7 +34,7 @@ def reference() -> InmemoryTree:
     """pymerkle's tree of the largest size; its states at smaller sizes are the prefixes."""
     tree = InmemoryTree(algorithm="sha256")
     for i in range(max(SIZES)):
-        tree.append_entry(entry(i))
+        tree.append(entry(i))
     return tree
 
 
@@ -66,15 +66,15 @@ def test_the_empty_tree_hashes_the_empty_string() -> None:
 def test_leaf_and_node_hashes_are_rfc_6962s() -> None:
     # RFC 6962's leaf and interior domain separation, as pymerkle computes it.
     tree = InmemoryTree(algorithm="sha256")
-    tree.append_entry(b"a")
-    tree.append_entry(b"b")
+    tree.append(b"a")
+    tree.append(b"b")
     assert tree.get_leaf(1) == merkle.leaf_hash(b"a")
-    assert tree.get_root() == merkle.node_hash(merkle.leaf_hash(b"a"), merkle.leaf_hash(b"b"))
+    assert tree.get_state() == merkle.node_hash(merkle.leaf_hash(b"a"), merkle.leaf_hash(b"b"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_roots_match_pymerkle(size: int, reference: InmemoryTree, ours: tiles.Appended) -> None:
-    want = reference.get_root(size)
+    want = reference.get_state(size)
     assert merkle.root_of([merkle.leaf_hash(entry(i)) for i in range(size)]) == want
     assert reader(ours, size).root() == want
 
@@ -82,7 +82,7 @@ def test_roots_match_pymerkle(size: int, reference: InmemoryTree, ours: tiles.Ap
 @pytest.mark.parametrize("size", SIZES)
 def test_inclusion_proofs_match_pymerkle_and_verify(size: int, reference: InmemoryTree, ours: tiles.Appended) -> None:
     read = reader(ours, size)
-    root = reference.get_root(size)
+    root = reference.get_state(size)
     indexes = range(size) if size <= 64 else sample(size)
     for index in indexes:
         proof = merkle.inclusion_proof(index, size, read)
@@ -118,10 +118,10 @@ def test_consistency_proofs_verify_and_catch_a_fork(
     new_size: int, reference: InmemoryTree, ours: tiles.Appended
 ) -> None:
     read = reader(ours, new_size)
-    new_root = reference.get_root(new_size)
+    new_root = reference.get_state(new_size)
     olds = range(1, new_size + 1) if new_size <= 64 else sample(new_size + 1, start=1)
     for old_size in olds:
-        old_root = reference.get_root(old_size)
+        old_root = reference.get_state(old_size)
         proof = merkle.consistency_proof(old_size, new_size, read)
         merkle.verify_consistency(old_size, new_size, old_root, new_root, proof)
         # Another history of the same size (a fork) is caught, whichever root differs.

@@ -115,8 +115,8 @@ def test_new_tiles_are_what_growing_changes() -> None:
 def _mth(entries: list[bytes]) -> bytes:
     tree = InmemoryTree(algorithm="sha256")
     for e in entries:
-        tree.append_entry(e)
-    return tree.get_root()
+        tree.append(e)
+    return tree.get_state()
 
 
 def test_tile_hashes_follow_the_spec_formula() -> None:
