@@ -1,21 +1,27 @@
-"""The petition platform: create_app builds the Flask application."""
+"""The petition platform: create_app builds the Flask application.
+
+Flask and the rest are imported inside the functions, so that importing a light module of the
+package (the standalone log verifier, `python -m petitions.verify`) needs none of them.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from sqlalchemy import select
-
-from petitions import config
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application; settings from the defaults, instance folder, environment, then test_config."""
+    from flask import Flask
+
+    from petitions import config
+
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),
@@ -40,6 +46,8 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
+    from sqlalchemy import select
+
     from petitions import models
     from petitions.extensions import csrf, db, limiter, login_manager, migrate
     from petitions.infra import database
