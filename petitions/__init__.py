@@ -49,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     from sqlalchemy import select
 
     from petitions import models
+    from petitions.counting import rules  # noqa: F401  (declares LOG_OUT_OF_SYNC, an index built from a count rule)
     from petitions.extensions import csrf, db, limiter, login_manager, migrate
     from petitions.infra import database
     from petitions.web import microcache

@@ -17,8 +17,10 @@ from petitions.accounts.operations import account_email
 from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.extensions import current_app_object, db
+from petitions.infra.tlog.note import NoteError
 from petitions.models import Petition, User
 from petitions.signatures import retention
+from petitions.transparency import audit, keys
 
 
 @click.command("create-admin")
@@ -57,11 +59,7 @@ def create_admin(email: str, name: str) -> None:
     click.echo(f"{action} administrator {address}.")
 
 
-@click.command("mail-worker")
-@with_appcontext
-@click.option("--once", is_flag=True, help="Send everything due, then exit.")
-def mail_worker(once: bool) -> None:
-    """Send the queued email, with retries; several workers may run at once."""
+def _work(once: bool) -> None:
     if once:
         sent, failed = worker.drain()
         click.echo(f"Sent {sent}, failed {failed}.")
@@ -69,15 +67,44 @@ def mail_worker(once: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo("Mail worker running; stop with Ctrl-C or SIGTERM.")
+    click.echo("Worker running (mail, public logs, housekeeping); stop with Ctrl-C or SIGTERM.")
     worker.run_forever(current_app_object(), stop)
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Append to the public logs and send everything due, then exit.")
+def background_worker(once: bool) -> None:
+    """All background work: send the queued email, append to the public logs, keep house; several may run at once."""
+    _work(once)
+
+
+@click.command("mail-worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Append to the public logs and send everything due, then exit.")
+def mail_worker(once: bool) -> None:
+    """The same as `worker` (its older name): all background work, mail included."""
+    _work(once)
+
+
+@click.command("log-keygen")
+@click.argument("name")
+def log_keygen(name: str) -> None:
+    """Print a new LOG_SIGNING_KEY named NAME (the host of BASE_URL) and its verifier key."""
+    try:
+        key = keys.generate(name)
+    except NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
+    click.echo(f"LOG_SIGNING_KEY={key}")
+    click.echo(f"verifier key (served at /log/key): {key.verifier}")
 
 
 @click.command("recount")
 @with_appcontext
 @click.argument("slug", required=False)
 def recount(slug: str | None) -> None:
-    """Recompute counts from the signature rows; report and correct differences (exit 1 if any)."""
+    """Recompute counts from the signature rows and check each public log against them; report and correct
+    differences in the counts (a log is append-only: its differences are reported); exit 1 if any."""
     stmt = select(Petition).order_by(Petition.id)
     if slug:
         stmt = stmt.where(Petition.slug == slug)
@@ -85,14 +112,25 @@ def recount(slug: str | None) -> None:
     if slug and not petitions:
         raise click.UsageError(f"No petition has the slug {slug!r}.")
     found = []
+    logs = []
     for petition in petitions:
         diffs = counts.recount(petition, now=utcnow())
         db.session.commit()
         found.extend(diffs)
+        logs.append(audit.check(petition))
+        db.session.rollback()  # the check writes nothing; this ends its transaction and the head's lock
     for d in found:
         click.echo(f"{d.slug}: {d.what} was {d.kept}, rows say {d.actual} (corrected)")
+    bad = [c for c in logs if not c.ok]
+    for c in bad:
+        click.echo(f"{c.slug}: public log counts {c.log_count}, rows say {c.rows_count}: " + "; ".join(c.problems))
+    pending = sum(c.pending for c in logs)
     click.echo(f"Checked {len(petitions)} petition(s): {len(found)} difference(s).")
-    if found:
+    click.echo(
+        f"Public logs: {len(bad)} do not match their rows"
+        + (f"; {pending} change(s) not appended yet, left out of the comparison." if pending else ".")
+    )
+    if found or bad:
         sys.exit(1)
 
 
@@ -134,5 +172,14 @@ def dev(host: str, port: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (create_admin, mail_worker, recount, purge_unverified, purge_ips, dev):
+    for command in (
+        create_admin,
+        background_worker,
+        mail_worker,
+        log_keygen,
+        recount,
+        purge_unverified,
+        purge_ips,
+        dev,
+    ):
         app.cli.add_command(command)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -111,6 +112,12 @@ class Defaults:
     # than 5": a group of one signer's domain must not say that they signed.
     GROUP_MIN_COUNT = 5
 
+    # The public logs (transparency/). The key that signs their checkpoints, in C2SP note
+    # signer-key format; unset, development makes one in the instance folder (log-signing.key)
+    # and production refuses to start. The worker appends what changed every LOG_INTERVAL seconds.
+    LOG_SIGNING_KEY: str | None = None
+    LOG_INTERVAL = 10.0
+
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -147,6 +154,8 @@ _ENV: dict[str, type] = {
     "SSE_MAX_STREAMS": int,
     "MAX_CONTENT_LENGTH": int,
     "GROUP_MIN_COUNT": int,
+    "LOG_SIGNING_KEY": str,
+    "LOG_INTERVAL": float,
 }
 
 
@@ -227,6 +236,8 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
             f" (a name with a comma goes in quotes), not {app.config['MAIL_DEFAULT_SENDER']!r}"
         )
 
+    if not float(app.config["LOG_INTERVAL"]) > 0:
+        raise ConfigError(f"LOG_INTERVAL must be a number of seconds above 0, not {app.config['LOG_INTERVAL']!r}")
     if app.config["MODERATION"] not in {"post", "pre"}:
         raise ConfigError(f"MODERATION must be 'post' or 'pre', not {app.config['MODERATION']!r}")
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
@@ -245,6 +256,16 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
                 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
             )
         app.config["SECRET_KEY"] = development_secret(Path(app.instance_path))
+    if not app.config.get("LOG_SIGNING_KEY") and is_production():
+        # Checked here, before anything runs; the key itself is read by transparency/keys.py,
+        # and in development made there, in the instance folder, when first needed.
+        host = urlsplit(app.config["BASE_URL"]).netloc.rpartition("@")[2].lower() or "<host of BASE_URL>"
+        raise ConfigError(
+            "LOG_SIGNING_KEY must be set in production (FLASK_ENV/APP_ENV=production): it signs the "
+            "petitions' public logs, and a key made up at each start would make every log look forged. "
+            "Generate one, with APP_ENV and FLASK_ENV not set to production, by: "
+            f"flask --app app log-keygen {host}"
+        )
 
 
 def _default_stream_limit() -> int | None:

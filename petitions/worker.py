@@ -1,4 +1,4 @@
-"""The background worker: queues update batches, sends the outbox, and keeps house."""
+"""The background worker: appends to the public logs, queues update batches, sends the outbox, and keeps house."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from petitions.extensions import db
 from petitions.infra import mail
 from petitions.moderation import abuse
 from petitions.signatures import retention
+from petitions.transparency import sequencer
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,11 @@ def housekeeping(*, now: Any = None) -> dict[str, int]:
 
 
 def drain(*, clock: Any = utcnow) -> tuple[int, int]:
-    """Put suspected signatures in their batches, queue every pending update, then send everything
-    due. Returns (sent, failed)."""
+    """Put suspected signatures in their batches, bring the public logs up to date, queue every
+    pending update, then send everything due (the logs' receipts included). Returns (sent, failed)."""
     abuse.assign_suspected(now=clock())
     db.session.commit()
+    sequencer.log_changed(sequencer.sequence_all(now=clock()))
     updates.queue_all(now=clock())
     return mail.drain(clock=clock)
 
@@ -46,7 +48,9 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
     """Work until `stop` is set, polling when idle; survives database and SMTP outages.
 
     This thread keeps house, queues update batches and sends; MAIL_SENDERS - 1 more threads
-    only send, each over its own SMTP connection and database session.
+    only send, each over its own SMTP connection and database session; and one more appends
+    what changed to the public logs every LOG_INTERVAL seconds, so a long batch of the log
+    never holds the mail up.
     """
     last_housekeeping = 0.0
 
@@ -61,17 +65,21 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
         sent, failed = mail.run_once()
         return bool(queued or held) or sent + failed > 0
 
-    senders = [
+    helpers = [
         threading.Thread(target=_repeat, args=(app, stop, _send), name=f"mail-sender-{n}", daemon=True)
         for n in range(1, app.config["MAIL_SENDERS"])
     ]
-    for sender in senders:
-        sender.start()
+    interval = float(app.config["LOG_INTERVAL"])
+    helpers.append(
+        threading.Thread(target=_repeat, args=(app, stop, _sequence, interval), name="log-sequencer", daemon=True)
+    )
+    for helper in helpers:
+        helper.start()
     try:
         _repeat(app, stop, work)
     finally:
-        for sender in senders:  # each finishes the message in hand and records it
-            sender.join()
+        for helper in helpers:  # each finishes the message or the log batch in hand and records it
+            helper.join()
 
 
 def _send() -> bool:
@@ -79,12 +87,18 @@ def _send() -> bool:
     return sent + failed > 0
 
 
-def _repeat(app: Flask, stop: threading.Event, step: Callable[[], bool]) -> None:
-    """Run `step` until `stop` is set, waiting MAIL_POLL_INTERVAL after a step that found nothing to do.
+def _sequence() -> bool:
+    sequencer.log_changed(sequencer.sequence_all())
+    return False  # the next run waits the whole interval: each run makes a new checkpoint of every log it changes
+
+
+def _repeat(app: Flask, stop: threading.Event, step: Callable[[], bool], interval: float | None = None) -> None:
+    """Run `step` until `stop` is set, waiting `interval` (MAIL_POLL_INTERVAL) after a step that found nothing to do.
 
     A failing step is logged and tried again; nothing it raises ends the thread.
     """
-    interval = app.config["MAIL_POLL_INTERVAL"]
+    if interval is None:
+        interval = app.config["MAIL_POLL_INTERVAL"]
     with app.app_context():
         while not stop.is_set():
             busy = False

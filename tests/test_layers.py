@@ -22,6 +22,7 @@ RANK = {
     "campaigns": 2,
     "moderation": 2,
     "accounts": 2,
+    "transparency": 2,
     "web": 3,
 }
 # The entry points wire everything together and may import anything. The log verifier is a command

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, Index, and_
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from petitions.models import Signature
@@ -90,6 +90,42 @@ def held_as_suspected(signature: SignatureState) -> bool:
 def holding_as_suspected() -> list[ColumnElement[bool]]:
     """The SQL form of held_as_suspected(): the WHERE (with confirmed_at IS NULL) of confirming a held signature."""
     return [Signature.invalidated_at.is_not(None), Signature.suspected.is_not(None), Signature.withdrawn_at.is_(None)]
+
+
+# --- the public log ------------------------------------------------------------------------------
+
+
+class LoggedState(SignatureState, Protocol):
+    """What log_in_sync reads: a signature's state and whether its add is live in the public log."""
+
+    @property
+    def log_live(self) -> bool: ...
+
+
+def log_in_sync(signature: LoggedState) -> bool:
+    """True when the public log already says what counts() says: the signature's add is live
+    exactly when it counts. The Python form of log_out_of_sync() (negated)."""
+    return counts(signature) == signature.log_live
+
+
+def log_out_of_sync() -> ColumnElement[bool]:
+    """The SQL form of `not log_in_sync()`: the rows the log's worker has to append entries for
+    (transparency/sequencer), and the predicate of their partial index below, which must be this
+    same expression for the planner to use the index for the worker's query."""
+    return and_(*counted()) != Signature.log_live
+
+
+# The rows out of sync with the log, by petition: few at any moment (a confirmation since the
+# last interval, an invalidation), however large the table. Declared here rather than with the
+# model because its predicate is the count rule itself, which models/ cannot import; the factory
+# imports this module with the models. Migration 0010 builds it with a copy of the predicate of
+# its day, and tests/transparency/test_sequencer.py checks that both databases use it.
+LOG_OUT_OF_SYNC = Index(
+    "ix_signatures_log_out_of_sync",
+    Signature.petition_id,
+    postgresql_where=log_out_of_sync(),
+    sqlite_where=log_out_of_sync(),
+)
 
 
 # --- which supporter groups --------------------------------------------------------------------

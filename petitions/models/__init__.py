@@ -1,5 +1,6 @@
 """The data model; importing this package registers every table on the metadata."""
 
+from petitions.models.log import LogEntry, LogRemoval, LogTile, PetitionLog
 from petitions.models.operations import (
     AuditEntry,
     BlockedDomain,
@@ -25,8 +26,12 @@ __all__ = [
     "GroupDomain",
     "HourlyCount",
     "Invalidation",
+    "LogEntry",
+    "LogRemoval",
+    "LogTile",
     "OutboxMessage",
     "Petition",
+    "PetitionLog",
     "PetitionRevision",
     "PetitionUpdate",
     "Report",

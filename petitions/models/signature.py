@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from petitions.extensions import Model
@@ -75,6 +75,15 @@ class Signature(Model):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Emails sent in answer to repeated signings, capped so the form cannot be used to spam.
     resend_count: Mapped[int] = mapped_column(default=0)
+    # The petition's public log (transparency/): the secret nonce of the signer's commitment, set
+    # by the signing INSERT (NULL in rows older than the log, until the worker logs them); the
+    # index of the signature's add entry once logged; and whether that add is live in the log.
+    # A row whose counting differs from log_live is out of sync, and the worker finds it by the
+    # partial index ix_signatures_log_out_of_sync, declared beside the count rule it is built
+    # from (counting/rules.py): nothing that changes a row's counting needs to tell the log.
+    log_nonce: Mapped[str | None] = mapped_column(String(32))
+    log_entry: Mapped[int | None] = mapped_column()
+    log_live: Mapped[bool] = mapped_column(server_default=false())
 
     petition: Mapped[Petition] = relationship()
 

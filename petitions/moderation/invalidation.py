@@ -25,6 +25,7 @@ from petitions.infra.database import rowcount
 from petitions.infra.netaddr import network_range
 from petitions.models import Invalidation, Petition, Signature, User
 from petitions.moderation import audit
+from petitions.transparency import removals
 
 NO_CRITERIA = "Give at least one criterion: refusing to match every signature."
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -323,7 +324,9 @@ def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> 
         .execution_options(synchronize_session=False)
     ).all()
     # Signatures withdrawn while set aside were kept only to hold their mailbox (withdrawing.withdraw):
-    # their signers asked for them to go, so they go now instead of counting again.
+    # their signers asked for them to go, so they go now instead of counting again (and an add of
+    # theirs still live in the public log, its removal not yet appended, is owed a remove).
+    removals.note_removals(removals.WITHDRAWN, *conds, Signature.withdrawn_at.is_not(None))
     withdrawn = rowcount(
         db.session.execute(
             delete(Signature)

@@ -14,6 +14,7 @@ from petitions.infra.mail import external_url, queue_email
 from petitions.models import Signature
 from petitions.signatures import withdrawing
 from petitions.signatures.mailboxes import normalize_email
+from petitions.transparency import removals
 
 MY_DATA = "my-data"
 MAX_AGE = 3600
@@ -62,14 +63,15 @@ def delete_all(normalized: str, *, now: datetime) -> int:
     """Withdraw every signature of this mailbox; counted ones leave the counts.
 
     Invalidated and suspected ones keep their mailbox on record (see withdrawing.withdraw) and
-    are listed so afterwards.
+    are listed so afterwards. A deleted signature's add in the public log is removed as erased:
+    the row, its nonce and everything personal go; the opaque entry stays.
     """
     deleted = 0
     for s in signatures_of(normalized):
         if s.withdrawn_at is not None:  # withdrawn before; only its mailbox is kept (withdrawing.withdraw)
             continue
         try:
-            withdrawing.withdraw(s, now=now)
+            withdrawing.withdraw(s, now=now, reason=removals.ERASED)
         except TokenInvalid:  # gone already (a second press of the button)
             continue
         deleted += 1

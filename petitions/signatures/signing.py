@@ -39,6 +39,7 @@ from petitions.extensions import db
 from petitions.infra.database import AutocommitStatement, is_postgresql, rowcount, session_in_transaction
 from petitions.infra.mail import queue_late_email
 from petitions.infra.netaddr import ip_key
+from petitions.infra.tlog.entries import new_nonce
 from petitions.models import FormStamp, OutboxMessage, Petition, Signature
 from petitions.models.petition import effective_status, open_at
 from petitions.models.types import UTCDateTime
@@ -63,7 +64,9 @@ class SignatureData:
 _SIGNATURES = Signature.__table__
 _PETITIONS = Petition.__table__
 # What a new signature's INSERT sets from its parameters; invalidated_at and suspected are set
-# when the signing is suspected; the rest (confirmed_at, ...) start NULL.
+# when the signing is suspected; the rest (confirmed_at, ...) start NULL, and log_live false.
+# log_nonce is the secret of the signer's commitment in the petition's public log (made here, so
+# the log's worker only reads it; its receipt gives it to the signer).
 _COLUMNS = (
     "petition_id",
     "name",
@@ -79,6 +82,7 @@ _COLUMNS = (
     "ip_key",
     "created_at",
     "resend_count",
+    "log_nonce",
 )
 _STAMPS = FormStamp.__table__
 STAMP_REUSED = "stamp-reused"
@@ -293,6 +297,7 @@ def record(
         "new_ip_key": ip_key(ip),
         "new_created_at": now,
         "new_resend_count": 0,
+        "new_log_nonce": new_nonce(),
         "new_suspected": suspected,
         "now": now,
     }

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from petitions.infra.tlog import note
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 WARNING = "REDIS_URL is not set: each of the 2 workers counts rate limits on its own"
 
@@ -25,7 +27,13 @@ def start_log(tmp_path: Path, *args: str, **env: str) -> str:
         for k, v in os.environ.items()
         if k not in ("REDIS_URL", "APP_ENV", "FLASK_ENV", "WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_CONTROL_SOCKET")
     }
-    base.update(SECRET_KEY="test-secret", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite", GUNICORN_ACCESS_LOG="", **env)
+    base.update(
+        SECRET_KEY="test-secret",
+        LOG_SIGNING_KEY=str(note.generate_key("localhost")),  # production needs one, like SECRET_KEY
+        DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite",
+        GUNICORN_ACCESS_LOG="",
+        **env,
+    )
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),

@@ -9,17 +9,20 @@
 The names callers use are importable from here.
 """
 
-from petitions.infra.mail.outbox import claim, queue_email, queue_late_email, send_claimed
-from petitions.infra.mail.render import OutboxRow, external_url, rendered_late
+from petitions.infra.mail.outbox import LateEmail, claim, queue_email, queue_late_email, queue_late_emails, send_claimed
+from petitions.infra.mail.render import OutboxRow, Unsendable, external_url, rendered_late
 from petitions.infra.mail.senders import drain, run_once
 
 __all__ = [
+    "LateEmail",
     "OutboxRow",
+    "Unsendable",
     "claim",
     "drain",
     "external_url",
     "queue_email",
     "queue_late_email",
+    "queue_late_emails",
     "rendered_late",
     "run_once",
     "send_claimed",

@@ -8,6 +8,7 @@ import smtplib
 import socket
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
@@ -19,7 +20,7 @@ from petitions.clock import utcnow
 from petitions.extensions import current_app_object, db
 from petitions.infra.database import rowcount
 from petitions.infra.mail.message import build_message
-from petitions.infra.mail.render import render, require_rendered_late
+from petitions.infra.mail.render import Unsendable, render, require_rendered_late
 from petitions.infra.mail.transports import PermanentFailure, transport_for
 from petitions.models import OutboxMessage
 
@@ -54,6 +55,17 @@ def queue_email(
     return db.session.execute(_INSERT_MESSAGE, row).scalar_one()
 
 
+@dataclass(frozen=True)
+class LateEmail:
+    """A message for queue_late_emails: what queue_late_email takes, but the time."""
+
+    to: str
+    subject: str
+    template: str
+    context: dict[str, Any]
+    signature_id: int | None = None
+
+
 _OUTBOX = OutboxMessage.__table__
 _INSERT_MESSAGE = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
@@ -77,6 +89,31 @@ def queue_late_email(
         "signature_id": signature_id,
     }
     return db.session.execute(_INSERT_MESSAGE, row).scalar_one()
+
+
+def queue_late_emails(messages: Sequence[LateEmail], *, now: datetime) -> None:
+    """queue_late_email() for many messages at once (one statement), such as the receipts of a log's batch."""
+    if not messages:
+        return
+    for message in {m.template for m in messages}:
+        require_rendered_late(message)
+    rows = [
+        {
+            "to_addr": m.to,
+            "subject": m.subject,
+            "body_text": None,
+            "body_html": None,
+            "template": m.template,
+            "context": m.context,
+            "headers": {},
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+            "signature_id": m.signature_id,
+        }
+        for m in messages
+    ]
+    db.session.execute(insert(_OUTBOX), rows)
 
 
 # --- the worker's side ---------------------------------------------------------------------
@@ -163,6 +200,21 @@ def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None 
             if error is None:
                 try:
                     message = build_message(row, sender, domain)
+                except Unsendable as exc:
+                    # Its cause is gone (a receipt for a signature erased since): kept, not sent,
+                    # with why, and counted neither as sent nor as failed.
+                    log.info("Mail %s not sent: %s", row.id, exc)
+                    values = {
+                        "claimed_by": None,
+                        "claimed_at": None,
+                        "failed_at": now,
+                        "last_error": f"not sent: {exc}",
+                    }
+                    db.session.execute(
+                        update(_OUTBOX).where(*_MINE).values(**values), {"message_id": row.id, "worker": worker}
+                    )
+                    db.session.commit()
+                    continue
                 except Exception as exc:
                     # A body rendered when queued that cannot be made into a message never will
                     # be: keep it, failed. One the worker renders (see rendered_late) may fail for

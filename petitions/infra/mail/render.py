@@ -44,6 +44,10 @@ OutboxRow: TypeAlias = "OutboxMessage | Row[Any]"
 _LATE: dict[str, Callable[[OutboxRow], dict[str, Any]]] = {}
 
 
+class Unsendable(Exception):
+    """Raised by a rendered_late context function when the message's cause is gone: it is kept, never sent."""
+
+
 def rendered_late(
     template: str,
 ) -> Callable[[Callable[[OutboxRow], dict[str, Any]]], Callable[[OutboxRow], dict[str, Any]]]:

@@ -51,7 +51,7 @@ _PETITION = {
         {"$ref": "#/components/schemas/PetitionSummary"},
         {
             "type": "object",
-            "required": ["signatures_by_country", "supporter_groups"],
+            "required": ["signatures_by_country", "supporter_groups", "log"],
             "properties": {
                 "signatures_by_country": {
                     "type": "object",
@@ -72,6 +72,18 @@ _PETITION = {
                     "description": "Confirmed signatures from the email domains of a group such as 'Amazon employees'."
                     " A group with fewer than GROUP_MIN_COUNT (5) has signature_count null and fewer_than 5,"
                     " so that no count singles out its few signers.",
+                },
+                "log": {
+                    "type": "object",
+                    "required": ["size", "count", "checkpoint_url"],
+                    "properties": {
+                        "size": {"type": "integer", "minimum": 0},
+                        "count": {"type": "integer", "minimum": 0},
+                        "checkpoint_url": {"type": ["string", "null"], "format": "uri"},
+                    },
+                    "description": "The petition's public log as of its latest signed checkpoint: its entries, the"
+                    " count they add up to (signature_count once the log has caught up, within LOG_INTERVAL"
+                    " seconds), and the checkpoint's address; 0, 0 and null before its first entry.",
                 },
             },
         },

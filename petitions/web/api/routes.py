@@ -14,6 +14,7 @@ from petitions.extensions import db
 from petitions.infra.live import cached_count
 from petitions.infra.mail import external_url
 from petitions.models import Petition
+from petitions.transparency import reading
 from petitions.web.api import bp
 from petitions.web.api.openapi import spec
 from petitions.web.http import cacheable, json_response
@@ -23,7 +24,7 @@ SORTS = {"popular": "popular", "count": "popular", "new": "new", "date": "new"}
 
 
 def petition_json(petition: Petition, now: datetime, *, full: bool = True) -> dict[str, Any]:
-    """The petition document of CONTRACT.md; the list leaves out the per-country and group counts."""
+    """The petition document of CONTRACT.md; the list leaves out the per-country and group counts and the log."""
     doc = {
         "slug": petition.slug,
         "title": petition.title,
@@ -40,6 +41,7 @@ def petition_json(petition: Petition, now: datetime, *, full: bool = True) -> di
     if full:
         doc["signatures_by_country"] = counts.by_country(petition.id)
         doc["supporter_groups"] = counts.public_groups_json(petition.id)
+        doc["log"] = reading.summary(petition.id, petition.slug)
     return doc
 
 

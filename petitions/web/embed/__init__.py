@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("embed", __name__)
 
-from petitions.web.embed import routes  # noqa: E402,F401  (registers the views on the blueprint)
+from petitions.web.embed import log, routes  # noqa: E402,F401  (registers the views on the blueprint)

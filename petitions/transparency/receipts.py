@@ -1,0 +1,62 @@
+"""The receipt a signer gets once their signature is in the petition's log: its entry and their nonce.
+
+With the entry's index, the nonce and their own address, a signer can recompute their
+commitment and check that the entry holds it and is included in the signed log, on the
+petition's verify page or with `python -m petitions.verify --receipt`. The link carries the
+index and the nonce in its fragment (`#entry=N&nonce=...`), which a browser never sends to
+the server.
+
+The receipt is queued by the sequencer as a template name and a small context, one outbox row
+per add, and rendered by the worker when it sends it (mail.rendered_late). The nonce is not
+stored in the outbox: it is read from the signature row when the message is rendered, so a
+signature erased before its receipt went out takes its nonce with it, and the receipt is
+dropped (mail.Unsendable).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from petitions.extensions import db
+from petitions.infra.mail import LateEmail, OutboxRow, Unsendable, external_url, rendered_late
+from petitions.models import Signature
+
+RECEIPT_EMAIL = "log_receipt"
+
+
+def receipt(to: str, signature_id: int, slug: str, title: str, entry: int) -> LateEmail:
+    """The receipt email of a signature whose add is entry `entry` of the log of petition `slug`."""
+    subject = f"Your signature is in the public log: {title}"[:255]
+    return LateEmail(to, subject, RECEIPT_EMAIL, {"slug": slug, "title": title, "entry": entry}, signature_id)
+
+
+def verify_url(slug: str, entry: int | None = None, nonce: str | None = None) -> str:
+    """The petition's verify page; with a receipt, its entry and nonce in the fragment."""
+    url = external_url("public.petition", slug=slug) + "/verify"
+    if entry is not None and nonce is not None:
+        url += f"#entry={entry}&nonce={nonce}"
+    return url
+
+
+@rendered_late(RECEIPT_EMAIL)
+def _receipt_context(message: OutboxRow) -> dict[str, Any]:
+    """The receipt's context, made by the mail worker: the nonce is read from the signature now."""
+    context = message.context or {}
+    row = None
+    if message.signature_id is not None:
+        row = db.session.execute(
+            select(Signature.log_nonce, Signature.log_entry).where(Signature.id == message.signature_id)
+        ).one_or_none()
+    if row is None or row.log_nonce is None or row.log_entry != context.get("entry"):
+        raise Unsendable("the signature was withdrawn or erased before its receipt was sent")
+    entry, slug = row.log_entry, context["slug"]
+    return {
+        "petition": {"title": context["title"]},
+        "entry": entry,
+        "nonce": row.log_nonce,
+        "petition_url": external_url("public.petition", slug=slug),
+        "verify_url": verify_url(slug, entry, row.log_nonce),
+        "log_url": external_url("public.petition", slug=slug) + "/log/checkpoint",
+    }
