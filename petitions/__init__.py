@@ -102,6 +102,7 @@ def register_hooks(app: Flask) -> None:
     from petitions.infra import live
     from petitions.infra.countries import country_names
     from petitions.infra.text import one_line
+    from petitions.transparency import keys
     from petitions.web import errors, security
     from petitions.web.campaign.forms import LogoutForm
 
@@ -109,6 +110,7 @@ def register_hooks(app: Flask) -> None:
     live.init_app(app)
     security.init_app(app)
     cli.init_app(app)
+    keys.init_app(app)
     _ = csrf
 
     @app.context_processor
