@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from petitions.counting.counts import hour_of
-from petitions.counting.rules import counted
+from petitions.counting.rules import awaiting_confirmation, counted
 from petitions.extensions import db
 from petitions.models import HourlyCount, Petition, Signature
 
@@ -126,9 +126,7 @@ def pending_count(petition: Petition) -> int:
     return db.session.execute(
         select(func.count())
         .select_from(Signature)
-        .where(
-            Signature.petition_id == petition.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None)
-        )
+        .where(Signature.petition_id == petition.id, *awaiting_confirmation())
     ).scalar_one()
 
 
