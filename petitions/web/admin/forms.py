@@ -12,7 +12,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optiona
 from wtforms.widgets import HiddenInput
 
 from petitions.models import STATUSES
-from petitions.moderation.review import RESOLUTIONS
+from petitions.moderation.reports import RESOLUTIONS
 from petitions.web.fields import LineField, LineSearchField, strip
 
 

@@ -23,7 +23,8 @@ from petitions.models import (
     Report,
     User,
 )
-from petitions.moderation import abuse, audit, blocks, invalidation, review
+from petitions.moderation import abuse, audit, blocks, invalidation, review, revisions
+from petitions.moderation import reports as moderation_reports
 from petitions.web.admin import bp
 from petitions.web.admin.forms import (
     BlockForm,
@@ -83,10 +84,10 @@ def index() -> str:
         page=page,
         filtered=bool(status or q or owner or edited),
         status_counts=review.status_counts(),
-        open_reports=review.open_report_total(),
-        pending_revisions=review.pending_revision_total(),
+        open_reports=moderation_reports.open_report_total(),
+        pending_revisions=revisions.pending_revision_total(),
         edited_total=review.edited_total(),
-        report_counts=review.open_report_counts(p.id for p in page.items),
+        report_counts=moderation_reports.open_report_counts(p.id for p in page.items),
         moderation_mode=current_app.config["MODERATION"],
         now=utcnow(),
     )
@@ -96,7 +97,7 @@ def index() -> str:
 
 
 def _render_petition(petition: Petition, status: int = 200, **forms: Any) -> Page:
-    reports = db.session.scalars(
+    filed = db.session.scalars(
         select(Report).where(Report.petition_id == petition.id).order_by(Report.created_at.desc()).limit(20)
     ).all()
     history = db.session.scalars(audit.entries(target_type="petition", target_id=petition.id).limit(20)).all()
@@ -117,7 +118,7 @@ def _render_petition(petition: Petition, status: int = 200, **forms: Any) -> Pag
             petition=petition,
             revision=revision,
             changes=revision.changes(petition) if revision is not None else [],
-            reports=reports,
+            reports=filed,
             history=history,
             now=utcnow(),
             failed=next(iter(forms.values()), None),
@@ -233,7 +234,7 @@ def approve_revision(revision_id: int) -> Response | Page:
     revision = _revision_or_404(revision_id)
 
     def act(petition: Petition, _form: ButtonForm) -> str:
-        review.approve_revision(revision, _actor(), now=utcnow())
+        revisions.approve_revision(revision, _actor(), now=utcnow())
         return "The change is approved: the petition now reads as proposed."
 
     return _moderate(revision.petition.slug, "approve_edit_form", ButtonForm(), act)
@@ -245,7 +246,7 @@ def reject_revision(revision_id: int) -> Response | Page:
     revision = _revision_or_404(revision_id)
 
     def act(petition: Petition, form: ReasonForm) -> str:
-        review.reject_revision(revision, _actor(), reason=required_value(form.reason), now=utcnow())
+        revisions.reject_revision(revision, _actor(), reason=required_value(form.reason), now=utcnow())
         return "The change is rejected; its owner has been emailed the reason."
 
     return _moderate(revision.petition.slug, "reject_edit_form", ReasonForm(), act)
@@ -258,12 +259,12 @@ def reject_revision(revision_id: int) -> Response | Page:
 def queue() -> str:
     """Petitions waiting for approval, then changes to public petitions waiting for review; oldest first."""
     page = db.paginate(review.pending_petitions(), per_page=PER_PAGE, error_out=False)
-    revisions = db.session.scalars(review.pending_revisions().limit(PER_PAGE)).unique().all()
+    proposed = db.session.scalars(revisions.pending_revisions().limit(PER_PAGE)).unique().all()
     return render_template(
         "admin/queue.html",
         page=page,
-        revisions=revisions,
-        revision_total=review.pending_revision_total(),
+        revisions=proposed,
+        revision_total=revisions.pending_revision_total(),
         approve_form=ButtonForm(formdata=None),
         moderation_mode=current_app.config["MODERATION"],
     )
@@ -281,13 +282,13 @@ def reports() -> str:
     state = request.args.get("state", "open")
     if state not in REPORT_STATES:
         state = "open"
-    page = db.paginate(review.reports(state), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(moderation_reports.reports(state), per_page=PER_PAGE, error_out=False)
     return render_template(
         "admin/reports.html",
         page=page,
         state=state,
         petitions=_by_id(Petition, (r.petition_id for r in page.items)),
-        reasons=review.REPORT_REASONS,
+        reasons=moderation_reports.REPORT_REASONS,
     )
 
 
@@ -301,7 +302,7 @@ def _report_or_404(report_id: int) -> Report:
 def _render_report(report: Report, form: ResolveReportForm, status: int = 200) -> Page:
     petition = db.session.get(Petition, report.petition_id)
     resolver = db.session.get(User, report.resolved_by_id) if report.resolved_by_id else None
-    others = review.open_report_counts([report.petition_id]).get(report.petition_id, 0)
+    others = moderation_reports.open_report_counts([report.petition_id]).get(report.petition_id, 0)
     return (
         render_template(
             "admin/report.html",
@@ -310,7 +311,7 @@ def _render_report(report: Report, form: ResolveReportForm, status: int = 200) -
             resolver=resolver,
             open_on_petition=others,
             form=form,
-            reasons=review.REPORT_REASONS,
+            reasons=moderation_reports.REPORT_REASONS,
         ),
         status,
     )
@@ -326,7 +327,7 @@ def report(report_id: int) -> Response | Page:
     if not form.validate_on_submit():
         return _render_report(report, form, 422)
     try:
-        resolved = review.resolve_report(
+        resolved = moderation_reports.resolve_report(
             report, _actor(), resolution=required_value(form.resolution), note=required_value(form.note), now=utcnow()
         )
     except review.ModerationError as exc:
