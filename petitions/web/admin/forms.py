@@ -65,10 +65,6 @@ class RestoreForm(FlaskForm):
     )
 
 
-class ButtonForm(FlaskForm):
-    """A button that only needs its CSRF token (approving)."""
-
-
 class ResolveReportForm(FlaskForm):
     """Dismiss a report, or hide its petition, with a note; the button pressed gives the resolution."""
 
