@@ -82,10 +82,10 @@ def register_blueprints(app: Flask) -> None:
     from petitions.extensions import csrf
     from petitions.web.account import bp as account_bp
     from petitions.web.admin import bp as admin_bp
-    from petitions.web.api import bp as api_bp
     from petitions.web.auth import bp as auth_bp
     from petitions.web.campaign import bp as campaign_bp
-    from petitions.web.embed import bp as embed_bp
+    from petitions.web.press import api_bp
+    from petitions.web.press import bp as press_bp
     from petitions.web.public import bp as public_bp
 
     app.register_blueprint(public_bp)
@@ -93,7 +93,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(account_bp)
     app.register_blueprint(campaign_bp)
     app.register_blueprint(admin_bp)
-    app.register_blueprint(embed_bp)
+    app.register_blueprint(press_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
 
