@@ -130,6 +130,17 @@ def pending_count(petition: Petition) -> int:
     ).scalar_one()
 
 
+def pending_counts(*, owner_id: int) -> dict[int, int]:
+    """Signatures waiting for their signer to confirm, per petition of this owner (petitions with none left out)."""
+    rows = db.session.execute(
+        select(Signature.petition_id, func.count())
+        .join(Petition, Petition.id == Signature.petition_id)
+        .where(Petition.owner_id == owner_id, *awaiting_confirmation())
+        .group_by(Signature.petition_id)
+    )
+    return {petition_id: n for petition_id, n in rows}
+
+
 @dataclass(frozen=True)
 class Comment:
     """A comment as the campaigner may see it: the name only when the signer allowed it, never the email."""

@@ -8,14 +8,15 @@ from typing import Any
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from petitions.accounts import operations
+from petitions.campaigns import stats
 from petitions.clock import utcnow
 from petitions.exceptions import EmailTaken, TokenExpired, TokenInvalid
 from petitions.extensions import db
-from petitions.models import Petition, Signature, User
+from petitions.models import Petition, User
 from petitions.web.account import bp
 from petitions.web.account.forms import (
     CancelForm,
@@ -56,18 +57,7 @@ def _settings_page(status: int = 200, **bound: FlaskForm) -> tuple[str, int]:
 @login_required
 def index() -> str:
     """The campaigner's petitions with their confirmed and pending counts."""
-    pending = dict(
-        db.session.execute(
-            select(Signature.petition_id, func.count())
-            .join(Petition, Petition.id == Signature.petition_id)
-            .where(
-                Petition.owner_id == current_user.id,
-                Signature.confirmed_at.is_(None),
-                Signature.invalidated_at.is_(None),
-            )
-            .group_by(Signature.petition_id)
-        ).all()
-    )
+    pending = stats.pending_counts(owner_id=current_user.id)
     petitions = db.session.scalars(
         select(Petition).where(Petition.owner_id == current_user.id).order_by(Petition.created_at.desc())
     ).all()
