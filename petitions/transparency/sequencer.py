@@ -119,7 +119,11 @@ def pending_petitions() -> list[int]:
 
 
 def sequence_all(*, now: datetime | None = None, batch: int = BATCH) -> list[Sequenced]:
-    """Bring every petition's log up to date with its rows, committing each transaction; what was appended."""
+    """Bring every petition's log up to date with its rows, committing each transaction; what was appended.
+
+    A petition whose sequencing fails is logged and left for the next run; the others go on, so
+    one damaged log never stops the rest (nor the mail of a `--once` run).
+    """
     done: list[Sequenced] = []
     petitions = pending_petitions()
     db.session.commit()
@@ -130,7 +134,8 @@ def sequence_all(*, now: datetime | None = None, batch: int = BATCH) -> list[Seq
                 db.session.commit()
             except Exception:
                 db.session.rollback()
-                raise
+                log.exception("Log of petition %s: sequencing failed; it is tried again at the next run", petition_id)
+                break
             if result is None:
                 break
             done.append(result)

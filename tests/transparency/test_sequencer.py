@@ -9,13 +9,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 
 from petitions.clock import utcnow
 from petitions.counting import rules
 from petitions.extensions import db
 from petitions.infra.tlog import entries, merkle, note, tiles
-from petitions.models import OutboxMessage, Petition, PetitionLog, Signature
+from petitions.models import LogTile, OutboxMessage, Petition, PetitionLog, Signature
 from petitions.signatures import confirming, signing, withdrawing
 from petitions.transparency import audit, keys, reading, sequencer
 from tests.helpers import TABLES, Mailbox, SMTPServer, is_postgres, make_app, make_petition
@@ -75,6 +75,22 @@ def test_an_invalid_row_withdrawn_keeps_no_nonce_and_its_add_is_removed_as_withd
     assert db.session.scalar(select(Signature.log_nonce)) is None
     sequencer.sequence_all()
     assert entries.parse_entry(log_entries(petition.id)[-1]) == entries.Entry("remove", target=0, reason="withdrawn")
+
+
+def test_a_damaged_log_is_reported_and_the_other_petitions_logs_go_on(ctx, caplog) -> None:
+    damaged, healthy = make_petition(title="Damaged"), make_petition(title="Healthy")
+    signed_and_confirmed(damaged, 3)
+    sequencer.sequence_all()
+    db.session.execute(delete(LogTile).where(LogTile.petition_id == damaged.id))
+    db.session.commit()
+    signed_and_confirmed(damaged, 1, start=10)
+    signed_and_confirmed(healthy, 2, start=20)
+    (result,) = sequencer.sequence_all()
+    assert (result.petition_id, result.size) == (healthy.id, 2)
+    assert f"Log of petition {damaged.id}: sequencing failed" in caplog.text
+    assert db.session.get(PetitionLog, damaged.id).size == 3  # nothing half-appended
+    check = audit.check(damaged)
+    assert not check.ok and "stored tile(s) do not match the entries" in " ".join(check.problems)
 
 
 def test_the_workers_queries_use_the_partial_index(ctx) -> None:

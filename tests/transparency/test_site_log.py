@@ -22,8 +22,9 @@ from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.extensions import db
 from petitions.infra.tlog import entries, merkle, note, tiles
-from petitions.models import LogEntry, LogRemoval, Petition, PetitionLog, Signature
-from petitions.transparency import keys, reading, sequencer
+from petitions.models import LogEntry, LogRemoval, OutboxMessage, Petition, Signature
+from petitions.signatures import withdrawing
+from petitions.transparency import keys, reading, removals, sequencer
 from tests.helpers import (
     LiveServer,
     body_of,
@@ -119,10 +120,12 @@ def test_every_change_through_the_pages_is_logged_and_the_standalone_verifier_re
     with app.app_context():
         logged = dict(db.session.execute(select(Signature.email, Signature.log_entry)).all())
         stored = {i: bytes(d) for i, d in db.session.execute(select(LogEntry.idx, LogEntry.data)).all()}
+    receipts = {}
     for _, email, *_ in SIGNERS[:-1]:
         text = body_of(receipt_of(mailbox, email))
         index = int(re.search(r"entry: (\d+)", text).group(1))
         nonce = re.search(r"nonce: ([0-9a-f]{32})", text).group(1)
+        receipts[email] = f"{index}:{nonce}:{email}"
         assert index == logged[email]
         assert f"{live.url}/petitions/{slug}/verify#entry={index}&nonce={nonce}" in text
         assert entries.parse_entry(stored[index]).commitment == entries.commitment(slug, email, nonce)
@@ -178,6 +181,13 @@ def test_every_change_through_the_pages_is_logged_and_the_standalone_verifier_re
     result = json.loads(out)
     assert result["count"] == total and result["size"] == 9
     assert result["by_country"] == dict(sorted(by_country.items()))
+    # Each signer's receipt checks out with the standalone verifier: Ada counts, Bob withdrew.
+    receipt_args = ["--receipt", receipts["ada@acme.org"], "--receipt", receipts["bob@example.org"]]
+    code = verify.main([f"{live.url}/petitions/{slug}", "--key", key, *receipt_args])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    ada, bob = [line for line in out.splitlines() if line.startswith("receipt:")]
+    assert ada.endswith("it counts.") and "was removed by entry" in bob
     site = verify.Site.from_url(f"{live.url}/petitions/{slug}")
     log = verify.verify_log(site, note.parse_verifier_key(key))
     assert log.tally.count == total
@@ -291,13 +301,16 @@ def test_a_signer_erased_before_their_receipt_was_sent_gets_none(live, mailbox, 
     sequence(app)
     with app.app_context():
         ada = db.session.scalar(select(Signature).where(Signature.email == "ada@acme.org"))
-        from petitions.signatures import withdrawing
-
-        withdrawing.withdraw(ada, now=utcnow(), reason="erased")
+        ada_id = ada.id
+        withdrawing.withdraw(ada, now=utcnow(), reason=removals.ERASED)
         db.session.commit()
     mailbox.clear()
     deliver(app)
-    assert [m for m in mailbox.to("ada@acme.org")] == []
+    assert mailbox.to("ada@acme.org") == []
     assert len([m for m in mailbox.messages if "public log" in m["Subject"]]) == 4
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(PetitionLog)) == 1
+        (kept,) = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.signature_id == ada_id, OutboxMessage.template == "log_receipt")
+        ).all()
+        assert (kept.sent_at, kept.failed_at is not None) == (None, True)
+        assert kept.last_error == "not sent: the signature was withdrawn or erased before its receipt was sent"
