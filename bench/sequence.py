@@ -58,7 +58,9 @@ def main() -> int:
             db.session.commit()
             pid = petition.id
             db.session.execute(
-                db.text("INSERT INTO group_domains (group_id, petition_id, domain) VALUES (:g, :p, 'uni.example.ac.uk')"),
+                db.text(
+                    "INSERT INTO group_domains (group_id, petition_id, domain) VALUES (:g, :p, 'uni.example.ac.uk')"
+                ),
                 {"g": _group(pid), "p": pid},
             )
             db.session.execute(db.text(INSERT), {"pid": pid, "first": 1, "last": LOGGED})
