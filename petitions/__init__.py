@@ -68,7 +68,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "campaign.login"
+    login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
 
     @login_manager.user_loader
@@ -81,16 +81,20 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """One blueprint per audience."""
     from petitions.extensions import csrf
+    from petitions.web.account import bp as account_bp
     from petitions.web.admin import bp as admin_bp
-    from petitions.web.api import bp as api_bp
+    from petitions.web.auth import bp as auth_bp
     from petitions.web.campaign import bp as campaign_bp
-    from petitions.web.embed import bp as embed_bp
+    from petitions.web.press import api_bp
+    from petitions.web.press import bp as press_bp
     from petitions.web.public import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(campaign_bp)
     app.register_blueprint(admin_bp)
-    app.register_blueprint(embed_bp)
+    app.register_blueprint(press_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
 
@@ -102,13 +106,15 @@ def register_hooks(app: Flask) -> None:
     from petitions.infra import live
     from petitions.infra.countries import country_names
     from petitions.infra.text import one_line
+    from petitions.transparency import keys
     from petitions.web import errors, security
-    from petitions.web.campaign.forms import LogoutForm
+    from petitions.web.forms import LogoutForm
 
     errors.init_app(app)
     live.init_app(app)
     security.init_app(app)
     cli.init_app(app)
+    keys.init_app(app)
     _ = csrf
 
     @app.context_processor

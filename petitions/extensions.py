@@ -56,7 +56,7 @@ def _press_reads() -> bool:
     answers are cheap, and the limiter's per-request work would be a large part of their cost."""
     from flask import request
 
-    return request.blueprint in ("api", "embed") and request.method in ("GET", "HEAD")
+    return request.blueprint in ("api", "press") and request.method in ("GET", "HEAD")
 
 
 def current_app_object() -> Flask:

@@ -119,6 +119,14 @@ def link_in(msg: EmailMessage, path: str) -> str:
     return match.group(0)
 
 
+def last_with_link(mailbox: Mailbox, address: str, path: str) -> EmailMessage:
+    """The latest message to this address that carries a link to `path` (a receipt of the
+    public log, sent by the same worker run, may have come after it)."""
+    found = [m for m in mailbox.to(address) if re.search(r"https?://[^\s]+" + re.escape(path), body_of(m))]
+    assert found, f"no message to {address} with a {path} link"
+    return found[-1]
+
+
 def make_app(database_url: str, smtp: SMTPServer | None, tmp_path: Path, **overrides) -> Flask:
     """An application for tests, its mail going to the test SMTP server."""
     settings = {

@@ -1,7 +1,9 @@
 """Imports flow one way: web -> the domain packages -> infra -> models (docs/ARCHITECTURE.md).
 
 A domain rule that imported a view, or the database layer that imported a domain rule, would
-tie the layers back together; this test names the import that does it.
+tie the layers back together; this test names the import that does it. Inside web, each
+audience's blueprint package stands on the shared modules (petitions/web/*.py), never on
+another audience's package.
 """
 
 from __future__ import annotations
@@ -74,3 +76,45 @@ def test_only_the_entry_points_and_the_shared_ground_are_loose_modules() -> None
     loose = {p.stem for p in PACKAGE.glob("*.py")}
     assert loose <= ENTRY | BASE, loose - (ENTRY | BASE)
     assert len(loose) <= 8
+
+
+WEB = PACKAGE / "web"
+
+
+def _blueprint_packages() -> set[str]:
+    """The blueprint packages: the folders of petitions/web (its loose modules are what they share)."""
+    return {p.name for p in WEB.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+
+
+def _blueprint_of(module: str) -> str | None:
+    """The blueprint package a dotted module name is in, or None outside them."""
+    parts = module.split(".")
+    if parts[:2] != ["petitions", "web"] or len(parts) < 3:
+        return None
+    return parts[2] if parts[2] in _blueprint_packages() else None
+
+
+def _web_imports(path: Path) -> list[str]:
+    """Every petitions module a file imports, `from petitions.web import public` counted as petitions.web.public."""
+    found = _imports(path)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "petitions.web" and node.level == 0:
+            found += [f"petitions.web.{alias.name}" for alias in node.names]
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(WEB.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_a_blueprint_imports_no_other_blueprint(path: Path) -> None:
+    """Each audience's views stand on the shared web modules (petitions/web/*.py), never on another
+    audience's package; the shared modules stand on no blueprint at all."""
+    inside = path.relative_to(WEB).parts
+    here = inside[0] if len(inside) > 1 else None  # None: a shared module at petitions/web/*.py
+    wrong = [m for m in _web_imports(path) if (there := _blueprint_of(m)) is not None and there != here]
+    where = f"the {here} blueprint" if here else "a shared web module"
+    assert not wrong, f"petitions/{path.relative_to(PACKAGE)} ({where}) imports another blueprint: {wrong}"
+
+
+def test_the_blueprint_packages_are_the_audiences() -> None:
+    """Every folder of petitions/web is one audience's blueprint (docs/ARCHITECTURE.md); what they share
+    is a loose module beside them, so a new folder is a new audience and belongs in this list."""
+    assert _blueprint_packages() == {"public", "auth", "account", "campaign", "press", "admin"}

@@ -70,7 +70,7 @@ def send_confirmation(user: User, *, now: datetime) -> None:
         "confirm_account",
         now=now,
         user=user,
-        confirm_url=external_url("campaign.confirm_account", token=token),
+        confirm_url=external_url("auth.confirm_account", token=token),
     )
 
 
@@ -81,7 +81,7 @@ def warn_existing(email: str, *, now: datetime) -> None:
         "Someone tried to register with your email address",
         "account_exists",
         now=now,
-        login_url=external_url("campaign.login"),
+        login_url=external_url("auth.login"),
     )
 
 
@@ -165,8 +165,8 @@ def request_email_change(user: User, new_email: str, password: str, *, now: date
             "This email address already has an account",
             "email_change_taken",
             now=now,
-            login_url=external_url("campaign.login"),
-            reset_url=external_url("campaign.forgot_password"),
+            login_url=external_url("auth.login"),
+            reset_url=external_url("auth.forgot_password"),
         )
     else:
         token = tokens.make_token(CONFIRM_EMAIL_CHANGE, [user.id, address])
@@ -176,7 +176,7 @@ def request_email_change(user: User, new_email: str, password: str, *, now: date
             "confirm_email_change",
             now=now,
             user=user,
-            confirm_url=external_url("campaign.confirm_email_change", token=token),
+            confirm_url=external_url("account.confirm_email_change", token=token),
         )
     queue_email(
         user.email,
@@ -185,7 +185,7 @@ def request_email_change(user: User, new_email: str, password: str, *, now: date
         now=now,
         user=user,
         new_email=address,
-        reset_url=external_url("campaign.forgot_password"),
+        reset_url=external_url("auth.forgot_password"),
     )
     db.session.flush()
     return address
@@ -246,7 +246,7 @@ def _notify_password_changed(user: User, *, now: datetime) -> None:
         "password_changed",
         now=now,
         user=user,
-        reset_url=external_url("campaign.forgot_password"),
+        reset_url=external_url("auth.forgot_password"),
     )
 
 
@@ -311,7 +311,7 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
         "password_reset",
         now=now,
         user=user,
-        reset_url=external_url("campaign.reset_password", token=token),
+        reset_url=external_url("auth.reset_password", token=token),
         minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
     )
     if known:

@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from petitions.counting.counts import hour_of
-from petitions.counting.rules import counted
+from petitions.counting.rules import awaiting_confirmation, counted
 from petitions.extensions import db
 from petitions.models import HourlyCount, Petition, Signature
 
@@ -126,10 +126,19 @@ def pending_count(petition: Petition) -> int:
     return db.session.execute(
         select(func.count())
         .select_from(Signature)
-        .where(
-            Signature.petition_id == petition.id, Signature.confirmed_at.is_(None), Signature.invalidated_at.is_(None)
-        )
+        .where(Signature.petition_id == petition.id, *awaiting_confirmation())
     ).scalar_one()
+
+
+def pending_counts(*, owner_id: int) -> dict[int, int]:
+    """Signatures waiting for their signer to confirm, per petition of this owner (petitions with none left out)."""
+    rows = db.session.execute(
+        select(Signature.petition_id, func.count())
+        .join(Petition, Petition.id == Signature.petition_id)
+        .where(Petition.owner_id == owner_id, *awaiting_confirmation())
+        .group_by(Signature.petition_id)
+    )
+    return {petition_id: n for petition_id, n in rows}
 
 
 @dataclass(frozen=True)

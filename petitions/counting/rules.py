@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Index, and_
+from sqlalchemy import ColumnElement, Index, and_, func
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from petitions.models import Signature
@@ -160,12 +160,14 @@ def group_match(domains: list[str]) -> ColumnElement[bool]:
     """The SQL form of in_group() for a group's domains given as values, on every database:
     a signature counts toward the group when this holds (counts.group_actual, recounting from the rows).
 
-    Written with LIKE '%.<domain>', which differs from in_group() where no stored row can reach:
-    SQLite's LIKE ignores ASCII case, and a '_' in a domain would match any character (a
-    group's domain is lower case and has no '_'; see in_group). tests/counting/test_rules.py
-    names those cases.
+    The last len(domain) + 1 characters compared with '.' + domain, as in_group_sql() does, so
+    that case and '_' mean the same as in Python (LIKE would ignore case on SQLite and read '_'
+    as any character). substr() with a start before the first character gives a shorter string
+    on both databases, which never equals '.' + domain.
     """
-    match: ColumnElement[bool] = Signature.email_domain.in_(domains)
+    column = Signature.email_domain
+    match: ColumnElement[bool] = column.in_(domains)
     for domain in domains:
-        match = match | Signature.email_domain.like("%." + domain)
+        tail = func.substr(column, func.length(column) - len(domain))
+        match = match | (tail == "." + domain)
     return match

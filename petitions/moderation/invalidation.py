@@ -19,6 +19,7 @@ from sqlalchemy import Row, Select, and_, case, delete, func, or_, select, updat
 
 from petitions.counting import counts
 from petitions.counting.counts import Counted
+from petitions.counting.rules import counted
 from petitions.exceptions import DomainError
 from petitions.extensions import db
 from petitions.infra.database import rowcount
@@ -204,7 +205,7 @@ def preview(crit: Criteria, *, petitions_shown: int = 20) -> Preview:
     total, confirmed, invalid = db.session.execute(
         select(
             func.count(),
-            func.coalesce(func.sum(case((and_(valid, Signature.confirmed_at.is_not(None)), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(*counted()), 1), else_=0)), 0),
             func.coalesce(func.sum(case((Signature.invalidated_at.is_not(None), 1), else_=0)), 0),
         ).where(*conds)
     ).one()

@@ -1,37 +1,25 @@
-"""Moderation: hiding and restoring petitions, the pre-moderation queue, changes to public petitions, reports.
+"""Moderation of petitions: the lists moderators work from, hiding and restoring, the pre-moderation
+queue's decisions, and clearing the "edited since review" flag.
 
 Every function takes the acting administrator and the clock, writes its audit entry and any
-email to the owner in the caller's transaction, flushes and never commits.
+email to the owner in the caller's transaction, flushes and never commits. Proposed edits to a
+public petition are decided in `revisions`, the public's reports in `reports`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from petitions.campaigns.lifecycle import has_signatures
 from petitions.counting.counts import lock
 from petitions.exceptions import DomainError
 from petitions.extensions import db
 from petitions.infra.mail import external_url, queue_email
-from petitions.infra.text import render_markdown
-from petitions.models import STATUSES, AuditEntry, Petition, PetitionRevision, Report, User
+from petitions.models import STATUSES, AuditEntry, Petition, User
 from petitions.moderation import audit
-
-# What a member of the public may report a petition for, with the words shown to them.
-REPORT_REASONS: dict[str, str] = {
-    "spam": "Spam or advertising",
-    "hateful": "Hateful, abusive or harassing",
-    "misleading": "Misleading or false",
-    "illegal": "Illegal content",
-    "other": "Something else",
-}
-# What an administrator may do with a report.
-RESOLUTIONS = ("dismiss", "hide")
 
 HIDE_ACTIONS = ("petition.hide", "petition.reject")
 
@@ -48,15 +36,8 @@ class ReasonRequired(ModerationError):
     """Hiding, rejecting and resolving need a reason the owner or the log can read."""
 
 
-class ReportAlreadyResolved(ModerationError):
-    """Another administrator resolved the report first."""
-
-
-class InvalidReport(ModerationError):
-    """A report with a reason outside REPORT_REASONS."""
-
-
-def _reason(reason: str | None) -> str:
+def reason_text(reason: str | None) -> str:
+    """The reason as stored (trimmed, at most 500 characters); raises ReasonRequired when there is none."""
     text = (reason or "").strip()
     if not text:
         raise ReasonRequired("Please give a reason.")
@@ -67,7 +48,8 @@ def _petition_url(petition: Petition) -> str:
     return external_url("public.petition", slug=petition.slug)
 
 
-def _email_owner(petition: Petition, subject: str, template: str, *, now: datetime, **context: Any) -> None:
+def email_owner(petition: Petition, subject: str, template: str, *, now: datetime, **context: Any) -> None:
+    """Queue an email about their petition to its owner, in the caller's transaction; none once the account is gone."""
     owner = petition.owner
     if owner is None:  # the account was deleted; nobody to tell
         return
@@ -122,20 +104,6 @@ def status_counts() -> dict[str, int]:
     return {status: found.get(status, 0) for status in STATUSES}
 
 
-def open_report_counts(petition_ids: Iterable[int]) -> dict[int, int]:
-    """Open reports of each of these petitions, in one query."""
-    ids = sorted(set(petition_ids))
-    if not ids:
-        return {}
-    return dict(
-        db.session.execute(
-            select(Report.petition_id, func.count())
-            .where(Report.petition_id.in_(ids), Report.resolved_at.is_(None))
-            .group_by(Report.petition_id)
-        ).all()
-    )
-
-
 def pending_petitions() -> Select:
     """The pre-moderation queue: petitions waiting for approval, oldest first."""
     return (
@@ -143,26 +111,6 @@ def pending_petitions() -> Select:
         .options(joinedload(Petition.owner))
         .where(Petition.status == "pending")
         .order_by(Petition.created_at, Petition.id)
-    )
-
-
-def pending_revisions() -> Select:
-    """Proposed changes to public petitions waiting for review (MODERATION=pre), oldest first."""
-    return (
-        select(PetitionRevision)
-        .options(joinedload(PetitionRevision.petition).joinedload(Petition.owner))
-        .where(PetitionRevision.status == "pending")
-        .order_by(PetitionRevision.created_at, PetitionRevision.id)
-    )
-
-
-def pending_revision_total() -> int:
-    """How many proposed changes wait for review."""
-    return (
-        db.session.scalar(
-            select(func.count()).select_from(PetitionRevision).where(PetitionRevision.status == "pending")
-        )
-        or 0
     )
 
 
@@ -176,21 +124,6 @@ def edited_total() -> int:
     )
 
 
-def reports(state: str = "open") -> Select:
-    """Reports, open ones oldest first (a queue), resolved or all newest first."""
-    stmt = select(Report)
-    if state == "open":
-        return stmt.where(Report.resolved_at.is_(None)).order_by(Report.created_at, Report.id)
-    if state == "resolved":
-        stmt = stmt.where(Report.resolved_at.is_not(None))
-    return stmt.order_by(Report.created_at.desc(), Report.id.desc())
-
-
-def open_report_total() -> int:
-    """How many reports wait for an administrator."""
-    return db.session.scalar(select(func.count()).select_from(Report).where(Report.resolved_at.is_(None))) or 0
-
-
 # --- hiding and restoring -------------------------------------------------------------------
 
 
@@ -200,7 +133,7 @@ def hide(petition: Petition, actor: User, *, reason: str, now: datetime, action:
     The previous status goes into the audit entry, so restoring can put it back.
     Raises ReasonRequired, or WrongStatus for a draft (not public anyway) or a hidden petition.
     """
-    text = _reason(reason)
+    text = reason_text(reason)
     lock(petition)  # a concurrent moderator waits, then sees the new status
     if petition.status == "hidden":
         raise WrongStatus("This petition is already hidden.")
@@ -212,7 +145,7 @@ def hide(petition: Petition, actor: User, *, reason: str, now: datetime, action:
     petition.edited_since_review_at = None  # reviewed: hidden as it reads now
     petition.updated_at = now
     audit.record(actor, action, "petition", petition.id, reason=text, details={"previous_status": previous}, now=now)
-    _email_owner(petition, "Your petition has been hidden", "petition_hidden", now=now, reason=text)
+    email_owner(petition, "Your petition has been hidden", "petition_hidden", now=now, reason=text)
     db.session.flush()
 
 
@@ -234,7 +167,7 @@ def approve(petition: Petition, actor: User, *, now: datetime) -> None:
     petition.edited_since_review_at = None
     petition.updated_at = now
     audit.record(actor, "petition.approve", "petition", petition.id, details={"previous_status": "pending"}, now=now)
-    _email_owner(petition, "Your petition is approved", "petition_approved", now=now)
+    email_owner(petition, "Your petition is approved", "petition_approved", now=now)
     db.session.flush()
 
 
@@ -275,76 +208,9 @@ def restore(petition: Petition, actor: User, *, reason: str | None = None, now: 
         petition.closed_at = petition.closes_at if petition.closes_at and petition.closes_at <= now else now
     audit.record(actor, "petition.restore", "petition", petition.id, reason=reason, details={"status": status}, now=now)
     if status != "pending":
-        _email_owner(petition, "Your petition is visible again", "petition_restored", now=now)
+        email_owner(petition, "Your petition is visible again", "petition_restored", now=now)
     db.session.flush()
     return status
-
-
-# --- changes to a public petition's text ----------------------------------------------------
-
-
-def _pending(revision: PetitionRevision) -> Petition:
-    """The revision's petition, locked; raises WrongStatus unless the revision still waits."""
-    petition = revision.petition
-    lock(petition)
-    db.session.refresh(revision)  # the owner may have replaced it meanwhile
-    if revision.status != "pending":
-        raise WrongStatus(
-            "This change no longer waits for review: its owner has replaced or withdrawn it, "
-            "or another moderator has decided. Nothing was changed."
-        )
-    return petition
-
-
-def approve_revision(revision: PetitionRevision, actor: User, *, now: datetime) -> None:
-    """Apply a proposed change to its petition's text, and tell the owner.
-
-    Raises WrongStatus when it no longer waits, or ModerationError when it would change the
-    title or the target of a petition people have signed since it was proposed.
-    """
-    petition = _pending(revision)
-    changes = revision.changes(petition)
-    locked = [name for name in ("title", "target") if name in changes]
-    if locked and has_signatures(petition):
-        raise ModerationError(
-            f"People have signed since this change was proposed, so the {' and the '.join(locked)} can no longer "
-            "change: they signed the petition as it reads. Reject the change with a reason."
-        )
-    for name in ("title", "target", "summary", "body"):
-        setattr(petition, name, getattr(revision, name))
-    petition.body_html = render_markdown(revision.body)
-    petition.edited_since_review_at = None
-    petition.updated_at = now
-    revision.status = "approved"
-    revision.reviewed_at = now
-    revision.reviewer_id = actor.id
-    audit.record(
-        actor,
-        "petition.edit_approve",
-        "petition",
-        petition.id,
-        details={"revision": revision.id, "changed": changes},
-        now=now,
-    )
-    _email_owner(petition, "Your changes are approved", "petition_edit_approved", now=now)
-    db.session.flush()
-
-
-def reject_revision(revision: PetitionRevision, actor: User, *, reason: str, now: datetime) -> None:
-    """Discard a proposed change with a reason its owner sees and is emailed; the petition keeps its text."""
-    text = _reason(reason)
-    petition = _pending(revision)
-    revision.status = "rejected"
-    revision.reason = text
-    revision.reviewed_at = now
-    revision.reviewer_id = actor.id
-    audit.record(
-        actor, "petition.edit_reject", "petition", petition.id, reason=text, details={"revision": revision.id}, now=now
-    )
-    _email_owner(
-        petition, "Your changes were not approved", "petition_edit_rejected", now=now, reason=text, revision=revision
-    )
-    db.session.flush()
 
 
 def mark_reviewed(petition: Petition, actor: User, *, now: datetime) -> None:
@@ -356,72 +222,3 @@ def mark_reviewed(petition: Petition, actor: User, *, now: datetime) -> None:
     petition.edited_since_review_at = None
     audit.record(actor, "petition.review", "petition", petition.id, details={"edited_at": edited.isoformat()}, now=now)
     db.session.flush()
-
-
-# --- reports --------------------------------------------------------------------------------
-
-
-def file_report(
-    petition: Petition, *, reason: str, details: str | None, email: str | None, ip: str | None, now: datetime
-) -> Report:
-    """Store a report from the public for the moderators. Raises InvalidReport for an unknown reason."""
-    if reason not in REPORT_REASONS:
-        raise InvalidReport("Please choose one of the reasons.")
-    report = Report(
-        petition_id=petition.id,
-        reason=reason,
-        details=(details or "").strip()[:1000] or None,
-        reporter_email=(email or "").strip()[:254] or None,
-        ip_address=ip,
-        created_at=now,
-    )
-    db.session.add(report)
-    db.session.flush()
-    return report
-
-
-def resolve_report(report: Report, actor: User, *, resolution: str, note: str, now: datetime) -> list[int]:
-    """Dismiss a report, or hide its petition and close every open report about it, with a note.
-
-    Returns the ids of the reports resolved. Raises ReasonRequired, ReportAlreadyResolved,
-    or ModerationError for an unknown resolution.
-    """
-    if resolution not in RESOLUTIONS:
-        raise ModerationError("Please choose what to do with the report.")
-    text = _reason(note)
-    petition = db.session.get(Petition, report.petition_id)
-    if petition is None:  # pragma: no cover - reports are deleted with their petition
-        raise ModerationError("The petition of this report no longer exists.")
-    if resolution == "hide" and petition.status == "draft":
-        raise WrongStatus("This petition is a draft: it is not public, so there is nothing to hide.")
-    hidden_now = False
-    if resolution == "hide" and petition.status != "hidden":
-        hide(petition, actor, reason=text, now=now)
-        hidden_now = True
-    targets = [Report.id == report.id]
-    if resolution == "hide":
-        targets.append(Report.petition_id == petition.id)
-    # Only rows still open change: of two administrators resolving at once, one wins.
-    resolved = sorted(
-        db.session.execute(
-            update(Report)
-            .where(or_(*targets), Report.resolved_at.is_(None))
-            .values(resolved_at=now, resolved_by_id=actor.id, resolution=f"{resolution}: {text}"[:500])
-            .returning(Report.id)
-            .execution_options(synchronize_session=False)
-        ).scalars()
-    )
-    if report.id not in resolved:
-        raise ReportAlreadyResolved("Another administrator has already resolved this report.")
-    audit.record(
-        actor,
-        f"report.{resolution}",
-        "report",
-        report.id,
-        reason=text,
-        details={"petition_id": petition.id, "reports": resolved, "petition_hidden": hidden_now},
-        now=now,
-    )
-    db.session.expire(report)
-    db.session.flush()
-    return resolved

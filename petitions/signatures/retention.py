@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 
+from petitions.counting.rules import awaiting_confirmation
 from petitions.extensions import db
 from petitions.infra.database import rowcount
 from petitions.models import Signature
@@ -22,7 +23,7 @@ def purge_unverified(*, older_than_days: int, now: datetime) -> int:
     return rowcount(
         db.session.execute(
             delete(Signature)
-            .where(Signature.confirmed_at.is_(None), Signature.created_at < cutoff, Signature.invalidated_at.is_(None))
+            .where(*awaiting_confirmation(), Signature.created_at < cutoff)
             .execution_options(synchronize_session=False)
         )
     )

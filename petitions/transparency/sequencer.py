@@ -86,6 +86,7 @@ class Sequenced:
     slug: str
     appended: int
     size: int
+    root: bytes
     count: int
     # More changes were waiting than one batch takes.
     more: bool
@@ -198,7 +199,7 @@ def sequence_petition(petition_id: int, *, now: datetime, batch: int = BATCH) ->
     queue_late_emails(receipts_due, now=now)
     db.session.flush()
     more = len(rows) == batch or len(tombstones) == batch
-    return Sequenced(petition_id, petition.slug, len(data), grown.size, count, more)
+    return Sequenced(petition_id, petition.slug, len(data), grown.size, grown.root, count, more)
 
 
 def lock_head(petition_id: int, *, now: datetime) -> PetitionLog:

@@ -7,10 +7,9 @@ import logging
 from flask import Flask, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from petitions.extensions import db
-from petitions.web.security import bounded_form
 
 log = logging.getLogger(__name__)
 
@@ -54,28 +53,12 @@ def too_large_message() -> str:
 
 
 def handle_csrf(exc: CSRFError) -> ResponseReturnValue:
-    """A form sent without a valid CSRF token: the signing form comes back filled in, with the reason."""
+    """A form sent without a valid CSRF token: nothing was saved, and the page says why.
+
+    The public blueprint answers its signing form itself (the petition's page, filled in), and
+    hands every other form back to this page.
+    """
     db.session.rollback()
-    petition = None
-    if request.endpoint == "public.sign" and request.view_args:
-        from petitions.web.queries import visible_petition_or_404
-
-        try:
-            petition = visible_petition_or_404(request.view_args["slug"])
-        except NotFound:
-            petition = None
-    if petition is not None:
-        from petitions.web.public.forms import SignForm
-        from petitions.web.public.routes import form_stamp, render_petition
-
-        # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
-        form = SignForm()
-        bounded_form(form)
-        form.started.data = form_stamp(petition.id)
-        form.form_errors.append(
-            "This form expired or did not come from this site. Nothing was saved; please press Sign again."
-        )
-        return render_petition(petition, form, 400)
     return render_template(
         "errors/error.html",
         code=400,

@@ -149,16 +149,6 @@ MEMBERSHIPS = {
     "an underscore in the group's domain": Membership("x.aXb.com", "a_b.com", False),
 }
 
-# Where a form disagrees with the others today, on which database, and why. Nothing the site
-# stores reaches these cases: both domains are lower case, and a group's has no '_'
-# (campaigns/groups.parse_domains). rules.group_match (LIKE), which only recounts, is the odd one.
-KNOWN_DISAGREEMENTS = {
-    ("another case, subdomain", "sqlite"): "SQLite's LIKE ignores ASCII case",
-    ("the group's domain in another case", "sqlite"): "SQLite's LIKE ignores ASCII case",
-    ("an underscore in the group's domain", "sqlite"): "'_' in LIKE matches any character",
-    ("an underscore in the group's domain", "postgresql"): "'_' in LIKE matches any character",
-}
-
 
 @pytest.mark.parametrize("case", MEMBERSHIPS, ids=str)
 def test_which_groups_a_signature_counts_toward_is_the_same_in_every_form(app: Flask, ctx: Flask, case: str) -> None:
@@ -187,12 +177,7 @@ def test_which_groups_a_signature_counts_toward_is_the_same_in_every_form(app: F
     # recounting from the rows (rules.group_match)
     email = f"sam@{m.email_domain}"
     add_signature(petition, STATES["confirmed"], email)
-    recounted = counts.group_actual(group) == 1
-    why = KNOWN_DISAGREEMENTS.get((case, database))
-    if why is None:
-        assert recounted is m.member
-    else:  # still so: once the forms agree, take the case out of KNOWN_DISAGREEMENTS
-        assert recounted is not m.member, f"{case} on {database} agrees now ({why})"
+    assert (counts.group_actual(group) == 1) is m.member
     db.session.rollback()
 
 

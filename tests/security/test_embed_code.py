@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from petitions.web.embed.snippets import iframe
+from petitions.web.press.snippets import iframe
 from tests.helpers import LiveServer, free_port, make_petition, make_user
 
 PAYLOADS = [line for line in (Path(__file__).parent / "xss_payloads.txt").read_text().splitlines() if line.strip()]

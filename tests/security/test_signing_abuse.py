@@ -26,8 +26,10 @@ from petitions.models import FormStamp, Invalidation, Petition, Signature, User
 from petitions.moderation import abuse
 from tests.helpers import (
     ONE_DAY,
+    body_of,
     csrf_from,
     deliver,
+    last_with_link,
     link_in,
     login,
     make_app,
@@ -63,12 +65,12 @@ def press(client: FlaskClient, path: str):
 
 def confirm(app: Flask, client: FlaskClient, mailbox, address: str):
     deliver(app)
-    return press(client, path_of(link_in(mailbox.to(address)[-1], "/verify/")))
+    return press(client, path_of(link_in(last_with_link(mailbox, address, "/verify/"), "/verify/")))
 
 
 def withdraw(app: Flask, client: FlaskClient, mailbox, address: str):
     deliver(app)
-    return press(client, path_of(link_in(mailbox.to(address)[-1], "/withdraw/")))
+    return press(client, path_of(link_in(last_with_link(mailbox, address, "/withdraw/"), "/withdraw/")))
 
 
 def rows(app: Flask) -> dict[str, Signature]:
@@ -128,6 +130,8 @@ def test_withdrawing_and_signing_again_never_undoes_an_administrators_invalidati
         assert sign_form(app.test_client(), slug, email=address.replace("@", "+again@")).status_code == 303
         deliver(app)
         for message in mailbox.to(address):
+            if "/verify/" not in body_of(message):  # the receipt of its entry in the public log
+                continue
             assert "confirmed and counted" not in press(browser, path_of(link_in(message, "/verify/"))).text
         assert count(app, slug) == 1
     found = rows(app)

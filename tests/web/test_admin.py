@@ -15,7 +15,7 @@ from petitions.campaigns.lifecycle import PetitionData, create_petition
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import AuditEntry, Invalidation, Petition, PetitionRevision, Report, User
-from petitions.moderation import audit, review
+from petitions.moderation import audit, reports, review
 from tests.helpers import body_of, csrf_from, deliver, login, make_petition, make_user
 
 ADMIN = "admin@example.org"
@@ -46,7 +46,7 @@ def setup_site(app: Flask) -> dict:
         admin = make_user(ADMIN, name="Ada Admin", admin=True)
         owner = make_user(OWNER, name="Olive Owner")
         petition = make_petition(owner)
-        report = review.file_report(
+        report = reports.file_report(
             petition, reason="spam", details="Looks like an advert", email=None, ip="203.0.113.9", now=utcnow()
         )
         batch = Invalidation(
@@ -227,7 +227,7 @@ def test_the_lists_take_the_same_number_of_queries_whatever_their_length(app, cl
     def add(i: int) -> None:
         owner = make_user(f"owner{i}@example.org")
         petition = make_petition(owner, title=f"Petition number {i} for the list")
-        review.file_report(petition, reason="other", details=None, email=None, ip=None, now=utcnow())
+        reports.file_report(petition, reason="other", details=None, email=None, ip=None, now=utcnow())
         review.hide(petition, admin, reason="r", now=utcnow())
         create_petition(owner, PetitionData(f"Pending petition {i}", "T", "S", "B", 10), now=utcnow(), moderation="pre")
         db.session.add(
@@ -455,7 +455,7 @@ def test_the_public_can_report_a_petition(app, client) -> None:
     slug = ids["slug"]
     form = client.get(f"/petitions/{slug}/report")
     assert form.status_code == 200
-    for reason in review.REPORT_REASONS:
+    for reason in reports.REPORT_REASONS:
         assert f'value="{reason}"' in form.text
     token = csrf_from(form.text)
 
@@ -500,8 +500,8 @@ def test_an_admin_dismisses_a_report_or_hides_the_petition_with_a_note(app, clie
     ids = setup_site(app)
     with app.app_context():
         petition = db.session.get(Petition, ids["petition_id"])
-        second = review.file_report(petition, reason="misleading", details=None, email=None, ip=None, now=utcnow())
-        third = review.file_report(petition, reason="illegal", details=None, email=None, ip=None, now=utcnow())
+        second = reports.file_report(petition, reason="misleading", details=None, email=None, ip=None, now=utcnow())
+        third = reports.file_report(petition, reason="illegal", details=None, email=None, ip=None, now=utcnow())
         db.session.commit()
         second_id, third_id = second.id, third.id
     login(client, ADMIN)

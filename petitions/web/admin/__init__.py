@@ -20,4 +20,10 @@ def require_admin() -> ResponseReturnValue | None:
     return None
 
 
-from petitions.web.admin import routes  # noqa: E402,F401  (registers the views on the blueprint)
+from petitions.web.admin import (  # noqa: E402,F401  (registers the views on the blueprint)
+    audit_log,
+    blocks,
+    moderation,
+    reports,
+    signatures,
+)

@@ -12,7 +12,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optiona
 from wtforms.widgets import HiddenInput
 
 from petitions.models import STATUSES
-from petitions.moderation.review import RESOLUTIONS
+from petitions.moderation.reports import RESOLUTIONS
 from petitions.web.fields import LineField, LineSearchField, strip
 
 
@@ -63,10 +63,6 @@ class RestoreForm(FlaskForm):
         filters=[strip],
         validators=[Optional(), Length(max=500, message="Please keep the note under 500 characters.")],
     )
-
-
-class ButtonForm(FlaskForm):
-    """A button that only needs its CSRF token (approving)."""
 
 
 class ResolveReportForm(FlaskForm):

@@ -1,11 +1,7 @@
-"""Campaigner pages: accounts and their petitions."""
+"""Campaigner pages: starting, editing and managing petitions, updates, groups, the dashboard and exports."""
 
 from flask import Blueprint
 
 bp = Blueprint("campaign", __name__)
 
-from petitions.web.campaign import (  # noqa: E402,F401  (registers the views on the blueprint)
-    dashboard,
-    routes,
-    settings,
-)
+from petitions.web.campaign import dashboard, routes  # noqa: E402,F401  (registers the views on the blueprint)

@@ -1,41 +1,13 @@
-"""Forms of accounts and petitions."""
+"""Forms of a petition, its updates to signers and its supporter groups."""
 
 from datetime import UTC, date, datetime, time
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, IntegerField, PasswordField, TextAreaField
+from wtforms import DateField, IntegerField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from petitions.clock import utcnow
-from petitions.web.fields import LineField, email_field, name_field, new_password_field, strip
-
-
-class RegisterForm(FlaskForm):
-    """name, email, password."""
-
-    name = name_field()
-    email = email_field()
-    password = new_password_field()
-
-
-class LoginForm(FlaskForm):
-    """email, password."""
-
-    email = EmailField(
-        "Email address",
-        filters=[strip],
-        validators=[DataRequired("Please enter your email address."), Length(max=254)],
-        render_kw={"autocomplete": "email"},
-    )
-    password = PasswordField(
-        "Password",
-        validators=[DataRequired("Please enter your password."), Length(max=200)],
-        render_kw={"autocomplete": "current-password"},
-    )
-
-
-class LogoutForm(FlaskForm):
-    """Only the CSRF token: signing out is a POST."""
+from petitions.web.fields import LineField, strip
 
 
 class PetitionForm(FlaskForm):
@@ -101,10 +73,6 @@ class PetitionForm(FlaskForm):
         if day is None:
             return None
         return datetime.combine(day, time.max, tzinfo=UTC).replace(microsecond=0)
-
-
-class ButtonForm(FlaskForm):
-    """A form that is only a button (close, reopen, delete): its CSRF token is all it carries."""
 
 
 class UpdateForm(FlaskForm):

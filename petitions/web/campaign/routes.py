@@ -1,156 +1,22 @@
-"""Views of accounts and of the campaigner's petitions."""
+"""Views of starting and managing a petition: create, edit, close, reopen, updates to signers, supporter groups."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_limiter import RouteLimit
-from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
+from flask_login import current_user, login_required
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from petitions.accounts import operations
 from petitions.campaigns import groups, lifecycle, updates
 from petitions.clock import utcnow
-from petitions.exceptions import EmailTaken, TokenExpired, TokenInvalid
-from petitions.extensions import db, limiter
-from petitions.models import Petition, PetitionUpdate, Signature, SupporterGroup
+from petitions.extensions import db
+from petitions.models import Petition, PetitionUpdate, SupporterGroup
 from petitions.web.campaign import bp
-from petitions.web.campaign.forms import (
-    ButtonForm,
-    GroupForm,
-    LoginForm,
-    LogoutForm,
-    PetitionForm,
-    RegisterForm,
-    UpdateForm,
-)
+from petitions.web.campaign.forms import GroupForm, PetitionForm, UpdateForm
 from petitions.web.fields import required_value
+from petitions.web.forms import ButtonForm
+from petitions.web.pages import limit
 from petitions.web.queries import can_manage, visible_petition_or_404
-
-
-def safe_next(target: str | None) -> str | None:
-    """The target if it is a path on this site, else None (no open redirects)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
-
-
-def limit(setting: str) -> RouteLimit:
-    """A rate limit on the POSTs of a view, read from the setting at request time."""
-    return limiter.limit(lambda: current_app.config[setting], methods=["POST"], scope=setting)
-
-
-@bp.route("/register", methods=["GET", "POST"])
-@limit("RATELIMIT_REGISTER")
-def register() -> Response | tuple[str, int] | str:
-    """Create an account; the same answer whether or not the address already has one."""
-    form = RegisterForm()
-    if not form.validate_on_submit():
-        return render_template("auth/register.html", form=form), (422 if request.method == "POST" else 200)
-    now = utcnow()
-    try:
-        operations.register(
-            required_value(form.name), required_value(form.email), required_value(form.password), now=now
-        )
-    except EmailTaken:
-        operations.warn_existing(required_value(form.email), now=now)
-    except ValueError:
-        form.email.errors = ["Please enter a valid email address, like name@example.org."]
-        return render_template("auth/register.html", form=form), 422
-    db.session.commit()
-    return redirect(url_for(".registered"), 303)
-
-
-@bp.get("/register/sent")
-def registered() -> str:
-    """'Check your email' after registering."""
-    return render_template("auth/registered.html")
-
-
-@bp.get("/confirm-account/<token>")
-def confirm_account(token: str) -> Response | tuple[str, int]:
-    """Confirm the account's address; its drafts open."""
-    try:
-        user = operations.confirm_account(token, now=utcnow())
-    except TokenExpired:
-        return render_template("auth/confirm_error.html", reason="expired"), 410
-    except TokenInvalid:
-        return render_template("auth/confirm_error.html", reason="invalid"), 404
-    db.session.commit()
-    flash("Your email address is confirmed.", "success")
-    if current_user.is_authenticated and current_user.id == user.id:
-        return redirect(url_for(".account"), 303)
-    return redirect(url_for(".login"), 303)
-
-
-@bp.post("/account/resend-confirmation")
-@login_required
-def resend_confirmation() -> Response:
-    """Send the account confirmation email again."""
-    if not current_user.email_confirmed:
-        operations.send_confirmation(current_user, now=utcnow())
-        db.session.commit()
-        flash("We have sent the confirmation email again.", "info")
-    return redirect(url_for(".account"), 303)
-
-
-@bp.route("/login", methods=["GET", "POST"])
-@limit("RATELIMIT_LOGIN")
-def login() -> Response | tuple[str, int] | str:
-    """Sign in with email and password."""
-    form = LoginForm()
-    if form.validate_on_submit():
-        user = operations.authenticate(required_value(form.email), required_value(form.password))
-        if user is not None:
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")) or url_for(".account"), 303)
-        form.password.errors = ["That email address and password do not match an account."]
-        return render_template("auth/login.html", form=form), 422
-    return render_template("auth/login.html", form=form), (422 if request.method == "POST" else 200)
-
-
-@bp.post("/logout")
-def logout() -> Response:
-    """Sign out (a POST with a CSRF token, so no other site can sign anyone out).
-
-    The account's session token changes, so no copy of this session's cookie opens it again;
-    its other sessions end too, since a session holds nothing of its own to revoke.
-    """
-    form = LogoutForm()
-    if form.validate_on_submit():
-        if current_user.is_authenticated:
-            operations.end_sessions(current_user._get_current_object())
-            db.session.commit()
-        logout_user()
-        flash("You are signed out.", "info")
-    return redirect(url_for("public.index"), 303)
-
-
-@bp.get("/account")
-@login_required
-def account() -> str:
-    """The campaigner's petitions with their confirmed and pending counts."""
-    pending = dict(
-        db.session.execute(
-            select(Signature.petition_id, func.count())
-            .join(Petition, Petition.id == Signature.petition_id)
-            .where(
-                Petition.owner_id == current_user.id,
-                Signature.confirmed_at.is_(None),
-                Signature.invalidated_at.is_(None),
-            )
-            .group_by(Signature.petition_id)
-        ).all()
-    )
-    petitions = db.session.scalars(
-        select(Petition).where(Petition.owner_id == current_user.id).order_by(Petition.created_at.desc())
-    ).all()
-    return render_template("campaign/account.html", petitions=petitions, pending=pending, now=utcnow())
 
 
 def _petition_data(form: PetitionForm) -> lifecycle.PetitionData:

@@ -10,18 +10,18 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from petitions.clock import utcnow
 from petitions.extensions import db, limiter
-from petitions.moderation import review
+from petitions.moderation import reports
 from petitions.web.fields import strip, valid_email
 from petitions.web.public import bp
 from petitions.web.queries import visible_petition_or_404
 
 
 class ReportForm(FlaskForm):
-    """reason (one of review.REPORT_REASONS), details and email optional."""
+    """reason (one of reports.REPORT_REASONS), details and email optional."""
 
     reason = SelectField(
         "What is wrong with this petition?",
-        choices={"": "Choose a reason", **review.REPORT_REASONS},
+        choices={"": "Choose a reason", **reports.REPORT_REASONS},
         validators=[DataRequired("Please choose a reason.")],
         validate_choice=False,
     )
@@ -45,7 +45,7 @@ class ReportForm(FlaskForm):
 
     def validate_reason(self, field: SelectField) -> None:
         """Only the listed reasons."""
-        if field.data not in review.REPORT_REASONS:
+        if field.data not in reports.REPORT_REASONS:
             raise ValidationError("Please choose a reason from the list.")
 
 
@@ -58,7 +58,7 @@ def report(slug: str) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
         return render_template("public/report.html", petition=petition, form=form), status
-    review.file_report(
+    reports.file_report(
         petition,
         reason=form.reason.data,
         details=form.details.data,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
@@ -21,11 +23,13 @@ from petitions.models.petition import PUBLIC_STATUSES, effective_status
 from petitions.moderation import abuse
 from petitions.signatures import confirming, links, mydata, signing, withdrawing
 from petitions.signatures.mailboxes import normalize_email
-from petitions.web.campaign.forms import ButtonForm
+from petitions.web import errors
 from petitions.web.fields import required_value
+from petitions.web.forms import ButtonForm
 from petitions.web.public import bp, transparency
 from petitions.web.public.forms import ConfirmForm, MyDataForm, SignForm
 from petitions.web.queries import can_manage, public_petitions, visible_petition_brief_or_404, visible_petition_or_404
+from petitions.web.security import bounded_form
 
 
 @bp.get("/")
@@ -151,6 +155,27 @@ def sign(slug: str) -> Response | tuple[str, int]:
         form.email.errors = ["Please enter a valid email address, like name@example.org."]
         return render_petition(visible_petition_or_404(slug), form, 422)
     return redirect(url_for(".signed", slug=brief.slug), 303)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError) -> ResponseReturnValue:
+    """A signing form sent without a valid CSRF token comes back filled in, with the reason; any other
+    form of this blueprint gets the site's page for it."""
+    if request.endpoint != "public.sign" or not request.view_args:
+        return errors.handle_csrf(exc)
+    db.session.rollback()
+    try:
+        petition = visible_petition_or_404(request.view_args["slug"])
+    except NotFound:
+        return errors.handle_csrf(exc)
+    # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
+    form = SignForm()
+    bounded_form(form)
+    form.started.data = form_stamp(petition.id)
+    form.form_errors.append(
+        "This form expired or did not come from this site. Nothing was saved; please press Sign again."
+    )
+    return render_petition(petition, form, 400)
 
 
 @bp.get("/petitions/<slug>/signed")

@@ -13,7 +13,7 @@ from flask import current_app
 from werkzeug.wrappers import Response
 
 from petitions.transparency import keys, reading
-from petitions.web.embed import bp
+from petitions.web.press import bp
 from petitions.web.queries import public_petition_or_404
 
 IMMUTABLE = "public, max-age=31536000, immutable"

@@ -1,4 +1,4 @@
-"""Forms of the account settings page and of the forgotten-password pages.
+"""Forms of the account settings page.
 
 The settings page holds several forms at once; each has its own prefix, so field names and ids
 never clash (the name field is `profile-name`, the email form's password `email-password`, ...).
@@ -66,13 +66,9 @@ class DeleteAccountForm(FlaskForm):
             raise ValidationError(f"Please type {DELETE_WORD} in capital letters to confirm.")
 
 
-class ForgotPasswordForm(FlaskForm):
-    """email."""
-
-    email = _email_field("Email address", autocomplete="email")
+class CancelForm(FlaskForm):
+    """Only the CSRF token: cancelling a pending email change is a POST (prefix `cancel`)."""
 
 
-class ResetPasswordForm(FlaskForm):
-    """password."""
-
-    password = _new_password()
+class SignOutEverywhereForm(FlaskForm):
+    """Only the CSRF token: signing out every other session is a POST (prefix `sessions`)."""

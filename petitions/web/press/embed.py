@@ -1,25 +1,24 @@
-"""Views for the press. The widget may be framed by any site and sets no cookie."""
+"""The widget, the badge, oEmbed and live events. The widget may be framed by any site and sets no cookie."""
 
 from __future__ import annotations
 
 import random
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, current_app, render_template, request
 from markupsafe import escape
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from petitions.clock import utcnow
-from petitions.config import cache_budget
 from petitions.counting import counts
 from petitions.extensions import current_app_object, db
 from petitions.infra.live import busy, cached_count, count_doc, stream
 from petitions.infra.mail import external_url
 from petitions.models import Petition
-from petitions.web.embed import bp
-from petitions.web.embed.snippets import WIDGET_HEIGHT, WIDGET_WIDTH, iframe, widget_code
 from petitions.web.http import cacheable, json_response
+from petitions.web.press import bp
+from petitions.web.press.snippets import WIDGET_HEIGHT, WIDGET_WIDTH, widget_code
 from petitions.web.queries import public_petition_or_404
 from petitions.web.security import frameable
 
@@ -79,7 +78,7 @@ def widget(slug: str) -> Response:
     lang = lang if lang in LABELS else "en"
     theme = "dark" if request.args.get("theme") == "dark" else "light"
     html = render_template(
-        "embed/widget.html",
+        "press/widget.html",
         petition=petition,
         status=petition.effective_status(utcnow()),
         groups=counts.public_groups(petition.id),
@@ -186,17 +185,3 @@ def events(slug: str) -> Response:
     response.headers["X-Accel-Buffering"] = "no"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
-
-
-@bp.get("/api")
-def api_docs() -> str:
-    """The API's page for people."""
-    _, max_age, stale = cache_budget(current_app.config)
-    return render_template(
-        "api/index.html",
-        openapi_url=url_for("api.openapi"),
-        base=current_app.config["BASE_URL"],
-        max_age=max_age,
-        stale=stale,
-        widget_example=iframe(f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang=en", "Petition"),
-    )

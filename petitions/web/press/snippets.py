@@ -32,4 +32,4 @@ def iframe(src: str, title: str, width: int = WIDGET_WIDTH, height: int = WIDGET
 
 def widget_code(petition: Petition, width: int = WIDGET_WIDTH, height: int = WIDGET_HEIGHT) -> str:
     """The embed code of a petition's live counter: its widget's <iframe> on BASE_URL, titled by the petition."""
-    return iframe(external_url("embed.widget", slug=petition.slug), petition.title, width, height)
+    return iframe(external_url("press.widget", slug=petition.slug), petition.title, width, height)

@@ -1,23 +1,25 @@
-"""JSON views: the petition list, one petition, its count, and the API's description."""
+"""JSON views: the petition list, one petition, its count, and the API's description; and its page for people."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from flask import abort, current_app, request, url_for
+from flask import abort, current_app, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from petitions.clock import iso, utcnow
+from petitions.config import cache_budget
 from petitions.counting import counts
 from petitions.extensions import db
 from petitions.infra.live import cached_count
 from petitions.infra.mail import external_url
 from petitions.models import Petition
 from petitions.transparency import reading
-from petitions.web.api import bp
-from petitions.web.api.openapi import spec
 from petitions.web.http import cacheable, json_response
+from petitions.web.press import api_bp, bp
+from petitions.web.press.openapi import spec
+from petitions.web.press.snippets import iframe
 from petitions.web.queries import public_petition_or_404, public_petitions
 
 SORTS = {"popular": "popular", "count": "popular", "new": "new", "date": "new"}
@@ -45,7 +47,7 @@ def petition_json(petition: Petition, now: datetime, *, full: bool = True) -> di
     return doc
 
 
-@bp.get("/petitions")
+@api_bp.get("/petitions")
 def petitions() -> Response:
     """Public petitions, paginated: ?page=, ?per_page= (max 100), ?q=, ?sort=popular|new, ?status=open|closed|all."""
     try:
@@ -78,13 +80,13 @@ def petitions() -> Response:
     return cacheable(json_response(doc), max_age=current_app.config["COUNT_MAX_AGE"] * 5, stale=30)
 
 
-@bp.get("/petitions/<slug>")
+@api_bp.get("/petitions/<slug>")
 def petition(slug: str) -> Response:
     """One petition, with its counts by country and by supporter group."""
     return cacheable(json_response(petition_json(public_petition_or_404(slug), utcnow())))
 
 
-@bp.get("/petitions/<slug>/count")
+@api_bp.get("/petitions/<slug>/count")
 def count(slug: str) -> Response:
     """The count of one petition: small, cacheable, CORS open; at most COUNT_MAX_AGE seconds behind."""
     doc = cached_count(slug)
@@ -93,7 +95,7 @@ def count(slug: str) -> Response:
     return cacheable(json_response(doc))
 
 
-@bp.get("/openapi.json")
+@api_bp.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3.1 description of this API."""
     response = json_response(spec(current_app.config["BASE_URL"]))
@@ -101,7 +103,21 @@ def openapi() -> Response:
     return response
 
 
-@bp.get("/")
+@api_bp.get("/")
 def api_root() -> Response:
     """Where the description is."""
-    return json_response({"openapi": url_for(".openapi"), "documentation": url_for("embed.api_docs")})
+    return json_response({"openapi": url_for(".openapi"), "documentation": url_for("press.api_docs")})
+
+
+@bp.get("/api")
+def api_docs() -> str:
+    """The API's page for people."""
+    _, max_age, stale = cache_budget(current_app.config)
+    return render_template(
+        "press/api.html",
+        openapi_url=url_for("api.openapi"),
+        base=current_app.config["BASE_URL"],
+        max_age=max_age,
+        stale=stale,
+        widget_example=iframe(f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang=en", "Petition"),
+    )

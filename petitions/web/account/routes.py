@@ -1,41 +1,36 @@
-"""Views of account settings: name, email, password, sessions, password reset, deleting the account."""
+"""Views of the campaigner's account: their petitions, and the settings (name, email, password, sessions,
+deleting the account)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from petitions.accounts import operations
+from petitions.campaigns import stats
 from petitions.clock import utcnow
 from petitions.exceptions import EmailTaken, TokenExpired, TokenInvalid
 from petitions.extensions import db
-from petitions.models import User
-from petitions.web.campaign import bp
-from petitions.web.campaign.routes import limit
-from petitions.web.campaign.settings_forms import (
+from petitions.models import Petition, User
+from petitions.web.account import bp
+from petitions.web.account.forms import (
+    CancelForm,
     DeleteAccountForm,
     EmailChangeForm,
-    ForgotPasswordForm,
     NameForm,
     PasswordChangeForm,
-    ResetPasswordForm,
+    SignOutEverywhereForm,
 )
 from petitions.web.fields import required_value
+from petitions.web.pages import link_error
 
 NOT_CURRENT = "That is not your current password."
 BAD_EMAIL = "Please enter a valid email address, like name@example.org."
-
-
-class CancelForm(FlaskForm):
-    """Only the CSRF token: cancelling a pending email change is a POST (prefix `cancel`)."""
-
-
-class SignOutEverywhereForm(FlaskForm):
-    """Only the CSRF token: signing out every other session is a POST (prefix `sessions`)."""
 
 
 def _user() -> User:
@@ -58,22 +53,20 @@ def _settings_page(status: int = 200, **bound: FlaskForm) -> tuple[str, int]:
     return render_template("account/settings.html", **forms), status
 
 
-def _private(body: str, status: int) -> Response:
-    """A page whose URL holds a secret: never cached, never sent on as a Referer."""
-    response = Response(body, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
-def _link_error(kind: str, reason: str, status: int) -> Response:
-    db.session.rollback()
-    return _private(render_template("account/link_error.html", kind=kind, reason=reason), status)
+@bp.get("/account")
+@login_required
+def index() -> str:
+    """The campaigner's petitions with their confirmed and pending counts."""
+    pending = stats.pending_counts(owner_id=current_user.id)
+    petitions = db.session.scalars(
+        select(Petition).where(Petition.owner_id == current_user.id).order_by(Petition.created_at.desc())
+    ).all()
+    return render_template("account/index.html", petitions=petitions, pending=pending, now=utcnow())
 
 
 @bp.get("/account/settings")
 @login_required
-def account_settings() -> tuple[str, int]:
+def settings() -> tuple[str, int]:
     """Name, email address, password, signing out everywhere else, and deleting the account."""
     return _settings_page()
 
@@ -88,7 +81,7 @@ def change_name() -> Response | tuple[str, int]:
     operations.change_name(_user(), required_value(form.name))
     db.session.commit()
     flash("Your name is saved.", "success")
-    return redirect(url_for(".account_settings"), 303)
+    return redirect(url_for(".settings"), 303)
 
 
 @bp.post("/account/email")
@@ -111,7 +104,7 @@ def change_email() -> Response | tuple[str, int]:
     else:
         db.session.commit()
         flash(f"We have sent a link to {address}. Your email address changes when you open it.", "info")
-        return redirect(url_for(".account_settings"), 303)
+        return redirect(url_for(".settings"), 303)
     db.session.rollback()
     return _settings_page(422, email_form=form)
 
@@ -124,7 +117,7 @@ def cancel_email_change() -> Response:
         operations.cancel_email_change(_user())
         db.session.commit()
         flash("The change of email address is cancelled; the link we sent no longer works.", "info")
-    return redirect(url_for(".account_settings"), 303)
+    return redirect(url_for(".settings"), 303)
 
 
 @bp.get("/confirm-email/<token>")
@@ -133,16 +126,16 @@ def confirm_email_change(token: str) -> Response:
     try:
         user = operations.confirm_email_change(token, now=utcnow())
     except TokenExpired:
-        return _link_error("email", "expired", 410)
+        return link_error("email", "expired", 410)
     except TokenInvalid:
-        return _link_error("email", "invalid", 404)
+        return link_error("email", "invalid", 404)
     except EmailTaken:
-        return _link_error("email", "taken", 409)
+        return link_error("email", "taken", 409)
     db.session.commit()
     flash(f"Your email address is now {user.email}.", "success")
     if current_user.is_authenticated and current_user.id == user.id:
-        return redirect(url_for(".account_settings"), 303)
-    return redirect(url_for(".login"), 303)
+        return redirect(url_for(".settings"), 303)
+    return redirect(url_for("auth.login"), 303)
 
 
 @bp.post("/account/password")
@@ -163,7 +156,7 @@ def change_password() -> Response | tuple[str, int]:
     db.session.commit()
     login_user(_user())  # every other session ended with the old password; this one goes on
     flash("Your password is changed. You are signed out everywhere else.", "success")
-    return redirect(url_for(".account_settings"), 303)
+    return redirect(url_for(".settings"), 303)
 
 
 @bp.post("/account/sign-out-everywhere")
@@ -176,12 +169,12 @@ def sign_out_everywhere() -> Response:
         db.session.commit()
         login_user(user)  # this browser is signed in again with the new token
         flash("You are signed out everywhere else.", "success")
-    return redirect(url_for(".account_settings"), 303)
+    return redirect(url_for(".settings"), 303)
 
 
 @bp.post("/account/delete")
 @login_required
-def delete_account() -> Response | tuple[str, int]:
+def delete() -> Response | tuple[str, int]:
     """Delete the account; its petitions stay online, the open ones closed; the campaigner is signed out."""
     form = DeleteAccountForm(prefix="delete")
     if not form.validate_on_submit():
@@ -196,54 +189,3 @@ def delete_account() -> Response | tuple[str, int]:
     logout_user()
     flash("Your account is deleted. Your petitions stay online, closed, with their signatures.", "info")
     return redirect(url_for("public.index"), 303)
-
-
-@bp.route("/forgot-password", methods=["GET", "POST"])
-@limit("RATELIMIT_PASSWORD_RESET")
-def forgot_password() -> Response | tuple[str, int]:
-    """Ask for a reset link; the same answer whether or not the address has an account."""
-    form = ForgotPasswordForm()
-    if form.validate_on_submit():
-        try:
-            operations.request_password_reset(required_value(form.email), now=utcnow())
-        except ValueError:
-            form.email.errors = [BAD_EMAIL]
-        else:
-            db.session.commit()
-            return redirect(url_for(".forgot_password_sent"), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("account/forgot_password.html", form=form), status
-
-
-@bp.get("/forgot-password/sent")
-def forgot_password_sent() -> str:
-    """'If an account has that address, we have sent it a link.'"""
-    return render_template("account/forgot_password_sent.html")
-
-
-@bp.route("/reset-password/<token>", methods=["GET", "POST"])
-def reset_password(token: str) -> Response:
-    """Choose a new password through the emailed link; then the campaigner is signed in."""
-    now = utcnow()
-    try:
-        operations.check_password_reset(token, now=now)
-    except TokenExpired:
-        return _link_error("reset", "expired", 410)
-    except operations.TokenUsed:
-        return _link_error("reset", "used", 410)
-    except TokenInvalid:
-        return _link_error("reset", "invalid", 404)
-    form = ResetPasswordForm()
-    if not form.validate_on_submit():
-        status = 422 if request.method == "POST" else 200
-        return _private(render_template("account/reset_password.html", form=form), status)
-    try:
-        user = operations.reset_password(token, required_value(form.password), now=now)
-    except operations.TokenUsed:  # another request used the link a moment ago
-        return _link_error("reset", "used", 410)
-    except TokenInvalid:  # the account went away a moment ago
-        return _link_error("reset", "invalid", 404)
-    db.session.commit()
-    login_user(user)
-    flash("Your password is changed and you are signed in.", "success")
-    return redirect(url_for(".account"), 303)

@@ -1,0 +1,228 @@
+"""Admin views of petitions: the list with its counts, one petition and what moderators do to it (hide,
+restore, approve, reject, its proposed edits), and the pre-moderation queue.
+
+Thin: they validate, call moderation, commit once, redirect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from petitions.campaigns import lifecycle
+from petitions.clock import utcnow
+from petitions.extensions import db
+from petitions.models import STATUSES, Petition, PetitionRevision, Report
+from petitions.moderation import audit, reports, review, revisions
+from petitions.web.admin import bp
+from petitions.web.admin.common import PER_PAGE, Page, actor, petition_or_404
+from petitions.web.admin.forms import PetitionFilterForm, ReasonForm, RestoreForm
+from petitions.web.fields import required_value
+from petitions.web.forms import ButtonForm
+
+# --- home: counts and every petition ----------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> str:
+    """Counts that need attention, links to the admin pages, and every petition with filters."""
+    form = PetitionFilterForm(formdata=request.args)
+    status = form.status.data if form.status.data in STATUSES else None
+    q = (form.q.data or "")[:100] or None
+    owner = (form.owner.data or "")[:254] or None
+    edited = bool(form.edited.data)
+    page = db.paginate(review.admin_petitions(status, q, owner, edited=edited), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "admin/index.html",
+        form=form,
+        page=page,
+        filtered=bool(status or q or owner or edited),
+        status_counts=review.status_counts(),
+        open_reports=reports.open_report_total(),
+        pending_revisions=revisions.pending_revision_total(),
+        edited_total=review.edited_total(),
+        report_counts=reports.open_report_counts(p.id for p in page.items),
+        moderation_mode=current_app.config["MODERATION"],
+        now=utcnow(),
+    )
+
+
+# --- one petition: hide, restore, approve, reject ---------------------------------------------
+
+
+def _render_petition(petition: Petition, status: int = 200, **forms: Any) -> Page:
+    filed = db.session.scalars(
+        select(Report).where(Report.petition_id == petition.id).order_by(Report.created_at.desc()).limit(20)
+    ).all()
+    history = db.session.scalars(audit.entries(target_type="petition", target_id=petition.id).limit(20)).all()
+    context = {
+        "hide_form": ReasonForm(formdata=None),
+        "reject_form": ReasonForm(formdata=None),
+        "restore_form": RestoreForm(formdata=None),
+        "approve_form": ButtonForm(formdata=None),
+        "approve_edit_form": ButtonForm(formdata=None),
+        "reject_edit_form": ReasonForm(formdata=None),
+        "reviewed_form": ButtonForm(formdata=None),
+        **forms,
+    }
+    revision = lifecycle.pending_revision(petition)
+    return (
+        render_template(
+            "admin/petition.html",
+            petition=petition,
+            revision=revision,
+            changes=revision.changes(petition) if revision is not None else [],
+            reports=filed,
+            history=history,
+            now=utcnow(),
+            failed=next(iter(forms.values()), None),
+            **context,
+        ),
+        status,
+    )
+
+
+@bp.get("/petitions/<slug>")
+def petition(slug: str) -> Page:
+    """A petition as moderators see it: status, reason, reports, history, and what can be done."""
+    return _render_petition(petition_or_404(slug))
+
+
+def _done(petition: Petition, message: str) -> Response:
+    db.session.commit()
+    flash(message, "success")
+    if request.form.get("back") == "queue":
+        return redirect(url_for(".queue"), 303)
+    return redirect(url_for(".petition", slug=petition.slug), 303)
+
+
+def _refused(petition: Petition, form_name: str, form: Any, exc: Exception) -> Page:
+    db.session.rollback()
+    form.form_errors.append(str(exc))
+    return _render_petition(petition, 409, **{form_name: form})
+
+
+def _moderate(slug: str, form_name: str, form: Any, act: Callable[[Petition, Any], str]) -> Response | Page:
+    """What every moderation button does: check its form, act, commit once, go back.
+
+    `act` moderates the petition with the form's data and returns the message to flash. A
+    form with errors shows the petition's page again (422); a ModerationError (the petition
+    is not in a state this applies to, say another moderator got there first) shows it with
+    why, nothing changed (409).
+    """
+    petition = petition_or_404(slug)
+    if not form.validate_on_submit():
+        return _render_petition(petition, 422, **{form_name: form})
+    try:
+        message = act(petition, form)
+    except review.ModerationError as exc:
+        return _refused(petition, form_name, form, exc)
+    return _done(petition, message)
+
+
+@bp.post("/petitions/<slug>/hide")
+def hide(slug: str) -> Response | Page:
+    """Hide a petition from the public, with a reason for its owner."""
+
+    def act(petition: Petition, form: ReasonForm) -> str:
+        review.hide(petition, actor(), reason=required_value(form.reason), now=utcnow())
+        return "The petition is hidden; its owner has been emailed the reason."
+
+    return _moderate(slug, "hide_form", ReasonForm(), act)
+
+
+@bp.post("/petitions/<slug>/reject")
+def reject(slug: str) -> Response | Page:
+    """Refuse a petition waiting for approval, with a reason for its owner."""
+
+    def act(petition: Petition, form: ReasonForm) -> str:
+        review.reject(petition, actor(), reason=required_value(form.reason), now=utcnow())
+        return "The petition is rejected and hidden; its owner has been emailed the reason."
+
+    return _moderate(slug, "reject_form", ReasonForm(), act)
+
+
+@bp.post("/petitions/<slug>/approve")
+def approve(slug: str) -> Response | Page:
+    """Open a petition waiting for approval."""
+
+    def act(petition: Petition, _form: ButtonForm) -> str:
+        review.approve(petition, actor(), now=utcnow())
+        return f"“{petition.title}” is approved and open."
+
+    return _moderate(slug, "approve_form", ButtonForm(), act)
+
+
+@bp.post("/petitions/<slug>/restore")
+def restore(slug: str) -> Response | Page:
+    """Show a hidden petition again, in the status it had before."""
+
+    def act(petition: Petition, form: RestoreForm) -> str:
+        status = review.restore(petition, actor(), reason=form.note.data, now=utcnow())
+        return f"The petition is restored; its status is {status}."
+
+    return _moderate(slug, "restore_form", RestoreForm(), act)
+
+
+@bp.post("/petitions/<slug>/reviewed")
+def reviewed(slug: str) -> Response | Page:
+    """Clear the "edited since review" flag of a petition read as it is now (MODERATION=post)."""
+
+    def act(petition: Petition, _form: ButtonForm) -> str:
+        review.mark_reviewed(petition, actor(), now=utcnow())
+        return "The petition is marked as reviewed."
+
+    return _moderate(slug, "reviewed_form", ButtonForm(), act)
+
+
+def _revision_or_404(revision_id: int) -> PetitionRevision:
+    revision = db.session.get(PetitionRevision, revision_id)
+    if revision is None:
+        abort(404)
+    return revision
+
+
+@bp.post("/revisions/<int:revision_id>/approve")
+def approve_revision(revision_id: int) -> Response | Page:
+    """Apply a proposed change to a public petition's text (MODERATION=pre)."""
+    revision = _revision_or_404(revision_id)
+
+    def act(petition: Petition, _form: ButtonForm) -> str:
+        revisions.approve_revision(revision, actor(), now=utcnow())
+        return "The change is approved: the petition now reads as proposed."
+
+    return _moderate(revision.petition.slug, "approve_edit_form", ButtonForm(), act)
+
+
+@bp.post("/revisions/<int:revision_id>/reject")
+def reject_revision(revision_id: int) -> Response | Page:
+    """Discard a proposed change with a reason for the owner; the petition keeps its text."""
+    revision = _revision_or_404(revision_id)
+
+    def act(petition: Petition, form: ReasonForm) -> str:
+        revisions.reject_revision(revision, actor(), reason=required_value(form.reason), now=utcnow())
+        return "The change is rejected; its owner has been emailed the reason."
+
+    return _moderate(revision.petition.slug, "reject_edit_form", ReasonForm(), act)
+
+
+# --- the pre-moderation queue -----------------------------------------------------------------
+
+
+@bp.get("/queue")
+def queue() -> str:
+    """Petitions waiting for approval, then changes to public petitions waiting for review; oldest first."""
+    page = db.paginate(review.pending_petitions(), per_page=PER_PAGE, error_out=False)
+    proposed = db.session.scalars(revisions.pending_revisions().limit(PER_PAGE)).unique().all()
+    return render_template(
+        "admin/queue.html",
+        page=page,
+        revisions=proposed,
+        revision_total=revisions.pending_revision_total(),
+        approve_form=ButtonForm(formdata=None),
+        moderation_mode=current_app.config["MODERATION"],
+    )

@@ -1,0 +1,79 @@
+"""The log's settings and commands: the signing key in production, log-keygen, and the worker's names."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from petitions import create_app
+from petitions.clock import utcnow
+from petitions.config import ConfigError
+from petitions.extensions import db
+from petitions.infra.tlog import note
+from petitions.models import PetitionLog
+from petitions.signatures import confirming, signing
+from petitions.transparency import keys
+from tests.helpers import make_petition
+
+
+def test_production_without_a_log_signing_key_stops_with_a_clear_message(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.delenv("LOG_SIGNING_KEY", raising=False)
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x", "BASE_URL": "https://pet.example"}
+    with pytest.raises(ConfigError, match="LOG_SIGNING_KEY must be set in production") as raised:
+        create_app(settings)
+    assert "flask --app app log-keygen pet.example" in str(raised.value)
+    assert not (tmp_path / "instance").exists()
+    monkeypatch.setenv("LOG_SIGNING_KEY", str(note.generate_key("pet.example")))
+    create_app(settings)  # with one, it starts
+
+
+def test_a_malformed_key_or_interval_is_refused_at_start(monkeypatch, tmp_path) -> None:
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x"}
+    key = str(note.generate_key("pet.example"))
+    with pytest.raises(ConfigError, match="LOG_SIGNING_KEY is not a note signer key"):
+        create_app({**settings, "LOG_SIGNING_KEY": key[:-4] + "AAAA"})
+    with pytest.raises(ConfigError, match="LOG_SIGNING_KEY is not a note signer key"):
+        create_app({**settings, "LOG_SIGNING_KEY": str(note.generate_key("pet.example").verifier)})
+    monkeypatch.setenv("LOG_INTERVAL", "soon")
+    with pytest.raises(ConfigError, match="LOG_INTERVAL must be a number of seconds"):
+        create_app(settings)
+    monkeypatch.setenv("LOG_INTERVAL", "0")
+    with pytest.raises(ConfigError, match="LOG_INTERVAL must be a number of seconds above 0"):
+        create_app(settings)
+    monkeypatch.setenv("LOG_INTERVAL", "2.5")
+    assert create_app(settings).config["LOG_INTERVAL"] == 2.5
+
+
+def test_the_configured_key_signs_and_is_served(tmp_path, app, client) -> None:
+    key = note.generate_key("pet.example")
+    app.config["LOG_SIGNING_KEY"] = str(key)
+    keys.init_app(app)
+    assert client.get("/log/key").text == f"{key.verifier}\n"
+    assert not (tmp_path / "instance" / keys.KEY_FILE).exists()
+
+
+def test_log_keygen_prints_a_signer_key_and_its_verifier_key(runner) -> None:
+    result = runner.invoke(args=["log-keygen", "petitions.example.org"])
+    assert result.exit_code == 0, result.output
+    signer_line, verifier_line = result.output.splitlines()
+    signer = note.parse_signer_key(signer_line.removeprefix("LOG_SIGNING_KEY="))
+    verifier = note.parse_verifier_key(verifier_line.rpartition(" ")[2])
+    assert signer.name == "petitions.example.org" and signer.verifier == verifier
+    signed = note.sign_checkpoint(note.Checkpoint("petitions.example.org/petitions/x", 1, b"\x01" * 32), signer)
+    assert note.open_checkpoint(signed, verifier).size == 1
+    refused = runner.invoke(args=["log-keygen", "has space"])
+    assert refused.exit_code == 2 and "is not a valid key name" in refused.output
+
+
+@pytest.mark.parametrize("command", ["worker", "mail-worker"])
+def test_worker_and_its_old_name_mail_worker_append_to_the_logs_then_send(ctx, runner, mailbox, command) -> None:
+    petition = make_petition()
+    signature = signing.sign(petition, signing.SignatureData("Sam", "sam@example.org", "GB"), now=utcnow(), ip=None)
+    confirming.confirm(signature, now=utcnow())
+    db.session.commit()
+    result = runner.invoke(args=[command, "--once"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 2, failed 0." in result.output  # the confirmation email, and the receipt of the new entry
+    assert db.session.scalar(select(PetitionLog.size)) == 1
+    assert [m["Subject"] for m in mailbox.to("sam@example.org")][-1].startswith("Your signature is in the public log")
