@@ -9,10 +9,17 @@ Before a petition's first checkpoint they say the log is starting, never "0 entr
 from __future__ import annotations
 
 import base64
+import io
 from dataclasses import dataclass
 
-from flask import current_app
+import segno
+from flask import Flask, current_app
+from markupsafe import Markup, escape
+from sqlalchemy import select
 
+from petitions.extensions import db
+from petitions.infra.ttlcache import TTLCache
+from petitions.models import Petition
 from petitions.transparency import reading, receipts
 
 # Characters of the base64 root shown where space is short: 96 bits, more than enough to compare by eye.
@@ -48,3 +55,31 @@ def log_interval() -> str:
     seconds = float(current_app.config["LOG_INTERVAL"])
     text = f"{seconds:g}"
     return f"{text} second" if seconds == 1 else f"{text} seconds"
+
+
+def _status_cache(app: Flask) -> TTLCache[LogStatus | None]:
+    """This process's log statuses by slug, kept as long as the count documents (infra/live.count_cache)."""
+    cache: TTLCache[LogStatus | None] | None = app.extensions.get("log_status_cache")
+    if cache is None:
+        from petitions.config import cache_budget
+
+        cache = app.extensions.setdefault("log_status_cache", TTLCache(cache_budget(app.config)[0] / 2))
+    return cache
+
+
+def _load_status(slug: str) -> LogStatus | None:
+    petition_id = db.session.scalar(select(Petition.id).where(Petition.slug == slug))
+    return None if petition_id is None else log_status(petition_id, slug)
+
+
+def cached_log_status(slug: str) -> LogStatus | None:
+    """log_status by slug, read at most once per count TTL per process: the badge is what viral readers fetch."""
+    return _status_cache(current_app).get(slug, _load_status)
+
+
+def qr_svg(url: str, label: str) -> Markup:
+    """A QR code of `url` as inline SVG (black modules on the page's white), named `label` for screen readers."""
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", xmldecl=False, svgns=True, scale=4, border=4, svgclass="qr")
+    svg = out.getvalue().decode("ascii").replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1)
+    return Markup(svg)  # noqa: S704 (segno writes only numbers and path data; the label is escaped)

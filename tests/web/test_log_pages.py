@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import re
 
 import pytest
+import segno
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -19,7 +21,7 @@ from sqlalchemy import select
 from petitions.extensions import db
 from petitions.models import Petition, Signature
 from petitions.transparency import keys, reading, sequencer
-from tests.helpers import csrf_from, deliver, link_in, make_petition, sign_form
+from tests.helpers import csrf_from, deliver, link_in, login, make_petition, make_user, sign_form
 
 
 @pytest.fixture
@@ -145,4 +147,77 @@ def test_only_a_public_petition_has_a_verify_page(app: Flask, client: FlaskClien
 def test_the_petition_page_links_to_the_verify_page(client: FlaskClient, petition: str) -> None:
     assert (
         f'href="/petitions/{petition}/verify">Check the count yourself</a>' in client.get(f"/petitions/{petition}").text
+    )
+
+
+# --- "independently verifiable": the widget, the badge, the delivery page ---------------------
+
+
+@pytest.fixture
+def owned(app: Flask) -> str:
+    """A petition of campaigner@example.org, with no signatures yet."""
+    with app.app_context():
+        return make_petition(make_user()).slug
+
+
+def badge_title(client: FlaskClient, slug: str) -> str:
+    match = re.search(r"<title>(.*)</title>", client.get(f"/petitions/{slug}/badge.svg").text)
+    assert match
+    return html.unescape(match.group(1))
+
+
+def test_before_the_first_checkpoint_they_say_the_log_is_starting(app: Flask, client: FlaskClient, owned: str) -> None:
+    verify_url = f"http://localhost/petitions/{owned}/verify"
+    widget = client.get(f"/embed/{owned}").text
+    assert f'<a href="{verify_url}" target="_blank" rel="noopener">Public log starting</a>' in widget
+    assert "Independently verifiable" not in widget and "0 entries" not in widget
+    assert badge_title(client, owned) == f"signatures: 0 (public log starting: {verify_url})"
+    login(client)
+    delivery = client.get(f"/petitions/{owned}/delivery").text
+    assert "The public log is starting" in delivery and 'id="delivery-checkpoint"' not in delivery
+    assert 'class="qr"' in delivery and f'<a href="{verify_url}" id="delivery-verify-url">' in delivery
+
+
+def test_after_a_checkpoint_they_show_its_size_and_root_and_link_to_the_verify_page(
+    app: Flask, client: FlaskClient, mailbox, owned: str
+) -> None:
+    for address in ("ada@example.org", "bob@example.org", "cy@example.org"):
+        sign_form(client, owned, email=address)
+        press(client, confirm_link(app, mailbox, address))
+    sequence(app)
+    with app.app_context():
+        pid = db.session.scalar(select(Petition.id).where(Petition.slug == owned))
+        head = reading.head(pid)
+    assert head is not None and head.checkpoint is not None and (head.size, head.count) == (3, 3)
+    root = base64.b64encode(head.root).decode()
+    verify_url = f"http://localhost/petitions/{owned}/verify"
+
+    widget = client.get(f"/embed/{owned}").text
+    text = " ".join(re.sub(r"<[^>]+>", "", widget).split())
+    assert f"Independently verifiable: 3 log entries, root {root[:16]}…" in text
+    assert f'<a href="{verify_url}" target="_blank" rel="noopener">Independently verifiable</a>' in widget
+    assert f'<code title="{root}">{root[:16]}…</code>' in widget
+    assert "Vérifiable par tous" in client.get(f"/embed/{owned}?lang=fr").text
+
+    assert badge_title(client, owned) == (
+        f"signatures: 3 (independently verifiable: 3 entries in its public log, root {root[:16]}… {verify_url})"
+    )
+
+    login(client)
+    delivery = client.get(f"/petitions/{owned}/delivery").text
+    assert "Independently verifiable" in delivery
+    assert '<dd id="log-size">3</dd>' in delivery and '<dd id="log-count">3</dd>' in delivery
+    assert f'<span class="root-short">{root[:16]}…</span><span class="root-full">{root}</span>' in delivery
+    # The whole signed checkpoint, printed as served at /log/checkpoint.
+    assert f'<pre class="checkpoint" id="delivery-checkpoint">{html.escape(head.checkpoint)}</pre>' in delivery
+    assert client.get(f"/petitions/{owned}/log/checkpoint").text == head.checkpoint
+    # The QR code is inline SVG of the verify page's address, named for screen readers.
+    qr = re.search(r"<svg [^>]*>.*?</svg>", delivery, re.S)
+    assert qr is not None
+    label = f"A QR code of the page that checks this count: {verify_url}"
+    assert qr.group(0).startswith(f'<svg role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg"')
+    out = io.BytesIO()
+    segno.make(verify_url, error="m").save(out, kind="svg", xmldecl=False, svgns=True, scale=4, border=4, svgclass="qr")
+    assert re.search(r"<path .*?/>", qr.group(0)).group(0) == re.search(r"<path .*?/>", out.getvalue().decode()).group(
+        0
     )
