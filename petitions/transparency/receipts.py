@@ -15,21 +15,70 @@ dropped (mail.Unsendable).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 
 from petitions.extensions import db
-from petitions.infra.mail import LateEmail, OutboxRow, Unsendable, external_url, rendered_late
+from petitions.infra.database import is_postgresql
+from petitions.infra.mail import LateEmail, OutboxRow, Unsendable, external_url, queue_late_emails, rendered_late
 from petitions.models import Signature
+from petitions.models.types import UTCDateTime
 
 RECEIPT_EMAIL = "log_receipt"
 
 
 def receipt(to: str, signature_id: int, slug: str, title: str, entry: int) -> LateEmail:
-    """The receipt email of a signature whose add is entry `entry` of the log of petition `slug`."""
-    subject = f"Your signature is in the public log: {title}"[:255]
-    return LateEmail(to, subject, RECEIPT_EMAIL, {"slug": slug, "title": title, "entry": entry}, signature_id)
+    """The receipt email of a signature whose add is entry `entry` of the log of petition `slug` (the Python form
+    of the statement queue() runs on PostgreSQL)."""
+    return LateEmail(to, subject(title), RECEIPT_EMAIL, {"slug": slug, "title": title, "entry": entry}, signature_id)
+
+
+def queue(slug: str, title: str, added: Sequence[tuple[int, int]], *, now: datetime) -> None:
+    """Queue the receipts of new adds to a petition's log: (signature id, entry) each, in the caller's transaction.
+
+    On PostgreSQL one statement writes them all (the SQL form of receipt(), the address read from
+    each row); elsewhere queue_late_emails writes receipt()'s messages.
+    """
+    if not added:
+        return
+    if is_postgresql():
+        ids, indices = ",".join(str(i) for i, _ in added), ",".join(str(n) for _, n in added)
+        db.session.execute(
+            _QUEUE_PG,
+            {
+                "ids": ids,
+                "entries": indices,
+                "slug": slug,
+                "title": title,
+                "subject": subject(title),
+                "template": RECEIPT_EMAIL,
+                "now": now,
+            },
+        )
+        return
+    emails = dict(
+        db.session.execute(select(Signature.id, Signature.email).where(Signature.id.in_([i for i, _ in added]))).all()
+    )
+    queue_late_emails([receipt(emails[i], i, slug, title, n) for i, n in added], now=now)
+
+
+_QUEUE_PG = text(
+    "INSERT INTO outbox_messages (to_addr, subject, template, context, headers, created_at, next_attempt_at,"
+    " attempts, signature_id)"
+    " SELECT s.email, :subject, :template,"
+    " json_build_object('slug', CAST(:slug AS text), 'title', CAST(:title AS text), 'entry', v.entry),"
+    " CAST('{}' AS json), :now, :now, 0, s.id"
+    " FROM unnest(CAST(string_to_array(:ids, ',') AS integer[]), CAST(string_to_array(:entries, ',') AS integer[]))"
+    " AS v(id, entry) JOIN signatures AS s ON s.id = v.id"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def subject(title: str) -> str:
+    """The receipt's subject, cut to the column's 255 characters."""
+    return f"Your signature is in the public log: {title}"[:255]
 
 
 def verify_url(slug: str, entry: int | None = None, nonce: str | None = None) -> str:

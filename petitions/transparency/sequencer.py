@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, insert, select, union, update
+from sqlalchemy import bindparam, delete, insert, select, text, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -39,7 +39,6 @@ from petitions.clock import utcnow
 from petitions.counting import rules
 from petitions.extensions import db
 from petitions.infra.database import is_postgresql
-from petitions.infra.mail import LateEmail, queue_late_emails
 from petitions.infra.tlog import entries, merkle, note, tiles
 from petitions.models import GroupDomain, LogEntry, LogRemoval, LogTile, Petition, PetitionLog, Signature
 from petitions.transparency import keys, receipts
@@ -76,6 +75,26 @@ _LOGGED = (
     .values(log_entry=bindparam("entry"), log_live=True, log_nonce=bindparam("nonce"))
 )
 _LIVE = update(_SIGNATURES).where(_SIGNATURES.c.id == bindparam("row_id")).values(log_live=bindparam("live"))
+# PostgreSQL: the same writes as one statement each, over arrays passed as one comma-separated
+# string each (entries in hex). A batch is tens of thousands of rows: a statement per row, even
+# pipelined, and psycopg's quoting of each element of a text array each cost most of its time.
+_LOGGED_PG = text(
+    "UPDATE signatures AS s SET log_entry = v.entry, log_live = true, log_nonce = v.nonce"
+    " FROM unnest(CAST(string_to_array(:ids, ',') AS integer[]), CAST(string_to_array(:entries, ',') AS integer[]),"
+    " string_to_array(:nonces, ',')) AS v(id, entry, nonce) WHERE s.id = v.id"
+)
+_LIVE_PG = text(
+    "UPDATE signatures AS s SET log_live = v.live FROM unnest(CAST(string_to_array(:ids, ',') AS integer[]),"
+    " CAST(string_to_array(:live, ',') AS boolean[])) AS v(id, live) WHERE s.id = v.id"
+)
+_ENTRIES_PG = text(
+    "INSERT INTO log_entries (petition_id, idx, data) SELECT :pid, :first + n - 1, decode(d, 'hex')"
+    " FROM unnest(string_to_array(:data, ',')) WITH ORDINALITY AS t(d, n)"
+)
+
+
+def _joined(values: Sequence[object]) -> str:
+    return ",".join(map(str, values))
 
 
 @dataclass(frozen=True)
@@ -150,7 +169,7 @@ def sequence_petition(petition_id: int, *, now: datetime, batch: int = BATCH) ->
     group_domains = set(db.session.scalars(select(GroupDomain.domain).where(GroupDomain.petition_id == petition_id)))
     data: list[bytes] = []
     logged: list[dict[str, Any]] = []
-    receipts_due: list[LateEmail] = []
+    receipts_due: list[tuple[int, int]] = []  # (signature id, entry)
     for row in adds:
         index = head.size + len(data)
         # A row signed before the log existed gets its nonce now, and no receipt: its signer was
@@ -162,7 +181,7 @@ def sequence_petition(petition_id: int, *, now: datetime, batch: int = BATCH) ->
         )
         logged.append({"row_id": row.id, "entry": index, "nonce": nonce})
         if not older:
-            receipts_due.append(receipts.receipt(row.email, row.id, petition.slug, petition.title, index))
+            receipts_due.append((row.id, index))
     # Removes and restores by the entry they name: their order says nothing about anyone.
     changes: list[tuple[int, bytes]] = []
     live: list[dict[str, Any]] = []
@@ -181,22 +200,16 @@ def sequence_petition(petition_id: int, *, now: datetime, batch: int = BATCH) ->
     count = head.count + len(adds) + restored - (len(live) - restored) - len(tombstones)
 
     grown = tiles.append_leaves(_tile_reader(petition_id), head.size, [merkle.leaf_hash(e) for e in data])
-    first = head.size
-    db.session.execute(
-        insert(_ENTRIES), [{"petition_id": petition_id, "idx": first + i, "data": e} for i, e in enumerate(data)]
-    )
+    _write_entries(petition_id, head.size, data)
     _write_tiles(petition_id, grown.tiles)
-    if logged:
-        db.session.execute(_LOGGED, logged)
-    if live:
-        db.session.execute(_LIVE, live)
+    _write_rows(logged, live)
     if tombstones:
         db.session.execute(delete(LogRemoval).where(LogRemoval.id.in_([t.id for t in tombstones])))
     checkpoint = note.Checkpoint(note.log_origin(current_app.config["BASE_URL"], petition.slug), grown.size, grown.root)
     head.size, head.root, head.count = grown.size, grown.root, count
     head.checkpoint = note.sign_checkpoint(checkpoint, keys.signer())
     head.updated_at = now
-    queue_late_emails(receipts_due, now=now)
+    receipts.queue(petition.slug, petition.title, receipts_due, now=now)
     db.session.flush()
     more = len(rows) == batch or len(tombstones) == batch
     return Sequenced(petition_id, petition.slug, len(data), grown.size, grown.root, count, more)
@@ -234,6 +247,32 @@ def _tile_reader(petition_id: int) -> tiles.TileReader:
         return bytes(data)
 
     return read
+
+
+def _write_entries(petition_id: int, first: int, data: list[bytes]) -> None:
+    """Store the new entries, numbered from `first`."""
+    if is_postgresql():
+        db.session.execute(_ENTRIES_PG, {"pid": petition_id, "first": first, "data": _joined([e.hex() for e in data])})
+    else:
+        db.session.execute(
+            insert(_ENTRIES), [{"petition_id": petition_id, "idx": first + i, "data": e} for i, e in enumerate(data)]
+        )
+
+
+def _write_rows(logged: list[dict[str, Any]], live: list[dict[str, Any]]) -> None:
+    """Give the rows just logged their entry, nonce and live state; and the others their new live state."""
+    if not is_postgresql():
+        if logged:
+            db.session.execute(_LOGGED, logged)
+        if live:
+            db.session.execute(_LIVE, live)
+        return
+    if logged:
+        columns = {"ids": _joined([r["row_id"] for r in logged]), "entries": _joined([r["entry"] for r in logged])}
+        db.session.execute(_LOGGED_PG, {**columns, "nonces": _joined([r["nonce"] for r in logged])})
+    if live:
+        ids, states = _joined([r["row_id"] for r in live]), _joined(["t" if r["live"] else "f" for r in live])
+        db.session.execute(_LIVE_PG, {"ids": ids, "live": states})
 
 
 def _write_tiles(petition_id: int, written: dict[tiles.Tile, bytes]) -> None:
