@@ -221,3 +221,20 @@ def test_after_a_checkpoint_they_show_its_size_and_root_and_link_to_the_verify_p
     assert re.search(r"<path .*?/>", qr.group(0)).group(0) == re.search(r"<path .*?/>", out.getvalue().decode()).group(
         0
     )
+
+
+def test_a_long_log_waits_for_the_button(
+    app: Flask, client: FlaskClient, mailbox, petition: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The browser downloads all of a log: past AUTOSTART_ENTRIES the page says so and waits to be asked."""
+    from petitions.web.public import transparency
+
+    for address in ("ada@example.org", "bob@example.org"):
+        sign_form(client, petition, email=address)
+        press(client, confirm_link(app, mailbox, address))
+    sequence(app)
+    monkeypatch.setattr(transparency, "AUTOSTART_ENTRIES", 1)
+    text = client.get(f"/petitions/{petition}/verify").text
+    assert 'data-autostart="false"' in text
+    assert "This log has 2 entries: your browser will download all of them." in text
+    assert '<button type="button" id="verify-start" class="primary">' in text
