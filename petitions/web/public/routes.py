@@ -218,14 +218,14 @@ def verify_post(token: str) -> Response | tuple[str, int]:
         db.session.rollback()
         return _verify_error(exc)
     db.session.commit()
-    # Only this signer's next page shows the receipt (the token was checked by confirm_link).
-    transparency.remember_receipt(links.read_link(token, purpose=tokens.CONFIRM_SIGNATURE, now=now, max_age=None)[0])
     if newly:
         flash("Thank you: your signature is confirmed and counted.", "success")
     else:
         flash("Your signature was already confirmed. It is counted once.", "info")
     if petition.status not in PUBLIC_STATUSES:
         return redirect(url_for(".index"), 303)
+    # The petition page this signer lands on shows their receipt (confirm_link has checked the token).
+    transparency.remember_receipt(links.read_link(token, purpose=tokens.CONFIRM_SIGNATURE, now=now, max_age=None)[0])
     return redirect(url_for(".petition", slug=petition.slug), 303)
 
 
