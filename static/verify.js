@@ -5,6 +5,13 @@
 //   PetitionLog.verifyLog(petitionUrl, verifierKey, onProgress)  (also the global verifyLog)
 // which resolves to {size, root, count, byCountry, byGroup, signatureChecked, origin} or rejects
 // with an Error whose message says what does not check out. onProgress({stage, done, total}).
+// A signer's receipt is then checked against that verified log:
+//   PetitionLog.checkEntry(result, index)  the entry's inclusion proof, made from the tiles and
+//                                          checked against the signed root; is it an add, does it count
+//   PetitionLog.checkReceipt(result, {entry, nonce, email})  the same, and whether the commitment
+//                                          recomputed from the address and nonce matches (without an
+//                                          entry, the log is searched for it); the address never
+//                                          leaves the browser
 (function (root) {
   "use strict";
 
@@ -14,6 +21,7 @@
   var EM_DASH = "\u2014";
   var subtle = root.crypto && root.crypto.subtle;
   var encoder = new TextEncoder();
+  var verified = new WeakMap(); // verifyLog's result -> what the receipt checks need
 
   function fail(message) {
     var error = new Error(message);
@@ -237,6 +245,10 @@
     this.states = []; // per entry: 0 not an add, 1 live, 2 removed
     this.adds = {};
     this.removedBy = {};
+    this.reasons = {};
+    // Per entry: the first 28 bits of an add's commitment (-1 for other ops), so a signer's
+    // commitment is found without keeping a million 64-digit strings; candidates are re-read.
+    this.prefixes = [];
   }
 
   Tally.prototype.move = function (add, step) {
@@ -262,6 +274,7 @@
       var add = { commitment: e.commitment, country: e.country, domain: e.domain === null ? undefined : e.domain };
       this.adds[index] = add;
       this.states.push(1);
+      this.prefixes.push(parseInt(e.commitment.slice(0, 7), 16));
       this.move(add, 1);
     } else if (e.op === "remove" || e.op === "restore") {
       if (typeof e.entry !== "number" || !Number.isInteger(e.entry) || e.entry < 0) bad('"entry" is not an entry index');
@@ -274,14 +287,17 @@
         if (this.states[target] !== 1) fail("entry " + index + " removes entry " + target + ", which is already removed");
         this.states[target] = 2;
         this.removedBy[target] = index;
+        this.reasons[target] = e.reason;
         this.move(this.adds[target], -1);
       } else {
         if (this.states[target] !== 2) fail("entry " + index + " restores entry " + target + ", which is live");
         this.states[target] = 1;
         delete this.removedBy[target];
+        delete this.reasons[target];
         this.move(this.adds[target], 1);
       }
       this.states.push(0);
+      this.prefixes.push(-1);
     } else {
       bad("unknown op " + JSON.stringify(e.op === undefined ? null : e.op));
     }
@@ -366,7 +382,7 @@
     if (!equal(rootHash, checkpoint.root)) {
       fail("root mismatch: the entries hash to " + toBase64(rootHash) + ", the signed checkpoint says " + toBase64(checkpoint.root));
     }
-    return {
+    var result = {
       origin: checkpoint.origin,
       size: size,
       root: toBase64(checkpoint.root),
@@ -376,6 +392,9 @@
       signatureChecked: checkpoint.signatureChecked,
       signature: checkpoint.signatureChecked ? "valid" : "signature not checked in this browser",
     };
+    // Kept beside the result, not in it: the receipt checks need the tiles and the replay.
+    verified.set(result, { site: site, size: size, root: checkpoint.root, tiles: tiles, tally: tally });
+    return result;
   }
 
   // The hash of the complete subtree at (level, index), from the tiles.
@@ -402,7 +421,178 @@
     return size === 0 ? sha256(new Uint8Array(0)) : subtreeHash(tiles, 0, size);
   }
 
-  var api = { verifyLog: verifyLog, tilePath: tilePath, parseVerifierKey: parseVerifierKey };
+  // ---- receipts ------------------------------------------------------------------------------
+
+  // RFC 9162 2.1.3.1: the audit path of leaf `index` in the tree [lo, hi), from the tiles.
+  async function inclusionPath(tiles, index, lo, hi) {
+    if (hi - lo === 1) return [];
+    var k = split(hi - lo);
+    if (index < lo + k) {
+      return (await inclusionPath(tiles, index, lo, lo + k)).concat([await subtreeHash(tiles, lo + k, hi)]);
+    }
+    return (await inclusionPath(tiles, index, lo + k, hi)).concat([await subtreeHash(tiles, lo, lo + k)]);
+  }
+
+  // RFC 9162 2.1.3.2: does the path lead from this leaf hash to the root?
+  async function verifyInclusion(index, size, leaf, path, rootHash) {
+    if (index >= size) return false;
+    var fn = index;
+    var sn = size - 1;
+    var r = leaf;
+    for (var i = 0; i < path.length; i++) {
+      if (sn === 0) return false;
+      if (fn % 2 === 1 || fn === sn) {
+        r = await nodeHash(path[i], r);
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      } else {
+        r = await nodeHash(r, path[i]);
+      }
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+    return sn === 0 && equal(r, rootHash);
+  }
+
+  function stateOf(result) {
+    var log = verified.get(result);
+    if (!log) fail("verify the log first: a receipt is checked against a verified log");
+    return log;
+  }
+
+  // Entry `index` as the verified tree holds it, re-read from its bundle.
+  async function readEntry(log, index) {
+    var bundleIndex = Math.floor(index / TILE_WIDTH);
+    var width = Math.min(TILE_WIDTH, log.size - bundleIndex * TILE_WIDTH);
+    var path = tilePath(-1, bundleIndex, width);
+    var items = decodeBundle(await fetchTile(log.site.prefix, { level: -1, index: bundleIndex, width: width }), path);
+    if (items.length !== width) fail(path + " holds " + items.length + " entries, expected " + width);
+    return items[index % TILE_WIDTH];
+  }
+
+  // Entry `index` of the verified log: its inclusion proof (made from the tiles, checked against the
+  // signed root), whether it is a signature's add, and whether it still counts or was removed, and why.
+  async function checkEntry(result, index) {
+    var log = stateOf(result);
+    index = Number(index);
+    if (!Number.isInteger(index) || index < 0) fail("receipt: the entry number is not a whole number");
+    if (index >= log.size) {
+      fail("receipt: entry " + index + " is not in the log yet (it has " + log.size + " entries)");
+    }
+    var data = await readEntry(log, index);
+    var leaf = await leafHash(data);
+    var path = await inclusionPath(log.tiles, index, 0, log.size);
+    if (!(await verifyInclusion(index, log.size, leaf, path, log.root))) {
+      fail("receipt: entry " + index + " is not included in the signed log: its inclusion proof does not lead to the signed root");
+    }
+    var add = log.tally.adds[index];
+    if (!add) fail("receipt: entry " + index + " is not a signature: it removes or restores another entry");
+    var live = log.tally.states[index] === 1;
+    return {
+      entry: index,
+      size: log.size,
+      included: true,
+      proof: path.map(toBase64),
+      commitment: add.commitment,
+      country: add.country,
+      domain: add.domain === undefined ? null : add.domain,
+      live: live,
+      removedBy: live ? null : log.tally.removedBy[index],
+      reason: live ? null : log.tally.reasons[index],
+    };
+  }
+
+  // The address as the commitment binds it (petitions/infra/tlog/entries.commitment_address):
+  // trimmed, NFC, lower-case, the domain in IDNA ASCII form. The site's IDNA is IDNA 2003, which maps
+  // ß to ss, ς to σ and drops joiners, where a URL's host keeps them: both spellings are returned
+  // (once when they agree), and a commitment made from either is the same address's.
+  function commitmentAddresses(address) {
+    var a = String(address).trim().normalize("NFC").toLowerCase();
+    var at = a.lastIndexOf("@");
+    if (at <= 0 || at === a.length - 1) fail("that is not an email address");
+    var local = a.slice(0, at);
+    var domain = a.slice(at + 1);
+    if (/^[\x00-\x7f]*$/.test(domain)) return [local + "@" + domain];
+    var out = [];
+    [domain.replace(/\u00df/g, "ss").replace(/\u03c2/g, "\u03c3").replace(/[\u200c\u200d]/g, ""), domain].forEach(function (d) {
+      var host;
+      try {
+        host = new URL("http://" + d).hostname;
+      } catch (e) {
+        return;
+      }
+      if (host && out.indexOf(local + "@" + host) < 0) out.push(local + "@" + host);
+    });
+    if (!out.length) fail("the domain " + domain + " is not a valid domain");
+    return out;
+  }
+
+  function checkNonce(nonce) {
+    var n = String(nonce || "").trim().toLowerCase();
+    if (!/^[0-9a-f]{32,128}$/.test(n)) fail("a nonce is 32 to 128 hex digits, as in your receipt");
+    return n;
+  }
+
+  // The commitments (hex) of a signature to petition `slug` by `address` with `nonce`:
+  // SHA-256("petition-signature-v1\n" + slug + "\n" + address + "\n" + nonce), one per spelling above.
+  async function commitments(slug, address, nonce) {
+    var n = checkNonce(nonce);
+    var out = [];
+    var spellings = commitmentAddresses(address);
+    for (var i = 0; i < spellings.length; i++) {
+      var preimage = "petition-signature-v1\n" + slug + "\n" + spellings[i] + "\n" + n;
+      out.push(hex(await sha256(encoder.encode(preimage))));
+    }
+    return out;
+  }
+
+  // The index of the add holding one of these commitments, or -1.
+  async function findCommitment(result, hexes) {
+    var log = stateOf(result);
+    var prefixes = hexes.map(function (h) { return parseInt(h.slice(0, 7), 16); });
+    for (var i = 0; i < log.tally.prefixes.length; i++) {
+      if (prefixes.indexOf(log.tally.prefixes[i]) < 0) continue;
+      var add = log.tally.adds[i];
+      if (add && hexes.indexOf(add.commitment) >= 0) return i;
+    }
+    return -1;
+  }
+
+  // A signer's receipt against the verified log: {entry, nonce, email}; entry may be left out, and
+  // is then found by the commitment. Resolves to checkEntry's answer plus `matches` (true, false, or
+  // null without an email) and `found` (the entry was looked up by its commitment), or to
+  // {found: false, entry: null} when no entry holds the commitment.
+  async function checkReceipt(result, receipt) {
+    var log = stateOf(result);
+    var hasEntry = receipt.entry !== undefined && receipt.entry !== null && String(receipt.entry).trim() !== "";
+    var email = receipt.email ? String(receipt.email) : "";
+    var mine = null;
+    if (email) mine = await commitments(log.site.slug, email, receipt.nonce);
+    else if (receipt.nonce) checkNonce(receipt.nonce);
+    if (!hasEntry) {
+      if (!mine) fail("receipt: without the entry number, your email address is needed to find your entry");
+      var index = await findCommitment(result, mine);
+      if (index < 0) return { found: false, entry: null, size: log.size, matches: false };
+      return Object.assign(await checkEntry(result, index), { found: true, matches: true });
+    }
+    var entry = await checkEntry(result, String(receipt.entry).trim());
+    entry.found = false;
+    entry.matches = mine ? mine.indexOf(entry.commitment) >= 0 : null;
+    return entry;
+  }
+
+  var api = {
+    verifyLog: verifyLog,
+    tilePath: tilePath,
+    parseVerifierKey: parseVerifierKey,
+    checkEntry: checkEntry,
+    checkReceipt: checkReceipt,
+    commitments: commitments,
+    commitmentAddresses: commitmentAddresses,
+    verifyInclusion: verifyInclusion,
+  };
   root.PetitionLog = api;
   root.verifyLog = verifyLog;
 })(typeof window !== "undefined" ? window : this);

@@ -11,8 +11,10 @@ from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.models import Petition
 from petitions.models.petition import SLUG_MAX
+from petitions.transparency import receipts
 from petitions.web.campaign import bp
 from petitions.web.queries import can_manage, visible_petition_or_404
+from petitions.web.verifiable import log_status, qr_svg
 
 
 def managed_or_abort(slug: str) -> Petition:
@@ -76,6 +78,7 @@ def delivery(slug: str) -> str:
     """A printable summary to hand to the target: the petition, its verified count, where and when signers signed."""
     petition = managed_or_abort(slug)
     first, last = stats.confirmed_range(petition)
+    verify_url = receipts.verify_url(petition.slug)
     return render_template(
         "campaign/delivery.html",
         petition=petition,
@@ -84,4 +87,7 @@ def delivery(slug: str) -> str:
         first=first,
         last=last,
         generated_at=utcnow(),
+        log=log_status(petition.id, petition.slug),
+        verify_url=verify_url,
+        qr=qr_svg(verify_url, f"A QR code of the page that checks this count: {verify_url}"),
     )

@@ -16,11 +16,13 @@ from petitions.extensions import current_app_object, db
 from petitions.infra.live import busy, cached_count, count_doc, stream
 from petitions.infra.mail import external_url
 from petitions.models import Petition
+from petitions.transparency import receipts
 from petitions.web.http import cacheable, json_response
 from petitions.web.press import bp
 from petitions.web.press.snippets import WIDGET_HEIGHT, WIDGET_WIDTH, widget_code
 from petitions.web.queries import public_petition_or_404
 from petitions.web.security import frameable
+from petitions.web.verifiable import cached_log_status, log_status
 
 # Labels of the widget, by language (?lang=).
 LABELS = {
@@ -30,6 +32,10 @@ LABELS = {
         "sign": "Sign the petition",
         "closed": "Closed",
         "confirmed": "confirmed",
+        "verifiable": "Independently verifiable",
+        "entries": "log entries",
+        "starting": "Public log starting",
+        "root": "root",
     },
     "fr": {
         "signatures": "signatures",
@@ -37,6 +43,10 @@ LABELS = {
         "sign": "Signer la pétition",
         "closed": "Close",
         "confirmed": "confirmés",
+        "verifiable": "Vérifiable par tous",
+        "entries": "entrées du journal",
+        "starting": "Journal public en cours de démarrage",
+        "root": "racine",
     },
     "de": {
         "signatures": "Unterschriften",
@@ -44,6 +54,10 @@ LABELS = {
         "sign": "Petition unterschreiben",
         "closed": "Beendet",
         "confirmed": "bestätigte",
+        "verifiable": "Unabhängig überprüfbar",
+        "entries": "Protokolleinträge",
+        "starting": "Öffentliches Protokoll startet",
+        "root": "Wurzel",
     },
     "es": {
         "signatures": "firmas",
@@ -51,6 +65,10 @@ LABELS = {
         "sign": "Firmar la petición",
         "closed": "Cerrada",
         "confirmed": "confirmados",
+        "verifiable": "Verificable de forma independiente",
+        "entries": "entradas del registro",
+        "starting": "Registro público en marcha",
+        "root": "raíz",
     },
 }
 THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
@@ -87,6 +105,8 @@ def widget(slug: str) -> Response:
         theme=theme,
         grouped=grouped,
         petition_url=external_url("public.petition", slug=petition.slug),
+        log=log_status(petition.id, petition.slug),
+        verify_url=receipts.verify_url(petition.slug),
     )
     response = current_app.response_class(html, mimetype="text/html")
     return cacheable(response)
@@ -94,7 +114,7 @@ def widget(slug: str) -> Response:
 
 BADGE = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{label}: {value}">\n'
-    "<title>{label}: {value}</title>\n"
+    "<title>{label}: {value}{verifiable}</title>\n"
     '<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/>'
     '<stop offset="1" stop-opacity=".1"/></linearGradient>\n'
     '<clipPath id="r"><rect width="{w}" height="20" rx="3" fill="#fff"/></clipPath>\n'
@@ -104,6 +124,15 @@ BADGE = (
     '<text x="{lx}" y="14">{label}</text><text x="{vx}" y="14">{value}</text></g>\n'
     "</svg>"
 )
+
+
+def _verifiable(slug: str) -> str:
+    """What the badge's title adds: the public log's latest checkpoint, and where to check it."""
+    log = cached_log_status(slug)
+    if log is None:
+        return f" (public log starting: {receipts.verify_url(slug)})"
+    entries = f"{log.size:,} entry" if log.size == 1 else f"{log.size:,} entries"
+    return f" (independently verifiable: {entries} in its public log, root {log.short_root}… {log.verify_url})"
 
 
 def _text_width(text: str) -> int:
@@ -119,7 +148,10 @@ def badge(slug: str) -> Response:
     label = request.args.get("label", "signatures")[:30] or "signatures"
     value = f"{doc['signature_count']:,}"
     lw, vw = _text_width(label), _text_width(value)
-    svg = BADGE.format(w=lw + vw, lw=lw, vw=vw, lx=lw / 2, vx=lw + vw / 2, label=escape(label), value=value)
+    verifiable = escape(_verifiable(slug))
+    svg = BADGE.format(
+        w=lw + vw, lw=lw, vw=vw, lx=lw / 2, vx=lw + vw / 2, label=escape(label), value=value, verifiable=verifiable
+    )
     response = current_app.response_class(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return cacheable(response)

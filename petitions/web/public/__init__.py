@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from petitions.web.public import reports, routes  # noqa: E402,F401  (registers the views on the blueprint)
+# Imported for what they register on the blueprint: the views.
+from petitions.web.public import reports, routes, transparency  # noqa: E402,F401

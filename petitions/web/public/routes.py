@@ -26,7 +26,7 @@ from petitions.signatures.mailboxes import normalize_email
 from petitions.web import errors
 from petitions.web.fields import required_value
 from petitions.web.forms import ButtonForm
-from petitions.web.public import bp
+from petitions.web.public import bp, transparency
 from petitions.web.public.forms import ConfirmForm, MyDataForm, SignForm
 from petitions.web.queries import can_manage, public_petitions, visible_petition_brief_or_404, visible_petition_or_404
 from petitions.web.security import bounded_form
@@ -45,7 +45,9 @@ def index() -> str:
     return render_template("public/index.html", page=page, q=q, sort=sort)
 
 
-def render_petition(petition: Petition, form: SignForm, status: int = 200) -> tuple[str, int]:
+def render_petition(
+    petition: Petition, form: SignForm, status: int = 200, receipt: transparency.Receipt | None = None
+) -> tuple[str, int]:
     """The petition page with the given form (blank, or with the errors of a failed submission)."""
     now = utcnow()
     return (
@@ -60,6 +62,7 @@ def render_petition(petition: Petition, form: SignForm, status: int = 200) -> tu
             manage=can_manage(petition),
             button_form=ButtonForm(),
             now=now,
+            receipt=receipt,
         ),
         status,
     )
@@ -77,10 +80,14 @@ def form_stamp(petition_id: int) -> str:
 
 
 @bp.get("/petitions/<slug>")
-def petition(slug: str) -> tuple[str, int]:
-    """The petition, its count and progress, and the signing form."""
+def petition(slug: str) -> Response | tuple[str, int]:
+    """The petition, its count and progress, and the signing form; after confirming, the signer's receipt."""
     petition = visible_petition_or_404(slug)
-    return render_petition(petition, SignForm(started=form_stamp(petition.id)))
+    receipt = transparency.take_receipt(petition.id, petition.slug)
+    page = render_petition(petition, SignForm(started=form_stamp(petition.id)), receipt=receipt)
+    if receipt is None:
+        return page
+    return transparency.private(current_app.make_response(page))
 
 
 def _domain_of(address: str) -> str:
@@ -217,6 +224,8 @@ def verify_post(token: str) -> Response | tuple[str, int]:
         flash("Your signature was already confirmed. It is counted once.", "info")
     if petition.status not in PUBLIC_STATUSES:
         return redirect(url_for(".index"), 303)
+    # The petition page this signer lands on shows their receipt (confirm_link has checked the token).
+    transparency.remember_receipt(links.read_link(token, purpose=tokens.CONFIRM_SIGNATURE, now=now, max_age=None)[0])
     return redirect(url_for(".petition", slug=petition.slug), 303)
 
 

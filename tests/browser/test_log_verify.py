@@ -1,0 +1,214 @@
+"""The verify page in headless Chromium against the live server and a log the site's worker really sequenced.
+
+Signatures are made and confirmed through the site's pages, the sequencer appends them, and the
+page then downloads the log, checks it with static/verify.js and shows the count: it must be the
+petition's own. A receipt in the fragment, with the signer's address typed in, must match; another
+address must not. The check runs under the site's real CSP (scripts from files only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+from sqlalchemy import select
+
+from petitions.extensions import db
+from petitions.models import Petition, Signature
+from petitions.transparency import sequencer
+from tests.helpers import PHONE, LiveServer, assert_accessible, csrf_from, deliver, link_in, make_petition, sign_form
+
+pytestmark = pytest.mark.browser
+
+SIGNERS = [("ada@example.org", "GB"), ("bob@example.org", "FR"), ("cy@example.org", "GB")]
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[BrowserContext]:
+    """A browser context that keeps the site's CSP (no bypass): a script the CSP refused would fail the test."""
+    context = browser.new_context()
+    context.set_default_timeout(20_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(**PHONE)
+    context.set_default_timeout(20_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def logged(live: LiveServer, mailbox) -> tuple[str, int]:
+    """A petition whose three confirmed signatures are in its log; its slug and count."""
+    app = live.app
+    app.config["RATELIMIT_SIGN_PER_PETITION"] = "100 per minute"  # every signer here comes from 127.0.0.1
+    with app.app_context():
+        slug = make_petition(title="Count us fairly").slug
+    client: FlaskClient = app.test_client()
+    for address, country in SIGNERS:
+        assert sign_form(client, slug, email=address, country=country).status_code == 303
+    deliver(app)
+    for address, _ in SIGNERS:
+        path = link_in(mailbox.to(address)[-1], "/verify/").removeprefix(live.url)
+        page = client.get(path)
+        assert client.post(path, data={"csrf_token": csrf_from(page.text)}).status_code == 303
+    with app.app_context():
+        sequencer.sequence_all()
+        count = db.session.scalar(select(Petition.signature_count).where(Petition.slug == slug))
+    assert count == len(SIGNERS)
+    return slug, count
+
+
+def receipt_of(live: LiveServer, address: str) -> tuple[int, str]:
+    with live.app.app_context():
+        entry, nonce = db.session.execute(
+            select(Signature.log_entry, Signature.log_nonce).where(Signature.email == address)
+        ).one()
+        return entry, nonce
+
+
+def watch(page: Page) -> list[str]:
+    """Errors the page meets: uncaught exceptions, and console errors (where a CSP refusal shows)."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: problems.append(f"{msg.text} {msg.location.get('url')}") if refused(msg) else None)
+    return problems
+
+
+def refused(msg: ConsoleMessage) -> bool:
+    """A console error other than the site's missing favicon (which Chromium asks for by itself)."""
+    return msg.type == "error" and not str(msg.location.get("url", "")).endswith("/favicon.ico")
+
+
+def verified(page: Page, count: int) -> None:
+    expect(page.locator(".verified")).to_have_text(f"Count verified: {count}")
+
+
+def test_the_page_verifies_the_sites_own_log(
+    live: LiveServer, logged: tuple[str, int], desktop: BrowserContext
+) -> None:
+    slug, count = logged
+    page = desktop.new_page()
+    problems = watch(page)
+    page.goto(f"{live.url}/petitions/{slug}/verify")
+    verified(page, count)
+    expect(page.locator("#verified-compare")).to_have_text("This is the count the site shows.")
+    expect(page.locator("#verified-detail")).to_contain_text("The checkpoint's signature by the site's key is valid.")
+    expect(page.locator("#verified-countries table")).to_contain_text("FR")
+    assert page.locator("#verified-countries tbody tr").all_inner_texts() == ["FR\t1", "GB\t2"]
+    expect(page.get_by_role("status").filter(has_text="Done")).to_have_text("Done: the log checks out.")
+    expect(page.locator("#verify-failure")).to_be_hidden()
+    # Pressing the button checks it all again.
+    page.get_by_role("button", name="Verify again").click()
+    verified(page, count)
+    assert problems == []
+
+
+def test_a_receipt_in_the_fragment_matches_the_signers_address_only(
+    live: LiveServer, logged: tuple[str, int], desktop: BrowserContext
+) -> None:
+    slug, _ = logged
+    entry, nonce = receipt_of(live, "bob@example.org")
+    page = desktop.new_page()
+    problems = watch(page)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url + " " + (request.post_data or "")))
+    page.goto(f"{live.url}/petitions/{slug}/verify#entry={entry}&nonce={nonce}")
+    result = page.locator("#receipt-result")
+    # Without the address, the entry is proven included, and the page asks for the address.
+    expect(result).to_contain_text(f"Entry {entry} is included in the signed log of 3 entries")
+    expect(result).to_contain_text(f"Type your email address to check that entry {entry} is yours.")
+    expect(page.get_by_label("Entry number")).to_have_value(str(entry))
+    expect(page.get_by_label("Nonce")).to_have_value(nonce)
+
+    page.get_by_label("Your email address").fill(" Bob@Example.org ")
+    page.get_by_role("button", name="Check my signature").click()
+    expect(result).to_contain_text(f"It matches your email address and nonce: entry {entry} is your signature.")
+    expect(result).to_contain_text(f"Entry {entry} counts.")
+
+    page.get_by_label("Your email address").fill("ada@example.org")
+    page.get_by_label("Your email address").press("Enter")
+    expect(result).to_contain_text("It does not match")
+    expect(result).not_to_contain_text("matches")
+
+    # The address went nowhere: no request carried it, in its URL or its body.
+    assert not [r for r in requests if "example.org" in r.lower()]
+    assert problems == []
+
+
+def test_a_nonce_alone_finds_the_entry(live: LiveServer, logged: tuple[str, int], desktop: BrowserContext) -> None:
+    """The receipt on the page after confirming has no entry yet: the address and nonce find it."""
+    slug, _ = logged
+    entry, nonce = receipt_of(live, "cy@example.org")
+    page = desktop.new_page()
+    page.goto(f"{live.url}/petitions/{slug}/verify#nonce={nonce}")
+    result = page.locator("#receipt-result")
+    expect(result).to_contain_text("Type your email address: this page finds your entry from it and the nonce.")
+    page.get_by_label("Your email address").fill("cy@example.org")
+    page.get_by_role("button", name="Check my signature").click()
+    expect(result).to_contain_text(f"Found your signature: entry {entry}.")
+    expect(result).to_contain_text("It matches your email address and nonce")
+    page.get_by_label("Your email address").fill("nobody@example.org")
+    page.get_by_role("button", name="Check my signature").click()
+    expect(result).to_contain_text(
+        "No entry of the log (3 entries) holds the code made from this email address and nonce."
+    )
+
+
+def test_a_log_that_does_not_check_out_fails_clearly(
+    live: LiveServer, logged: tuple[str, int], desktop: BrowserContext
+) -> None:
+    slug, count = logged
+    page = desktop.new_page()
+    # The browser is served a checkpoint that claims one more entry than the signed one.
+    page.route(
+        f"{live.url}/petitions/{slug}/log/checkpoint",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="text/plain",
+            body=route.fetch().text().replace(f"\n{count}\n", f"\n{count + 1}\n", 1),
+        ),
+    )
+    page.goto(f"{live.url}/petitions/{slug}/verify")
+    failure = page.get_by_role("alert")
+    expect(failure).to_contain_text("Verification failed: checkpoint: the signature by 127.0.0.1")
+    expect(failure).to_contain_text("does not verify: the note was altered")
+    expect(page.locator("#verify-result")).to_be_hidden()
+    expect(page.get_by_role("button", name="Try again")).to_be_enabled()
+
+
+def test_before_the_first_checkpoint_the_page_says_the_log_is_starting(
+    live: LiveServer, desktop: BrowserContext
+) -> None:
+    with live.app.app_context():
+        slug = make_petition().slug
+    page = desktop.new_page()
+    problems = watch(page)
+    page.goto(f"{live.url}/petitions/{slug}/verify")
+    expect(page.locator("#log-starting")).to_contain_text("The public log is starting")
+    expect(page.get_by_role("button", name="Verify the count in my browser")).to_be_disabled()
+    page.get_by_label("Nonce").fill("0" * 32)
+    page.get_by_role("button", name="Check my signature").click()
+    expect(page.locator("#receipt-result")).to_contain_text("The public log has no entries yet")
+    assert problems == []
+
+
+def test_the_verify_page_is_accessible(live: LiveServer, logged: tuple[str, int], phone: BrowserContext) -> None:
+    slug, count = logged
+    entry, nonce = receipt_of(live, "ada@example.org")
+    page = phone.new_page()
+    page.goto(f"{live.url}/petitions/{slug}/verify#entry={entry}&nonce={nonce}")
+    verified(page, count)
+    page.get_by_label("Your email address").fill("ada@example.org")
+    page.get_by_role("button", name="Check my signature").tap()
+    expect(page.locator("#receipt-result")).to_contain_text("It matches")
+    assert_accessible(page, "the verify page with its results")
