@@ -10,6 +10,7 @@ logs of a development database stay verifiable across restarts.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -20,6 +21,7 @@ from petitions.config import ConfigError
 from petitions.infra.tlog import note
 
 KEY_FILE = "log-signing.key"
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -29,11 +31,19 @@ def init_app(app: Flask) -> None:
     if not text:
         return
     try:
-        app.extensions["log_signer"] = note.parse_signer_key(text)
+        key = app.extensions["log_signer"] = note.parse_signer_key(text)
     except note.NoteError as exc:
         raise ConfigError(
             f"LOG_SIGNING_KEY is not a note signer key ({exc}); make one with: flask --app app log-keygen <host>"
         ) from None
+    try:
+        host = note.key_name(app.config["BASE_URL"])
+    except note.NoteError:
+        return
+    if key.name != host:
+        # Still a valid key, and verifiers take the key /log/key serves; but the contract names the
+        # key after the site, and a reader comparing the signature line with the address would wonder.
+        log.warning("LOG_SIGNING_KEY is named %r, not %r (the host of BASE_URL) as logs' keys are", key.name, host)
 
 
 def signer() -> note.Signer:

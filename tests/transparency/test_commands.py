@@ -53,6 +53,14 @@ def test_the_configured_key_signs_and_is_served(tmp_path, app, client) -> None:
     assert not (tmp_path / "instance" / keys.KEY_FILE).exists()
 
 
+def test_a_key_not_named_for_the_sites_host_is_taken_with_a_warning(tmp_path, caplog) -> None:
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x", "BASE_URL": "https://pet.example"}
+    create_app({**settings, "LOG_SIGNING_KEY": str(note.generate_key("pet.example"))})
+    assert "LOG_SIGNING_KEY is named" not in caplog.text
+    create_app({**settings, "LOG_SIGNING_KEY": str(note.generate_key("other.example"))})
+    assert "LOG_SIGNING_KEY is named 'other.example', not 'pet.example'" in caplog.text
+
+
 def test_log_keygen_prints_a_signer_key_and_its_verifier_key(runner) -> None:
     result = runner.invoke(args=["log-keygen", "petitions.example.org"])
     assert result.exit_code == 0, result.output
