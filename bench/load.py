@@ -411,9 +411,13 @@ def confirm_stage(
         (work_dir / f"tokens-{n}.txt").write_text("\n".join(paths[n * share : (n + 1) * share]) + "\n")
     session = requests.Session()
     page = session.get(f"http://127.0.0.1:{app_port}{paths[0]}", timeout=10).text
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    if csrf is None:
+        title = re.search(r"<title>(.*?)</title>", page, re.S)
+        sys.exit(f"FAILED: the confirmation page has no form: {title[1].strip() if title else page[:300]!r}")
     wrk_env = {
         "BENCH_THREADS": "2",
-        "BENCH_CSRF": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
+        "BENCH_CSRF": csrf[1],
         "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
     }
     session.close()

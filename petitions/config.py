@@ -117,6 +117,10 @@ class Defaults:
     # and production refuses to start. The worker appends what changed every LOG_INTERVAL seconds.
     LOG_SIGNING_KEY: str | None = None
     LOG_INTERVAL = 10.0
+    # The verifier keys the logs were signed with before the current one (key rotation), separated
+    # by spaces or commas: published at /log/keys and on the verify pages, so that checkpoints
+    # signed before the switch (on delivery pages, in monitors' state) can still be checked.
+    LOG_RETIRED_KEYS = ""
 
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
@@ -156,6 +160,7 @@ _ENV: dict[str, type] = {
     "GROUP_MIN_COUNT": int,
     "LOG_SIGNING_KEY": str,
     "LOG_INTERVAL": float,
+    "LOG_RETIRED_KEYS": str,
 }
 
 

@@ -276,14 +276,23 @@
       this.states.push(1);
       this.prefixes.push(parseInt(e.commitment.slice(0, 7), 16));
       this.move(add, 1);
-    } else if (e.op === "remove" || e.op === "restore") {
+    } else if (e.op === "remove" || e.op === "restore" || e.op === "group") {
       if (typeof e.entry !== "number" || !Number.isInteger(e.entry) || e.entry < 0) bad('"entry" is not an entry index');
       if (e.op === "remove" && (typeof e.reason !== "string" || !e.reason)) bad('"reason" is missing');
+      if (e.op === "group" && (typeof e.domain !== "string" || !e.domain || Array.from(e.domain).length > 253)) bad('"domain" is not a domain');
       var target = e.entry;
       var label = "entry " + index + " (" + e.op + ") names entry " + target;
       if (target >= index) fail(label + ", which does not come before it");
       if (this.states[target] === 0) fail(label + ", which is not an add");
-      if (e.op === "remove") {
+      if (e.op === "group") {
+        // The add counts toward this group from now on (it was sequenced before the group was shown).
+        var grouped = this.adds[target];
+        if (this.states[target] === 1) {
+          if (grouped.domain !== undefined) this.byGroup[grouped.domain] -= 1;
+          this.byGroup[e.domain] = (this.byGroup[e.domain] || 0) + 1;
+        }
+        grouped.domain = e.domain;
+      } else if (e.op === "remove") {
         if (this.states[target] !== 1) fail("entry " + index + " removes entry " + target + ", which is already removed");
         this.states[target] = 2;
         this.removedBy[target] = index;
@@ -488,7 +497,7 @@
       fail("receipt: entry " + index + " is not included in the signed log: its inclusion proof does not lead to the signed root");
     }
     var add = log.tally.adds[index];
-    if (!add) fail("receipt: entry " + index + " is not a signature: it removes or restores another entry");
+    if (!add) fail("receipt: entry " + index + " is not a signature: it changes another entry");
     var live = log.tally.states[index] === 1;
     return {
       entry: index,

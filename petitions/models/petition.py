@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, or_
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    false,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from petitions.extensions import Model
@@ -126,6 +137,9 @@ class GroupDomain(Model):
     group_id: Mapped[int] = mapped_column(ForeignKey("supporter_groups.id", ondelete="CASCADE"), index=True)
     petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
     domain: Mapped[str] = mapped_column(String(253))
+    # The public log carries this domain: its group's count has been shown exactly (GROUP_MIN_COUNT)
+    # and the signatures from it logged before are marked (transparency/sequencer.py).
+    log_disclosed: Mapped[bool] = mapped_column(server_default=false())
 
     group: Mapped[SupporterGroup] = relationship(back_populates="domains")
 

@@ -84,6 +84,9 @@ class Signature(Model):
     log_nonce: Mapped[str | None] = mapped_column(String(32))
     log_entry: Mapped[int | None] = mapped_column()
     log_live: Mapped[bool] = mapped_column(server_default=false())
+    # The supporter group domain the log counts this signature toward (by its add or a later
+    # `group` entry), once the group is shown publicly (GroupDomain.log_disclosed).
+    log_domain: Mapped[str | None] = mapped_column(String(253))
 
     petition: Mapped[Petition] = relationship()
 

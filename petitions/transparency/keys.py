@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Read LOG_SIGNING_KEY at start, so a malformed key stops the application with a clear message."""
+    """Read LOG_SIGNING_KEY and LOG_RETIRED_KEYS at start, so a malformed key stops the application with a
+    clear message."""
+    app.extensions["log_retired_keys"] = _retired_keys(app.config.get("LOG_RETIRED_KEYS") or "")
     text = app.config.get("LOG_SIGNING_KEY")
     app.extensions.pop("log_signer", None)
     if not text:
@@ -58,6 +60,25 @@ def signer() -> note.Signer:
 def verifier() -> note.Verifier:
     """The verifier key anyone checks the checkpoints with (served at /log/key)."""
     return signer().verifier
+
+
+def retired() -> list[note.Verifier]:
+    """The verifier keys of earlier signing keys (LOG_RETIRED_KEYS), oldest first as configured."""
+    keys: list[note.Verifier] = current_app.extensions.get("log_retired_keys", [])
+    return keys
+
+
+def _retired_keys(text: str) -> list[note.Verifier]:
+    found = []
+    for item in text.replace(",", " ").split():
+        try:
+            found.append(note.parse_verifier_key(item))
+        except note.NoteError as exc:
+            raise ConfigError(
+                f"LOG_RETIRED_KEYS: {item[:60]!r} is not a note verifier key ({exc}); give the old keys as"
+                " /log/key served them (name+id+base64), separated by spaces or commas"
+            ) from None
+    return found
 
 
 def generate(name: str) -> note.Signer:

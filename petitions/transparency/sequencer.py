@@ -12,7 +12,8 @@ the one writer does the same. In it:
 1. the tombstones and the out-of-sync rows are read (a batch at most; the rows locked, skipping
    any that another transaction is changing right now: they are taken next time);
 2. the entries are made: the adds first, shuffled (secrets.SystemRandom) so that the order of
-   a batch does not tell who signed when; then the removes and restores, by the entry they name;
+   a batch does not tell who signed when; then the removes, restores and group entries (groups.py:
+   a group's domain enters the log once its count is shown), by the entry they name;
 3. the entries are appended (log_entries, the hash tiles they change in log_tiles), the rows
    get their entry and live state, the tombstones go, and the head gets the new size, root and
    count, with the checkpoint signed by the log's key;
@@ -40,8 +41,8 @@ from petitions.counting import rules
 from petitions.extensions import db
 from petitions.infra.database import is_postgresql
 from petitions.infra.tlog import entries, merkle, note, tiles
-from petitions.models import GroupDomain, LogEntry, LogRemoval, LogTile, Petition, PetitionLog, Signature
-from petitions.transparency import keys, receipts
+from petitions.models import LogEntry, LogRemoval, LogTile, Petition, PetitionLog, Signature
+from petitions.transparency import groups, keys, receipts
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ _ROW_COLUMNS = (
     Signature.log_nonce,
     Signature.log_entry,
     Signature.log_live,
+    Signature.log_domain,
     Signature.confirmed_at,
     Signature.invalidated_at,
     Signature.suspected,
@@ -72,16 +74,18 @@ _ROW_COLUMNS = (
 _LOGGED = (
     update(_SIGNATURES)
     .where(_SIGNATURES.c.id == bindparam("row_id"))
-    .values(log_entry=bindparam("entry"), log_live=True, log_nonce=bindparam("nonce"))
+    .values(log_entry=bindparam("entry"), log_live=True, log_nonce=bindparam("nonce"), log_domain=bindparam("domain"))
 )
+_GROUPED = update(_SIGNATURES).where(_SIGNATURES.c.id == bindparam("row_id")).values(log_domain=bindparam("domain"))
 _LIVE = update(_SIGNATURES).where(_SIGNATURES.c.id == bindparam("row_id")).values(log_live=bindparam("live"))
 # PostgreSQL: the same writes as one statement each, over arrays passed as one comma-separated
 # string each (entries in hex). A batch is tens of thousands of rows: a statement per row, even
 # pipelined, and psycopg's quoting of each element of a text array each cost most of its time.
 _LOGGED_PG = text(
-    "UPDATE signatures AS s SET log_entry = v.entry, log_live = true, log_nonce = v.nonce"
+    "UPDATE signatures AS s SET log_entry = v.entry, log_live = true, log_nonce = v.nonce, log_domain = v.domain"
     " FROM unnest(CAST(string_to_array(:ids, ',') AS integer[]), CAST(string_to_array(:entries, ',') AS integer[]),"
-    " string_to_array(:nonces, ',')) AS v(id, entry, nonce) WHERE s.id = v.id"
+    " string_to_array(:nonces, ','), string_to_array(:domains, ',', '')) AS v(id, entry, nonce, domain)"
+    " WHERE s.id = v.id"
 )
 _LIVE_PG = text(
     "UPDATE signatures AS s SET log_live = v.live FROM unnest(CAST(string_to_array(:ids, ',') AS integer[]),"
@@ -112,10 +116,11 @@ class Sequenced:
 
 
 def pending_petitions() -> list[int]:
-    """The petitions whose log is behind their rows: out-of-sync rows (by their partial index) or tombstones."""
+    """The petitions whose log is behind their rows: out-of-sync rows (by their partial index), tombstones,
+    or a shown group's domain whose earlier entries are still to be marked."""
     out_of_sync = select(Signature.petition_id).where(rules.log_out_of_sync())
     tombstones = select(LogRemoval.petition_id)
-    return sorted(db.session.scalars(union(out_of_sync, tombstones)))
+    return sorted(db.session.scalars(union(out_of_sync, tombstones, groups.petitions_to_mark())))
 
 
 def sequence_all(*, now: datetime | None = None, batch: int = BATCH) -> list[Sequenced]:
@@ -165,13 +170,15 @@ def sequence_petition(petition_id: int, *, now: datetime, batch: int = BATCH) ->
         # is left for the next run rather than waited for.
         query = query.with_for_update(skip_locked=True)
     rows = db.session.execute(query).all()
-    if not tombstones and not rows:
+    shown, unmarked = groups.shown_domains(petition_id)
+    marking = groups.unmarked_rows(petition_id, unmarked, _ROW_COLUMNS, batch)
+    if not tombstones and not rows and not marking:
+        groups.disclose(unmarked)
         return None
 
     adds = [r for r in rows if r.log_entry is None]
     others = [r for r in rows if r.log_entry is not None]
     _RANDOM.shuffle(adds)
-    group_domains = set(db.session.scalars(select(GroupDomain.domain).where(GroupDomain.petition_id == petition_id)))
     data: list[bytes] = []
     logged: list[dict[str, Any]] = []
     receipts_due: list[tuple[int, int]] = []  # (signature id, entry)
@@ -181,24 +188,36 @@ def sequence_petition(petition_id: int, *, now: datetime, batch: int = BATCH) ->
         # promised none, and a first run would otherwise email every signer the site ever had.
         older = row.log_nonce is None
         nonce = entries.new_nonce() if older else row.log_nonce
-        data.append(
-            entries.add_entry(_commitment(petition.slug, row, nonce), _country(row), _group(row, group_domains))
-        )
-        logged.append({"row_id": row.id, "entry": index, "nonce": nonce})
+        domain = groups.group_of(row.email_domain, shown)
+        data.append(entries.add_entry(_commitment(petition.slug, row, nonce), _country(row), domain))
+        logged.append({"row_id": row.id, "entry": index, "nonce": nonce, "domain": domain})
         if not older:
             receipts_due.append((row.id, index))
     # Removes and restores by the entry they name: their order says nothing about anyone.
     changes: list[tuple[int, bytes]] = []
     live: list[dict[str, Any]] = []
+    grouped: list[dict[str, Any]] = []
     for row in others:
         counts = rules.counts(typing.cast(rules.SignatureState, row))
         if counts:  # out of sync and counting: its add was removed, and it counts again
             changes.append((row.log_entry, entries.restore_entry(row.log_entry)))
+            # Removed before its group was shown, so never marked (the marking takes live adds).
+            domain = groups.group_of(row.email_domain, shown)
+            if domain is not None and row.log_domain is None:
+                changes.append((row.log_entry, entries.group_entry(row.log_entry, domain)))
+                grouped.append({"row_id": row.id, "domain": domain})
         else:
             reason = "withdrawn" if row.withdrawn_at is not None else "invalidated"
             changes.append((row.log_entry, entries.remove_entry(row.log_entry, reason)))
         live.append({"row_id": row.id, "live": counts})
     changes += [(t.entry, entries.remove_entry(t.entry, t.reason)) for t in tombstones]
+    restoring = {row.id for row in others}
+    for row in marking:
+        domain = groups.group_of(row.email_domain, shown)
+        if domain is not None and row.id not in restoring:
+            changes.append((row.log_entry, entries.group_entry(row.log_entry, domain)))
+            grouped.append({"row_id": row.id, "domain": domain})
+    # Stable: a restore comes before the group entry of the same add.
     changes.sort(key=lambda change: change[0])
     data += [entry for _, entry in changes]
     restored = sum(1 for change in live if change["live"])
@@ -207,7 +226,9 @@ def sequence_petition(petition_id: int, *, now: datetime, batch: int = BATCH) ->
     grown = tiles.append_leaves(_tile_reader(petition_id), head.size, [merkle.leaf_hash(e) for e in data])
     _write_entries(petition_id, head.size, data)
     _write_tiles(petition_id, grown.tiles)
-    _write_rows(logged, live)
+    _write_rows(logged, live, grouped)
+    if len(marking) < batch:
+        groups.disclose(unmarked)
     if tombstones:
         db.session.execute(delete(LogRemoval).where(LogRemoval.id.in_([t.id for t in tombstones])))
     checkpoint = note.Checkpoint(note.log_origin(current_app.config["BASE_URL"], petition.slug), grown.size, grown.root)
@@ -216,7 +237,7 @@ def sequence_petition(petition_id: int, *, now: datetime, batch: int = BATCH) ->
     head.updated_at = now
     receipts.queue(petition.slug, petition.title, receipts_due, now=now)
     db.session.flush()
-    more = len(rows) == batch or len(tombstones) == batch
+    more = len(rows) == batch or len(tombstones) == batch or len(marking) == batch
     return Sequenced(petition_id, petition.slug, len(data), grown.size, grown.root, count, more)
 
 
@@ -264,8 +285,11 @@ def _write_entries(petition_id: int, first: int, data: list[bytes]) -> None:
         )
 
 
-def _write_rows(logged: list[dict[str, Any]], live: list[dict[str, Any]]) -> None:
-    """Give the rows just logged their entry, nonce and live state; and the others their new live state."""
+def _write_rows(logged: list[dict[str, Any]], live: list[dict[str, Any]], grouped: list[dict[str, Any]]) -> None:
+    """Give the rows just logged their entry, nonce, domain and live state; the others their new live
+    state, and the ones given a group entry their domain."""
+    if grouped:
+        db.session.execute(_GROUPED, grouped)
     if not is_postgresql():
         if logged:
             db.session.execute(_LOGGED, logged)
@@ -274,7 +298,8 @@ def _write_rows(logged: list[dict[str, Any]], live: list[dict[str, Any]]) -> Non
         return
     if logged:
         columns = {"ids": _joined([r["row_id"] for r in logged]), "entries": _joined([r["entry"] for r in logged])}
-        db.session.execute(_LOGGED_PG, {**columns, "nonces": _joined([r["nonce"] for r in logged])})
+        domains = _joined([r["domain"] or "" for r in logged])
+        db.session.execute(_LOGGED_PG, {**columns, "nonces": _joined([r["nonce"] for r in logged]), "domains": domains})
     if live:
         ids, states = _joined([r["row_id"] for r in live]), _joined(["t" if r["live"] else "f" for r in live])
         db.session.execute(_LIVE_PG, {"ids": ids, "live": states})
@@ -307,18 +332,6 @@ def _country(row: Any) -> str:
     """The signature's country code as an entry holds it; ZZ (ISO's "unknown") for one that is not two letters."""
     country = (row.country or "").upper()
     return country if len(country) == 2 and country.isascii() and country.isalpha() else "ZZ"
-
-
-def _group(row: Any, group_domains: set[str]) -> str | None:
-    """The supporter group domain the signature counts toward (rules.in_group), the most specific if several.
-
-    A group's count is then the live adds whose domain is one of the group's domains or under
-    one: the same rule, applied to the entries.
-    """
-    for suffix in rules.domain_suffixes(row.email_domain):
-        if suffix in group_domains:
-            return suffix
-    return None
 
 
 def log_changed(sequenced: Sequence[Sequenced]) -> None:

@@ -74,7 +74,7 @@ class StaticLog:
 
 
 def sample_entries(n: int, slug: str = "save-the-park") -> tuple[list[bytes], dict[str, object]]:
-    """n entries, mostly adds, with removes and restores; and the counts they add up to, kept by hand here."""
+    """n entries: mostly adds, some removes, restores and group entries; and the counts they add up to, by hand."""
     out: list[bytes] = []
     live: dict[int, tuple[str, str | None]] = {}
     removed: dict[int, tuple[str, str | None]] = {}
@@ -88,6 +88,14 @@ def sample_entries(n: int, slug: str = "save-the-park") -> tuple[list[bytes], di
             target = min(removed)
             out.append(entries.restore_entry(target))
             live[target] = removed.pop(target)
+        elif i % 11 == 10 and any(domain is None for _, domain in [*live.values(), *removed.values()]):
+            # A group entry for an add without a domain, live or removed (a removed one counts
+            # toward the group if restored).
+            ungrouped = sorted(k for k, (_, domain) in [*live.items(), *removed.items()] if domain is None)
+            target = ungrouped[len(ungrouped) // 2]
+            out.append(entries.group_entry(target, "lab.example.com"))
+            held = live if target in live else removed
+            held[target] = (held[target][0], "lab.example.com")
         else:
             country, domain = countries[i % 5], ("uni.example.ac.uk" if i % 3 == 0 else None)
             c = entries.commitment(slug, f"signer{i}@example.org", f"{i:032x}")
@@ -99,6 +107,7 @@ def sample_entries(n: int, slug: str = "save-the-park") -> tuple[list[bytes], di
         by_country[country] = by_country.get(country, 0) + 1
         if domain:
             by_group[domain] = by_group.get(domain, 0) + 1
+    by_group = dict(sorted(by_group.items()))
     return out, {"count": len(live), "by_country": dict(sorted(by_country.items())), "by_group": by_group}
 
 

@@ -12,7 +12,7 @@ from petitions.extensions import db
 from petitions.infra.tlog import note
 from petitions.models import PetitionLog
 from petitions.signatures import confirming, signing
-from petitions.transparency import keys
+from petitions.transparency import keys, sequencer
 from tests.helpers import make_petition
 
 
@@ -51,6 +51,48 @@ def test_the_configured_key_signs_and_is_served(tmp_path, app, client) -> None:
     keys.init_app(app)
     assert client.get("/log/key").text == f"{key.verifier}\n"
     assert not (tmp_path / "instance" / keys.KEY_FILE).exists()
+
+
+def signed(petition, name: str, email: str, country: str) -> None:
+    data = signing.SignatureData(name, email, country)
+    confirming.confirm(signing.sign(petition, data, now=utcnow(), ip=None), now=utcnow())
+
+
+def test_after_a_key_rotation_the_old_key_stays_published_and_checks_the_old_checkpoints(ctx) -> None:
+    app, client = ctx, ctx.test_client()
+    old, new = note.generate_key("localhost"), note.generate_key("localhost")
+    app.config["LOG_SIGNING_KEY"] = str(old)
+    keys.init_app(app)
+    petition = make_petition()
+    signed(petition, "Ada", "ada@example.org", "GB")
+    db.session.commit()
+    sequencer.sequence_all()
+    printed = db.session.scalar(select(PetitionLog.checkpoint))  # as a delivery page printed it
+
+    app.config.update(LOG_SIGNING_KEY=str(new), LOG_RETIRED_KEYS=f"{old.verifier}")
+    keys.init_app(app)
+    assert client.get("/log/keys").json == {"current": str(new.verifier), "retired": [str(old.verifier)]}
+    page = client.get(f"/petitions/{petition.slug}/verify").text
+    assert str(old.verifier) in page and str(new.verifier) in page
+    # The old checkpoint checks with the retired key as published, and not with the new one.
+    published = note.parse_verifier_key(client.get("/log/keys").json["retired"][0])
+    assert note.open_checkpoint(printed, published).size == 1
+    with pytest.raises(note.NoteError):
+        note.open_checkpoint(printed, new.verifier)
+    signed(petition, "Bo", "bo@example.org", "FR")
+    db.session.commit()
+    sequencer.sequence_all()
+    assert note.open_checkpoint(db.session.scalar(select(PetitionLog.checkpoint)), new.verifier).size == 2
+
+
+def test_a_malformed_retired_key_is_refused_at_start(tmp_path) -> None:
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x"}
+    with pytest.raises(ConfigError, match="LOG_RETIRED_KEYS: 'PRIVATE\\+KEY.*is not a note verifier key"):
+        create_app({**settings, "LOG_RETIRED_KEYS": str(note.generate_key("pet.example"))})
+    good = [str(note.generate_key("pet.example").verifier) for _ in range(2)]
+    app = create_app({**settings, "LOG_RETIRED_KEYS": ", ".join(good)})
+    with app.app_context():
+        assert [str(k) for k in keys.retired()] == good
 
 
 def test_a_key_not_named_for_the_sites_host_is_taken_with_a_warning(tmp_path, caplog) -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from petitions.infra.tlog import entries
-from petitions.infra.tlog.entries import EntryError, add_entry, remove_entry, replay, restore_entry
+from petitions.infra.tlog.entries import EntryError, add_entry, group_entry, remove_entry, replay, restore_entry
 
 C = "ab" * 32
 
@@ -56,6 +56,7 @@ def test_entries_are_compact_json_with_only_public_fields() -> None:
     }
     assert remove_entry(3, "invalidated") == b'{"op":"remove","entry":3,"reason":"invalidated"}'
     assert restore_entry(3) == b'{"op":"restore","entry":3}'
+    assert group_entry(3, "acme.org") == b'{"op":"group","entry":3,"domain":"acme.org"}'
     with pytest.raises(EntryError):
         remove_entry(3, "because")
     with pytest.raises(EntryError):
@@ -76,6 +77,9 @@ def test_entries_are_compact_json_with_only_public_fields() -> None:
         (b'{"op":"remove","entry":1.0,"reason":"withdrawn"}', "entry index"),
         (b'{"op":"remove","entry":0}', "reason"),
         (b'{"op":"restore"}', "entry index"),
+        (b'{"op":"group","entry":0}', "domain"),
+        (b'{"op":"group","entry":0,"domain":""}', "domain"),
+        (b'{"op":"group","domain":"acme.org"}', "entry index"),
         (b'{"op":"merge","entry":0}', "unknown op"),
     ],
 )
@@ -87,6 +91,21 @@ def test_malformed_entries_are_refused(data: bytes, message: str) -> None:
 def test_unknown_fields_are_ignored() -> None:
     parsed = entries.parse_entry(b'{"op":"add","commitment":"' + C.encode() + b'","country":"GB","extra":[1]}')
     assert (parsed.op, parsed.country, parsed.domain) == ("add", "GB", None)
+
+
+def test_a_group_entry_moves_an_add_into_a_group_live_or_removed() -> None:
+    log = [
+        add_entry(C, "GB"),  # 0
+        add_entry(C, "FR"),  # 1
+        add_entry(C, "DE", "old.example"),  # 2
+        remove_entry(1, "invalidated"),  # 3
+        group_entry(0, "acme.org"),  # 4: live, counts toward acme.org from now on
+        group_entry(1, "acme.org"),  # 5: removed, counts toward it once restored
+        group_entry(2, "acme.org"),  # 6: moves from old.example
+    ]
+    assert replay(log).live_by_group() == {"acme.org": 2}
+    tally = replay([*log, restore_entry(1)])
+    assert tally.summary()["by_group"] == {"acme.org": 3} and tally.count == 3
 
 
 def test_replay_counts_the_adds_that_are_live() -> None:
@@ -132,6 +151,11 @@ def test_replay_counts_the_adds_that_are_live() -> None:
             "names entry 1, which is not an add",
         ),
         ([add_entry(C, "GB"), b"{}"], "entry 1 is malformed: unknown op None"),
+        (
+            [add_entry(C, "GB"), remove_entry(0, "withdrawn"), group_entry(1, "acme.org")],
+            "entry 2 \\(group\\) names entry 1, which is not an add",
+        ),
+        ([add_entry(C, "GB"), group_entry(1, "acme.org")], "entry 1 \\(group\\) names entry 1, which does not come"),
     ],
 )
 def test_a_log_that_does_not_add_up_says_which_entry(log: list[bytes], message: str) -> None:

@@ -4,11 +4,14 @@ An entry is one JSON object, UTF-8, written without insignificant whitespace:
 - {"op":"add","commitment":"<64 hex>","country":"GB"} and "domain":"<group domain>" only when
   the signature counts toward a supporter group;
 - {"op":"remove","entry":<index of an add>,"reason":"withdrawn"|"invalidated"|"erased"};
-- {"op":"restore","entry":<index of a removed add>}.
+- {"op":"restore","entry":<index of a removed add>};
+- {"op":"group","entry":<index of an add>,"domain":"<group domain>"}: the add counts toward that
+  supporter group from now on (an add sequenced before its group was shown publicly: see
+  transparency/sequencer.py).
 Unknown fields are ignored; an unknown op stops the replay, since its effect on the count is unknown.
 
 The count is the number of adds whose last state is live. A remove must name an earlier add
-that is live, a restore an earlier add that is removed: anything else is a log that does not
+that is live, a restore an earlier add that is removed, a group an earlier add: anything else is a log that does not
 add up, and the replay says which entry breaks it.
 
 The commitment binds the signer's address and a secret random nonce, so that the signer (who
@@ -106,8 +109,16 @@ def restore_entry(index: int) -> bytes:
     return data
 
 
+def group_entry(index: int, domain: str) -> bytes:
+    """The entry that makes add `index` count toward the supporter group of `domain`."""
+    data = _encode({"op": "group", "entry": index, "domain": domain})
+    parse_entry(data)
+    return data
+
+
 class Entry(NamedTuple):
-    """A parsed entry: op, and for an add its commitment, country and group domain; else the add it names."""
+    """A parsed entry: op, and for an add its commitment, country and group domain; else the add it names
+    (and for a group, the domain)."""
 
     op: str
     commitment: str = ""
@@ -126,6 +137,7 @@ _FAST_ADD = re.compile(
 )
 _FAST_REMOVE = re.compile(rb'\{"op":"remove","entry":(0|[1-9][0-9]{0,17}),"reason":"(' + _TEXT + rb'+)"\}')
 _FAST_RESTORE = re.compile(rb'\{"op":"restore","entry":(0|[1-9][0-9]{0,17})\}')
+_FAST_GROUP = re.compile(rb'\{"op":"group","entry":(0|[1-9][0-9]{0,17}),"domain":"(' + _TEXT + rb"{1,253})\"\}")
 
 
 def _index(value: object) -> int:
@@ -146,6 +158,9 @@ def parse_entry(data: bytes) -> Entry:
     match = _FAST_RESTORE.fullmatch(data)
     if match:
         return Entry("restore", target=int(match[1]))
+    match = _FAST_GROUP.fullmatch(data)
+    if match:
+        return Entry("group", domain=match[2].decode(), target=int(match[1]))
     return parse_json_entry(data)
 
 
@@ -174,6 +189,11 @@ def parse_json_entry(data: bytes) -> Entry:
         return Entry("remove", target=_index(obj.get("entry")), reason=reason)
     if op == "restore":
         return Entry("restore", target=_index(obj.get("entry")))
+    if op == "group":
+        domain = obj.get("domain")
+        if not isinstance(domain, str) or not domain or len(domain) > 253:
+            raise EntryError('"domain" is not a domain')
+        return Entry("group", domain=domain, target=_index(obj.get("entry")))
     raise EntryError(f"unknown op {op!r}")
 
 
@@ -188,7 +208,7 @@ class Tally:
     count: int = 0
     by_country: dict[str, int] = field(default_factory=dict)
     by_group: dict[str, int] = field(default_factory=dict)
-    # Per entry: 0 for a remove or restore, LIVE or REMOVED for an add; and each add's country and group.
+    # Per entry: 0 for a remove, restore or group, LIVE or REMOVED for an add; and each add's country and group.
     states: bytearray = field(default_factory=bytearray)
     countries: list[str | None] = field(default_factory=list)
     domains: list[str | None] = field(default_factory=list)
@@ -217,7 +237,13 @@ class Tally:
             state = self.states[target]
             if state == 0:
                 raise EntryError(f"entry {index} ({entry.op}) names entry {target}, which is not an add")
-            if entry.op == "remove":
+            if entry.op == "group":
+                moved = sys.intern(entry.domain or "")
+                if state == LIVE:
+                    self._move_group(self.domains[target], -1)
+                    self._move_group(moved, +1)
+                self.domains[target] = moved
+            elif entry.op == "remove":
                 if state != LIVE:
                     raise EntryError(f"entry {index} removes entry {target}, which is already removed")
                 self.states[target] = REMOVED
@@ -239,6 +265,10 @@ class Tally:
         self.count += step
         if country is not None:
             self.by_country[country] = self.by_country.get(country, 0) + step
+        if domain is not None:
+            self.by_group[domain] = self.by_group.get(domain, 0) + step
+
+    def _move_group(self, domain: str | None, step: int) -> None:
         if domain is not None:
             self.by_group[domain] = self.by_group.get(domain, 0) + step
 

@@ -9,7 +9,7 @@ petition the public may see has its log served, as with its JSON.
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, jsonify
 from werkzeug.wrappers import Response
 
 from petitions.transparency import keys, reading
@@ -63,3 +63,10 @@ def log_tile(slug: str, path: str) -> Response:
 def log_key() -> Response:
     """The verifier key of every petition's checkpoints (C2SP note verifier key)."""
     return _public(_text(f"{keys.verifier()}\n"), "public, max-age=3600")
+
+
+@bp.get("/log/keys")
+def log_keys() -> Response:
+    """The current verifier key and the retired ones (key rotation), as JSON."""
+    body = {"current": str(keys.verifier()), "retired": [str(k) for k in keys.retired()]}
+    return _public(jsonify(body), "public, max-age=3600")

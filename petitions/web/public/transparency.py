@@ -50,6 +50,7 @@ def log_verify(slug: str) -> str:
         petition=petition,
         log=status,
         key=key,
+        retired_keys=[str(k) for k in keys.retired()],
         command=command,
         autostart=status is not None and status.size <= AUTOSTART_ENTRIES,
     )
