@@ -32,7 +32,15 @@
     return p;
   }
 
-  function table(container, caption, heading, counts) {
+  // Country names by code, as the site's forms name them; the log itself holds only the codes.
+  var names = {};
+  try {
+    names = JSON.parse(page.dataset.countryNames || "{}");
+  } catch (e) {
+    names = {};
+  }
+
+  function table(container, caption, heading, counts, label) {
     container.textContent = "";
     var keys = Object.keys(counts);
     if (!keys.length) return;
@@ -52,7 +60,7 @@
       var r = body.insertRow();
       var th = document.createElement("th");
       th.scope = "row";
-      th.textContent = k;
+      th.textContent = label ? label(k) : k;
       r.appendChild(th);
       var td = r.insertCell();
       td.className = "num";
@@ -90,7 +98,9 @@
       ? "This is the count the site shows."
       : "The site shows " + number(siteCount) + " now; the log counted " + number(result.count) +
         " as of its latest checkpoint. The log catches up within " + interval + ": check again in a moment.";
-    table($("verified-countries"), "By country", "Country", result.byCountry);
+    table($("verified-countries"), "By country", "Country", result.byCountry, function (code) {
+      return names[code] ? names[code] + " (" + code + ")" : code;
+    });
     table($("verified-groups"), "By supporter group", "Group's email domain", result.byGroup);
     resultBox.hidden = false;
     startButton.textContent = "Verify again";

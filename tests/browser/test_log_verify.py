@@ -103,8 +103,9 @@ def test_the_page_verifies_the_sites_own_log(
     verified(page, count)
     expect(page.locator("#verified-compare")).to_have_text("This is the count the site shows.")
     expect(page.locator("#verified-detail")).to_contain_text("The checkpoint's signature by the site's key is valid.")
-    expect(page.locator("#verified-countries table")).to_contain_text("FR")
-    assert page.locator("#verified-countries tbody tr").all_inner_texts() == ["FR\t1", "GB\t2"]
+    expect(page.locator("#verified-countries table")).to_contain_text("France (FR)")
+    rows = page.locator("#verified-countries tbody tr").all_inner_texts()
+    assert rows == ["France (FR)\t1", "United Kingdom (GB)\t2"]
     expect(page.get_by_role("status").filter(has_text="Done")).to_have_text("Done: the log checks out.")
     expect(page.locator("#verify-failure")).to_be_hidden()
     # Pressing the button checks it all again.

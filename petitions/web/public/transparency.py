@@ -20,6 +20,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from petitions.extensions import db
+from petitions.infra import countries
 from petitions.infra.mail import external_url
 from petitions.models import Signature
 from petitions.transparency import keys, receipts
@@ -51,6 +52,7 @@ def log_verify(slug: str) -> str:
         log=status,
         key=key,
         retired_keys=[str(k) for k in keys.retired()],
+        country_names=countries.country_names(),
         command=command,
         autostart=status is not None and status.size <= AUTOSTART_ENTRIES,
     )
