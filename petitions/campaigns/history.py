@@ -21,13 +21,18 @@ from sqlalchemy import bindparam, select
 
 from petitions.clock import iso
 from petitions.extensions import db
-from petitions.models import HourlyCount
+from petitions.models import HourlyCount, Milestone
 
 # Built once: every history request runs it. Hours without signatures are left out.
 _HOURS = (
     select(HourlyCount.hour, HourlyCount.count)
     .where(HourlyCount.petition_id == bindparam("pid"), HourlyCount.count > 0)
     .order_by(HourlyCount.hour)
+)
+_MILESTONES = (
+    select(Milestone.threshold, Milestone.reached_at, Milestone.is_goal)
+    .where(Milestone.petition_id == bindparam("pid"))
+    .order_by(Milestone.reached_at, Milestone.threshold)
 )
 
 
@@ -37,6 +42,8 @@ class History:
 
     hourly: tuple[tuple[datetime, int], ...]
     daily: tuple[tuple[date, int], ...]
+    # (threshold, reached at, was it the goal) of each milestone, in the order reached.
+    milestones: tuple[tuple[int, datetime, bool], ...] = ()
 
     @property
     def total(self) -> int:
@@ -45,12 +52,15 @@ class History:
 
 
 def history(petition_id: int) -> History:
-    """A petition's history, read in one statement from its hourly counters."""
+    """A petition's history, read from its hourly counters, and its milestones."""
     hourly = tuple((hour, n) for hour, n in db.session.execute(_HOURS, {"pid": petition_id}))
     days: Counter[date] = Counter()
     for hour, n in hourly:
         days[hour.date()] += n
-    return History(hourly, tuple(sorted(days.items())))
+    reached = tuple(
+        (threshold, at, bool(goal)) for threshold, at, goal in db.session.execute(_MILESTONES, {"pid": petition_id})
+    )
+    return History(hourly, tuple(sorted(days.items())), reached)
 
 
 def as_json(slug: str, found: History) -> dict[str, object]:
@@ -59,6 +69,9 @@ def as_json(slug: str, found: History) -> dict[str, object]:
         "slug": slug,
         "hourly": [{"hour": iso(hour), "signatures": n} for hour, n in found.hourly],
         "daily": [{"day": day.isoformat(), "signatures": n} for day, n in found.daily],
+        "milestones": [
+            {"threshold": threshold, "reached_at": iso(at), "goal": goal} for threshold, at, goal in found.milestones
+        ],
     }
 
 

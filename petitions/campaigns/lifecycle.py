@@ -46,6 +46,7 @@ class PetitionData:
     body: str
     goal: int
     closes_at: datetime | None = None
+    auto_raise_goal: bool = False
 
 
 def initial_status(owner: User, moderation: str) -> str:
@@ -105,6 +106,7 @@ def _apply(petition: Petition, data: PetitionData) -> None:
     petition.body = data.body
     petition.body_html = render_markdown(data.body)
     petition.goal = data.goal
+    petition.auto_raise_goal = data.auto_raise_goal
     petition.closes_at = data.closes_at
 
 
@@ -197,6 +199,7 @@ def update_petition(
         else:
             waits = True  # the same proposal again: it keeps its place in the queue
         petition.goal = data.goal
+        petition.auto_raise_goal = data.auto_raise_goal
         petition.closes_at = data.closes_at
     else:
         _apply(petition, data)

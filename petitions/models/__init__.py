@@ -1,6 +1,7 @@
 """The data model; importing this package registers every table on the metadata."""
 
 from petitions.models.log import LogEntry, LogRemoval, LogTile, PetitionLog
+from petitions.models.milestone import Milestone
 from petitions.models.operations import (
     AuditEntry,
     BlockedDomain,
@@ -29,6 +30,7 @@ __all__ = [
     "LogEntry",
     "LogRemoval",
     "LogTile",
+    "Milestone",
     "OutboxMessage",
     "Petition",
     "PetitionLog",

@@ -35,6 +35,7 @@ def test_the_json_adds_up_to_the_count_and_is_cacheable_and_cors_open(app, clien
             {"hour": "2025-03-02T00:00:00Z", "signatures": 1},
         ],
         "daily": [{"day": "2025-03-01", "signatures": 2}, {"day": "2025-03-02", "signatures": 1}],
+        "milestones": [],
     }
     count = client.get(f"/api/v1/petitions/{slug}/count").json["signature_count"]
     assert sum(h["signatures"] for h in response.json["hourly"]) == count == 3
@@ -69,7 +70,12 @@ def test_unknown_and_hidden_petitions_are_404_as_json(app, client) -> None:
 def test_a_petition_without_signatures_has_an_empty_history(app, client) -> None:
     with app.app_context():
         slug = make_petition().slug
-    assert client.get(f"/api/v1/petitions/{slug}/history").json == {"slug": slug, "hourly": [], "daily": []}
+    assert client.get(f"/api/v1/petitions/{slug}/history").json == {
+        "slug": slug,
+        "hourly": [],
+        "daily": [],
+        "milestones": [],
+    }
     assert client.get(f"/petitions/{slug}/history.csv").text == "hour,signatures\r\n"
 
 

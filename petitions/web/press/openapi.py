@@ -92,7 +92,7 @@ _PETITION = {
 
 _HISTORY = {
     "type": "object",
-    "required": ["slug", "hourly", "daily"],
+    "required": ["slug", "hourly", "daily", "milestones"],
     "properties": {
         "slug": {"type": "string"},
         "hourly": {
@@ -116,6 +116,20 @@ _HISTORY = {
                     "signatures": {"type": "integer", "minimum": 1},
                 },
             },
+        },
+        "milestones": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["threshold", "reached_at", "goal"],
+                "properties": {
+                    "threshold": {"type": "integer", "minimum": 1},
+                    "reached_at": {"type": "string", "format": "date-time"},
+                    "goal": {"type": "boolean", "description": "The threshold was the petition's goal then."},
+                },
+            },
+            "description": "100, 1,000, 10,000, 100,000, 1,000,000 and the goal, each recorded once, when the"
+            " count first reached it (noticed within seconds), in the order reached.",
         },
     },
     "description": "Signatures that count today, by the UTC hour and day in which each was confirmed, oldest"
