@@ -18,6 +18,7 @@ from petitions.infra import mail
 from petitions.moderation import abuse
 from petitions.signatures import retention
 from petitions.transparency import sequencer
+from petitions.webhooks import delivery as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def drain(*, clock: Any = utcnow) -> tuple[int, int]:
     record_milestones(now=clock())
     sequencer.log_changed(sequencer.sequence_all(now=clock()))
     updates.queue_all(now=clock())
+    webhooks.drain(clock=clock)
     return mail.drain(clock=clock)
 
 
@@ -71,8 +73,9 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
         queued = updates.queue_batch(now=utcnow())
         db.session.commit()
         reached = record_milestones()
+        hooked = sum(webhooks.run_once())
         sent, failed = mail.run_once()
-        return bool(queued or held or reached) or sent + failed > 0
+        return bool(queued or held or reached or hooked) or sent + failed > 0
 
     helpers = [
         threading.Thread(target=_repeat, args=(app, stop, _send), name=f"mail-sender-{n}", daemon=True)

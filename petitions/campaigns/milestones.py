@@ -15,7 +15,6 @@ exist exactly when the milestone does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +27,7 @@ from petitions.extensions import db
 from petitions.infra.database import is_postgresql
 from petitions.infra.mail import external_url, queue_email
 from petitions.models import Milestone, Petition, User
+from petitions.webhooks import events
 
 STEPS = (100, 1_000, 10_000, 100_000, 1_000_000)
 # The petitions that can have milestones: any that takes or took confirmations. The status
@@ -85,9 +85,9 @@ def _missing() -> list[tuple[int, int, bool, int]]:
     return sorted((row[0], row[1], bool(row[2]), row[3]) for row in rows)
 
 
-def record_reached(*, now: datetime, announce: Callable[[Reached], None] | None = None) -> list[Reached]:
-    """Record every milestone reached since the last run, email each campaigner, raise goals they asked
-    to be raised; `announce` is called for each new milestone in the same transaction (webhooks).
+def record_reached(*, now: datetime) -> list[Reached]:
+    """Record every milestone reached since the last run, email each campaigner, emit the webhook
+    events, and raise the goals their campaigners asked to be raised.
 
     The caller commits. Returns what was recorded by this call (nothing that another worker
     recorded first).
@@ -121,8 +121,7 @@ def record_reached(*, now: datetime, announce: Callable[[Reached], None] | None 
                 .execution_options(synchronize_session="fetch")
             )
         _email(petition, milestone, raised, now=now)
-        if announce is not None:
-            announce(milestone)
+        events.milestone(petition, milestone.threshold, milestone.is_goal, milestone.count, now=now)
     db.session.flush()
     return reached
 

@@ -16,6 +16,7 @@ from petitions.models.petition import STATUSES, CountryCount, GroupDomain, Hourl
 from petitions.models.revision import PetitionRevision
 from petitions.models.signature import FormStamp, Signature
 from petitions.models.user import User
+from petitions.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "STATUSES",
@@ -41,4 +42,7 @@ __all__ = [
     "SupporterGroup",
     "UpdateDelivery",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
