@@ -1,9 +1,11 @@
 """Forms more than one blueprint shows: buttons that are only their CSRF token, and a webhook endpoint."""
 
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField
+from wtforms import SelectMultipleField
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from petitions.web.fields import LineField
 
 
 class ButtonForm(FlaskForm):
@@ -17,7 +19,7 @@ class LogoutForm(FlaskForm):
 class WebhookForm(FlaskForm):
     """A webhook endpoint: its URL and the events it receives (campaigners' and admins' pages)."""
 
-    url = StringField(
+    url = LineField(
         "Endpoint URL",
         validators=[DataRequired("Please give the URL to send events to."), Length(max=2000)],
         description="http:// or https://, on a public address. We POST each event as JSON, signed"
