@@ -56,6 +56,15 @@ class Defaults:
     # SQLite, where a sender holds the one write lock while it sends.
     MAIL_SENDERS: int | None = None
 
+    # Webhooks (petitions/webhooks/).
+    # Deliver to loopback, private and link-local addresses too: for tests and a closed network only.
+    WEBHOOK_ALLOW_PRIVATE = False
+    WEBHOOK_TIMEOUT = 10  # seconds for one delivery
+    WEBHOOK_RETRY_BASE_DELAY = 30  # seconds; doubled after each failure ...
+    WEBHOOK_RETRY_MAX_DELAY = 3600  # ... up to this cap
+    WEBHOOK_MAX_ATTEMPTS = 8  # a delivery failing this many times is given up, kept
+    WEBHOOK_DISABLE_AFTER = 5  # failed attempts in a row that disable an endpoint, with a notice
+
     # Signing.
     SIGNATURE_TOKEN_MAX_AGE = 30 * 24 * 3600
     SIGNATURE_MAX_RESENDS = 3  # confirmation emails re-sent to a repeated signing, at most
@@ -161,6 +170,12 @@ _ENV: dict[str, type] = {
     "LOG_SIGNING_KEY": str,
     "LOG_INTERVAL": float,
     "LOG_RETIRED_KEYS": str,
+    "WEBHOOK_ALLOW_PRIVATE": bool,
+    "WEBHOOK_TIMEOUT": float,
+    "WEBHOOK_RETRY_BASE_DELAY": float,
+    "WEBHOOK_RETRY_MAX_DELAY": float,
+    "WEBHOOK_MAX_ATTEMPTS": int,
+    "WEBHOOK_DISABLE_AFTER": int,
 }
 
 

@@ -11,13 +11,14 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from petitions.campaigns import lifecycle, updates
+from petitions.campaigns import lifecycle, milestones, updates
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.infra import mail
 from petitions.moderation import abuse
 from petitions.signatures import retention
 from petitions.transparency import sequencer
+from petitions.webhooks import delivery as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,22 @@ def housekeeping(*, now: Any = None) -> dict[str, int]:
     return {"closed": closed, "ips_dropped": dropped, "stamps_forgotten": stamps}
 
 
+def record_milestones(*, now: Any = None) -> int:
+    """Record the milestones reached since the last run, with their emails; commit. Returns how many."""
+    reached = milestones.record_reached(now=now or utcnow())
+    db.session.commit()
+    return len(reached)
+
+
 def drain(*, clock: Any = utcnow) -> tuple[int, int]:
-    """Put suspected signatures in their batches, bring the public logs up to date, queue every
-    pending update, then send everything due (the logs' receipts included). Returns (sent, failed)."""
+    """Put suspected signatures in their batches, record milestones, bring the public logs up to date,
+    queue every pending update, then send everything due (the logs' receipts included). Returns (sent, failed)."""
     abuse.assign_suspected(now=clock())
     db.session.commit()
+    record_milestones(now=clock())
     sequencer.log_changed(sequencer.sequence_all(now=clock()))
     updates.queue_all(now=clock())
+    webhooks.drain(clock=clock)
     return mail.drain(clock=clock)
 
 
@@ -62,8 +72,10 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
         held = abuse.assign_suspected(now=utcnow())
         queued = updates.queue_batch(now=utcnow())
         db.session.commit()
+        reached = record_milestones()
+        hooked = sum(webhooks.run_once())
         sent, failed = mail.run_once()
-        return bool(queued or held) or sent + failed > 0
+        return bool(queued or held or reached or hooked) or sent + failed > 0
 
     helpers = [
         threading.Thread(target=_repeat, args=(app, stop, _send), name=f"mail-sender-{n}", daemon=True)

@@ -25,6 +25,7 @@ RANK = {
     "moderation": 2,
     "accounts": 2,
     "transparency": 2,
+    "webhooks": 2,
     "web": 3,
 }
 # The entry points wire everything together and may import anything. The log verifier is a command

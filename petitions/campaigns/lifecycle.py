@@ -13,10 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from petitions.counting.counts import lock
 from petitions.exceptions import DomainError
 from petitions.extensions import db
-from petitions.infra.database import rowcount
 from petitions.infra.text import render_markdown
 from petitions.models import Petition, PetitionRevision, Signature, User
 from petitions.models.revision import MATERIAL_FIELDS
+from petitions.webhooks import events
 
 # Slugs that would shadow a route under /petitions/.
 RESERVED_SLUGS = {"new"}
@@ -46,6 +46,7 @@ class PetitionData:
     body: str
     goal: int
     closes_at: datetime | None = None
+    auto_raise_goal: bool = False
 
 
 def initial_status(owner: User, moderation: str) -> str:
@@ -105,6 +106,7 @@ def _apply(petition: Petition, data: PetitionData) -> None:
     petition.body = data.body
     petition.body_html = render_markdown(data.body)
     petition.goal = data.goal
+    petition.auto_raise_goal = data.auto_raise_goal
     petition.closes_at = data.closes_at
 
 
@@ -197,6 +199,7 @@ def update_petition(
         else:
             waits = True  # the same proposal again: it keeps its place in the queue
         petition.goal = data.goal
+        petition.auto_raise_goal = data.auto_raise_goal
         petition.closes_at = data.closes_at
     else:
         _apply(petition, data)
@@ -218,6 +221,7 @@ def close_petition(petition: Petition, *, now: datetime) -> None:
     petition.closed_at = now
     petition.updated_at = now
     db.session.flush()
+    events.closed(petition, now=now)
 
 
 def reopen_petition(petition: Petition, *, now: datetime) -> None:
@@ -234,13 +238,20 @@ def reopen_petition(petition: Petition, *, now: datetime) -> None:
 
 def close_expired(*, now: datetime) -> int:
     """Give petitions past their closing date the status 'closed' (the public already sees them closed)."""
-    result = db.session.execute(
-        update(Petition)
-        .where(Petition.status == "open", Petition.closes_at.is_not(None), Petition.closes_at <= now)
-        .values(status="closed", closed_at=Petition.closes_at, updated_at=now)
-        .execution_options(synchronize_session=False)
+    closed = list(
+        db.session.execute(
+            update(Petition)
+            .where(Petition.status == "open", Petition.closes_at.is_not(None), Petition.closes_at <= now)
+            .values(status="closed", closed_at=Petition.closes_at, updated_at=now)
+            .returning(Petition.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
     )
-    return rowcount(result)
+    for petition_id in sorted(closed):
+        petition = db.session.get_one(Petition, petition_id)
+        db.session.refresh(petition)
+        events.closed(petition, now=now)
+    return len(closed)
 
 
 def publish_drafts(owner: User, *, now: datetime, moderation: str) -> list[Petition]:

@@ -1,6 +1,7 @@
 """The data model; importing this package registers every table on the metadata."""
 
 from petitions.models.log import LogEntry, LogRemoval, LogTile, PetitionLog
+from petitions.models.milestone import Milestone
 from petitions.models.operations import (
     AuditEntry,
     BlockedDomain,
@@ -15,6 +16,7 @@ from petitions.models.petition import STATUSES, CountryCount, GroupDomain, Hourl
 from petitions.models.revision import PetitionRevision
 from petitions.models.signature import FormStamp, Signature
 from petitions.models.user import User
+from petitions.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "STATUSES",
@@ -29,6 +31,7 @@ __all__ = [
     "LogEntry",
     "LogRemoval",
     "LogTile",
+    "Milestone",
     "OutboxMessage",
     "Petition",
     "PetitionLog",
@@ -39,4 +42,7 @@ __all__ = [
     "SupporterGroup",
     "UpdateDelivery",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

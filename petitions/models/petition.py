@@ -67,6 +67,9 @@ class Petition(Model):
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     goal: Mapped[int]
+    # The campaigner's choice: once the goal is reached, the worker raises it to the next round
+    # number (campaigns/milestones.next_goal).
+    auto_raise_goal: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), default="draft")
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

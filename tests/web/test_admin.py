@@ -103,6 +103,7 @@ def admin_urls(app: Flask, ids: dict) -> list[tuple[str, str]]:
         "kind": "domain",
         "block_id": 1,
         "revision_id": ids["revision_id"],
+        "endpoint_id": 1,
     }
     found = []
     with app.test_request_context():

@@ -26,4 +26,5 @@ from petitions.web.admin import (  # noqa: E402,F401  (registers the views on th
     moderation,
     reports,
     signatures,
+    webhooks,
 )

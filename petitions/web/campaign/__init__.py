@@ -4,4 +4,8 @@ from flask import Blueprint
 
 bp = Blueprint("campaign", __name__)
 
-from petitions.web.campaign import dashboard, routes  # noqa: E402,F401  (registers the views on the blueprint)
+from petitions.web.campaign import (  # noqa: E402,F401  (registers the views on the blueprint)
+    dashboard,
+    routes,
+    webhooks,
+)

@@ -6,7 +6,7 @@ from flask import abort, current_app, render_template, request, stream_with_cont
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from petitions.campaigns import exports, stats
+from petitions.campaigns import exports, milestones, stats
 from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.models import Petition
@@ -40,6 +40,7 @@ def dashboard(slug: str) -> str:
         petition=petition,
         status=petition.effective_status(now),
         pending=stats.pending_count(petition),
+        milestones=milestones.of_petition(petition.id),
         days=days,
         hours=hours,
         day_chart=stats.render_bar_chart(days, chart_id="chart-days", title="Signatures per day"),

@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from petitions.clock import utcnow
@@ -55,6 +55,11 @@ class PetitionForm(FlaskForm):
             DataRequired("Please set a goal, a whole number of signatures."),
             NumberRange(min=1, max=100_000_000, message="The goal must be between 1 and 100,000,000."),
         ],
+    )
+    auto_raise_goal = BooleanField(
+        "Raise the goal when it is reached",
+        description="When the count reaches the goal, the goal moves up to the next round number"
+        " (for example from 1,000 to 2,000) and you get an email.",
     )
     closes_at = DateField(
         "Closing date (optional)",

@@ -27,6 +27,7 @@ def _petition_data(form: PetitionForm) -> lifecycle.PetitionData:
         body=required_value(form.body),
         goal=required_value(form.goal),
         closes_at=form.closes_at_utc(),
+        auto_raise_goal=bool(form.auto_raise_goal.data),
     )
 
 

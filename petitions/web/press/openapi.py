@@ -90,6 +90,53 @@ _PETITION = {
     ]
 }
 
+_HISTORY = {
+    "type": "object",
+    "required": ["slug", "hourly", "daily", "milestones"],
+    "properties": {
+        "slug": {"type": "string"},
+        "hourly": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["hour", "signatures"],
+                "properties": {
+                    "hour": {"type": "string", "format": "date-time", "description": "The hour's start (UTC)."},
+                    "signatures": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+        "daily": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["day", "signatures"],
+                "properties": {
+                    "day": {"type": "string", "format": "date", "description": "The UTC day."},
+                    "signatures": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+        "milestones": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["threshold", "reached_at", "goal"],
+                "properties": {
+                    "threshold": {"type": "integer", "minimum": 1},
+                    "reached_at": {"type": "string", "format": "date-time"},
+                    "goal": {"type": "boolean", "description": "The threshold was the petition's goal then."},
+                },
+            },
+            "description": "100, 1,000, 10,000, 100,000, 1,000,000 and the goal, each recorded once, when the"
+            " count first reached it (noticed within seconds), in the order reached.",
+        },
+    },
+    "description": "Signatures that count today, by the UTC hour and day in which each was confirmed, oldest"
+    " first; periods without any are left out. A signature invalidated or withdrawn later is taken out of the"
+    " period it was confirmed in, so the periods never go negative and add up to signature_count.",
+}
+
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
@@ -191,10 +238,19 @@ def spec(base_url: str) -> dict[str, Any]:
                     "responses": {"200": _json("Count", "The count."), **_ERRORS},
                 }
             },
+            "/petitions/{slug}/history": {
+                "get": {
+                    "summary": "New signatures per hour and per day, adding up to the count (cacheable)",
+                    "description": "The same as CSV at /petitions/{slug}/history.csv on the site (?by=day for days).",
+                    "parameters": [_SLUG],
+                    "responses": {"200": _json("History", "The history."), **_ERRORS},
+                }
+            },
         },
         "components": {
             "schemas": {
                 "Count": _COUNT,
+                "History": _HISTORY,
                 "PetitionSummary": _SUMMARY,
                 "Petition": _PETITION,
                 "PetitionList": {
