@@ -19,13 +19,14 @@ from urllib.parse import urlencode
 
 from babel import Locale
 from flask import Flask, current_app, g, has_request_context, request, url_for
-from flask_babel import format_decimal, get_locale, gettext, refresh
+from flask_babel import format_decimal, format_percent, get_locale, gettext, refresh
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from petitions.counting.counts import FewerThan
 from petitions.extensions import db
+from petitions.extensions import lazy_text as _l
 
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -143,11 +144,32 @@ def text_direction() -> str:
     return locale.text_direction if locale is not None else "ltr"
 
 
+# A petition's status as pages show it (the code itself stays in URLs, the JSON and the CSV).
+# TRANSLATORS: the status of a petition (la pétition, die Petition, la petición).
+_STATUS_NAMES = {
+    "draft": _l("draft"),
+    "pending": _l("pending"),
+    "open": _l("open"),
+    "closed": _l("closed"),
+    "hidden": _l("hidden"),
+}
+
+
+def status_name(status: str) -> str:
+    """A petition's status in the page's language ("open" in English, "abierta" in Spanish)."""
+    return str(_STATUS_NAMES.get(status, status))
+
+
 def thousands(value: int | FewerThan) -> str:
     """A count in the page's locale: 12,345 in English, 12.345 in German, 12 345 in French."""
     if isinstance(value, FewerThan):
         return gettext("fewer than %(n)s", n=format_decimal(value.limit))
     return format_decimal(value)
+
+
+def share(part: int, whole: int) -> str:
+    """part of whole as a percentage with one decimal, in the page's locale: 12.5% (12,5% in German)."""
+    return format_percent(part / whole if whole else 0, format="#,##0.0%")
 
 
 def init_app(app: Flask) -> None:
@@ -162,4 +184,10 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def i18n_helpers() -> dict[str, Any]:
-        return {"html_lang": html_lang, "text_direction": text_direction, "language_links": language_links}
+        return {
+            "html_lang": html_lang,
+            "text_direction": text_direction,
+            "language_links": language_links,
+            "status_name": status_name,
+            "share": share,
+        }

@@ -6,8 +6,16 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    TextAreaField,
+)
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
@@ -15,6 +23,7 @@ from petitions.extensions import lazy_text as _l
 from petitions.models import STATUSES
 from petitions.moderation.reports import RESOLUTIONS
 from petitions.web.fields import LineField, LineSearchField, strip
+from petitions.web.i18n import status_name
 
 
 def _slug(value: str | None) -> str | None:
@@ -39,12 +48,15 @@ class PetitionFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField(
-        _l("Status"), choices={"": _l("Any status"), **{s: s for s in STATUSES}}, validate_choice=False
-    )
+    status = SelectField(_l("Status"), validate_choice=False)
     q = LineSearchField(_l("Title or address contains"), filters=[strip], validators=[Optional(), Length(max=100)])
     owner = LineSearchField(_l("Owner's email contains"), filters=[strip], validators=[Optional(), Length(max=254)])
     edited = BooleanField(_l("Only those edited since review"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The statuses to choose from, in the page's language."""
+        super().__init__(*args, **kwargs)
+        self.status.choices = [("", _("Any status"))] + [(s, status_name(s)) for s in STATUSES]
 
 
 class ReasonForm(FlaskForm):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -23,7 +25,6 @@ class ReportForm(FlaskForm):
 
     reason = SelectField(
         _l("What is wrong with this petition?"),
-        choices={"": _l("Choose a reason"), **reports.REPORT_REASONS},
         validators=[DataRequired(_l("Please choose a reason."))],
         validate_choice=False,
     )
@@ -44,6 +45,11 @@ class ReportForm(FlaskForm):
         description=_l("Only if the moderators may contact you about this report. It is never shown publicly."),
         render_kw={"autocomplete": "email", "inputmode": "email"},
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The reasons to choose from, in the page's language."""
+        super().__init__(*args, **kwargs)
+        self.reason.choices = [("", _("Choose a reason"))] + [(k, str(v)) for k, v in reports.REPORT_REASONS.items()]
 
     def validate_reason(self, field: SelectField) -> None:
         """Only the listed reasons."""
