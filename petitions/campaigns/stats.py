@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import format_decimal, gettext, ngettext
+from babel import numbers
+from flask_babel import get_locale, gettext, ngettext
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
@@ -36,6 +37,11 @@ FORMATS = {
     "day": ("%-d %b", "%-d %B %Y"),
     "hour": ("%-d %b %H:00", "%-d %b %Y, %H:00 UTC"),
 }
+
+
+def format_decimal(n: int) -> str:
+    """n as the page's language writes it (12,345; 12.345); English outside any app, where the messages are too."""
+    return numbers.format_decimal(n, locale=get_locale() or "en")
 
 
 @dataclass(frozen=True)
