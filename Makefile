@@ -10,7 +10,7 @@ FLASK := $(VENV)/bin/flask --app app
 TEST_WORKERS ?= auto
 LINT_PATHS := petitions tests bench app.py gunicorn.conf.py
 
-.PHONY: run worker test lint bench chromium clean
+.PHONY: run worker test lint bench chromium clean translations
 
 $(VENV)/.run-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,19 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy
+
+# The message catalogues (petitions/translations/): extract the marked strings into messages.pot, merge
+# them into each language's messages.po (new ones empty, changed ones fuzzy for a translator to check),
+# and compile the .mo files the site reads. The .mo files are committed, so that a fresh clone, a plain
+# `pytest` and `gunicorn app:app` all have them; tests/infra/test_catalogues.py fails when one is stale.
+# A new language: $(VENV)/bin/pybabel init -i petitions/translations/messages.pot -d petitions/translations -l xx
+TRANSLATIONS := petitions/translations
+translations: $(VENV)/.run-installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_text -k mail_text -c TRANSLATORS: \
+	  --add-location=file --sort-by-file --width=100 --project=petitions --version=1 \
+	  -o $(TRANSLATIONS)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --width=100 --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(TRANSLATIONS) --statistics
 
 # Every figure is a ratio measured side by side in one run; the tables also go to docs/PERFORMANCE.md.
 bench: $(VENV)/.dev-installed

@@ -46,13 +46,14 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
+    from flask_babel import lazy_gettext
     from sqlalchemy import select
 
     from petitions import models
     from petitions.counting import rules  # noqa: F401  (declares LOG_OUT_OF_SYNC, an index built from a count rule)
     from petitions.extensions import csrf, db, limiter, login_manager, migrate
     from petitions.infra import database
-    from petitions.web import microcache
+    from petitions.web import i18n, microcache
 
     microcache.init_app(app)
     if app.config["PROXY_COUNT"]:
@@ -68,8 +69,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    i18n.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message = lazy_gettext("Please sign in to continue.")
 
     @login_manager.user_loader
     def load_user(session_token: str) -> models.User | None:
@@ -123,7 +125,3 @@ def register_hooks(app: Flask) -> None:
 
     # Names and titles written into emails, also those stored before forms folded them.
     app.add_template_filter(one_line, "one_line")
-
-    @app.template_filter("thousands")
-    def thousands(value: int) -> str:
-        return f"{value:,}"

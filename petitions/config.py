@@ -23,6 +23,10 @@ class Defaults:
 
     BASE_URL = "http://127.0.0.1:5000"
     MODERATION = "post"
+    # Interface languages offered (comma-separated codes, each with a catalogue in
+    # petitions/translations/ except the default) and the one used when nothing else decides.
+    LANGUAGES = "en,es,fr,de"
+    DEFAULT_LOCALE = "en"
     RATELIMIT_ENABLED = True
     REDIS_URL: str | None = None
 
@@ -148,6 +152,8 @@ _ENV: dict[str, type] = {
     "MAIL_DEFAULT_SENDER": str,
     "REDIS_URL": str,
     "MODERATION": str,
+    "LANGUAGES": str,
+    "DEFAULT_LOCALE": str,
     "RATELIMIT_ENABLED": bool,
     "COUNT_MAX_AGE": int,
     "SESSION_COOKIE_SECURE": bool,
@@ -258,6 +264,7 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
 
     if not float(app.config["LOG_INTERVAL"]) > 0:
         raise ConfigError(f"LOG_INTERVAL must be a number of seconds above 0, not {app.config['LOG_INTERVAL']!r}")
+    _load_languages(app)
     if app.config["MODERATION"] not in {"post", "pre"}:
         raise ConfigError(f"MODERATION must be 'post' or 'pre', not {app.config['MODERATION']!r}")
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
@@ -286,6 +293,28 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
             "Generate one, with APP_ENV and FLASK_ENV not set to production, by: "
             f"flask --app app log-keygen {host}"
         )
+
+
+def _load_languages(app: Flask) -> None:
+    """LANGUAGES as a tuple of locale codes Babel knows, DEFAULT_LOCALE one of them; Flask-Babel's own default."""
+    from babel import Locale, UnknownLocaleError
+
+    raw = app.config["LANGUAGES"]
+    codes = [c.strip() for c in raw.split(",")] if isinstance(raw, str) else [str(c).strip() for c in raw]
+    codes = [c.replace("-", "_") for c in codes if c]
+    for code in codes:
+        try:
+            Locale.parse(code)
+        except (ValueError, UnknownLocaleError):
+            raise ConfigError(f"LANGUAGES holds {code!r}, which is not a language code (like en, es, pt_BR)") from None
+    default = str(app.config["DEFAULT_LOCALE"]).strip().replace("-", "_")
+    if not codes:
+        codes = [default]
+    if default not in codes:
+        raise ConfigError(f"DEFAULT_LOCALE ({default!r}) must be one of LANGUAGES ({', '.join(codes)})")
+    app.config["LANGUAGES"] = tuple(codes)
+    app.config["DEFAULT_LOCALE"] = default
+    app.config["BABEL_DEFAULT_LOCALE"] = default
 
 
 def _default_stream_limit() -> int | None:

@@ -1,8 +1,9 @@
 """Extensions, created unbound here and bound to the app in the factory."""
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from flask import Flask, current_app
+from flask_babel import Babel, lazy_gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -45,6 +46,24 @@ else:
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# Bound with its locale selector (web/i18n.py) by the factory.
+babel = Babel()
+
+
+def N_(message: str) -> str:
+    """Mark a message id for the catalogues (pybabel's keyword N_) where gettext translates it later."""
+    return message
+
+
+def lazy_text(message: str, **variables: Any) -> str:
+    """A message translated when it is shown, in the language of that page (pybabel's keyword _l).
+
+    For texts made once, at import: form labels and validation messages, module constants. It
+    is Flask-Babel's lazy string, typed as the str it stands for (WTForms takes str).
+    """
+    return cast(str, lazy_gettext(message, **variables))
+
+
 # Limits come from the settings (RATELIMIT_*), stored where RATELIMIT_STORAGE_URI says:
 # Redis when REDIS_URL is set, so every process and machine shares them.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")

@@ -130,3 +130,15 @@ def test_gunicorn_refuses_a_production_start_without_a_secret(tmp_path) -> None:
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set in production" in result.stderr
+
+
+def test_languages_are_checked(monkeypatch, tmp_path) -> None:
+    base = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x"}
+    with pytest.raises(ConfigError, match="LANGUAGES holds 'xx'"):
+        create_app({**base, "LANGUAGES": "en,xx"})
+    with pytest.raises(ConfigError, match="DEFAULT_LOCALE"):
+        create_app({**base, "LANGUAGES": "es,fr", "DEFAULT_LOCALE": "en"})
+    monkeypatch.setenv("LANGUAGES", "de, pt-BR")
+    monkeypatch.setenv("DEFAULT_LOCALE", "de")
+    app = create_app(base)
+    assert app.config["LANGUAGES"] == ("de", "pt_BR") and app.config["BABEL_DEFAULT_LOCALE"] == "de"

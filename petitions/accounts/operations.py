@@ -17,7 +17,7 @@ from petitions.exceptions import DomainError, EmailTaken, TokenInvalid
 from petitions.extensions import db
 from petitions.infra import tokens
 from petitions.infra.database import rowcount
-from petitions.infra.mail import external_url, queue_email
+from petitions.infra.mail import external_url, mail_text, queue_email
 from petitions.models import Petition, User
 from petitions.models.user import new_session_token
 from petitions.signatures.mailboxes import canonical_email
@@ -66,7 +66,7 @@ def send_confirmation(user: User, *, now: datetime) -> None:
     token = tokens.make_token(tokens.CONFIRM_ACCOUNT, [user.id, user.email])
     queue_email(
         user.email,
-        "Confirm your email address",
+        mail_text("Confirm your email address"),
         "confirm_account",
         now=now,
         user=user,
@@ -78,7 +78,7 @@ def warn_existing(email: str, *, now: datetime) -> None:
     """Tell the owner of an address that someone tried to register it again."""
     queue_email(
         account_email(email),
-        "Someone tried to register with your email address",
+        mail_text("Someone tried to register with your email address"),
         "account_exists",
         now=now,
         login_url=external_url("auth.login"),
@@ -144,6 +144,12 @@ def change_name(user: User, name: str) -> None:
     db.session.flush()
 
 
+def change_locale(user: User, locale: str | None) -> None:
+    """Set the account's interface language (a code the caller checked against LANGUAGES), or None: the browser's."""
+    user.locale = locale or None
+    db.session.flush()
+
+
 def request_email_change(user: User, new_email: str, password: str, *, now: datetime) -> str:
     """Start moving the account to a new address; it changes only when the link sent there is opened.
 
@@ -162,7 +168,7 @@ def request_email_change(user: User, new_email: str, password: str, *, now: date
     if taken:
         queue_email(
             address,
-            "This email address already has an account",
+            mail_text("This email address already has an account"),
             "email_change_taken",
             now=now,
             login_url=external_url("auth.login"),
@@ -172,7 +178,7 @@ def request_email_change(user: User, new_email: str, password: str, *, now: date
         token = tokens.make_token(CONFIRM_EMAIL_CHANGE, [user.id, address])
         queue_email(
             address,
-            "Confirm your new email address",
+            mail_text("Confirm your new email address"),
             "confirm_email_change",
             now=now,
             user=user,
@@ -180,7 +186,7 @@ def request_email_change(user: User, new_email: str, password: str, *, now: date
         )
     queue_email(
         user.email,
-        "Your email address is about to change",
+        mail_text("Your email address is about to change"),
         "email_change_notice",
         now=now,
         user=user,
@@ -242,7 +248,7 @@ def change_password(user: User, current_password: str, new_password: str, *, now
 def _notify_password_changed(user: User, *, now: datetime) -> None:
     queue_email(
         user.email,
-        "Your password was changed",
+        mail_text("Your password was changed"),
         "password_changed",
         now=now,
         user=user,
@@ -268,7 +274,7 @@ def delete_account(user: User, password: str, *, now: datetime) -> list[Petition
         petition.owner_id = None
     queue_email(
         user.email,
-        "Your account is deleted",
+        mail_text("Your account is deleted"),
         "account_deleted",
         now=now,
         user=user,
@@ -307,7 +313,7 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
     savepoint = db.session.begin_nested()
     queue_email(
         user.email,
-        "Reset your password",
+        mail_text("Reset your password"),
         "password_reset",
         now=now,
         user=user,

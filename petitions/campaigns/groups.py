@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from petitions.counting import counts, rules
@@ -84,15 +85,15 @@ def parse_domains(text: str) -> list[str]:
         try:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError:
-            raise GroupError(f"{raw!r} is not a domain name like example.com.") from None
+            raise GroupError(_("%(domain)s is not a domain name like example.com.", domain=repr(raw))) from None
         if not _DOMAIN.match(domain):
-            raise GroupError(f"{raw!r} is not a domain name like example.com.")
+            raise GroupError(_("%(domain)s is not a domain name like example.com.", domain=repr(raw)))
         if domain not in domains:
             domains.append(domain)
     if not domains:
-        raise GroupError("Give at least one email domain, like example.com.")
+        raise GroupError(_("Give at least one email domain, like example.com."))
     if len(domains) > 50:
-        raise GroupError("A group can have at most 50 domains.")
+        raise GroupError(_("A group can have at most 50 domains."))
     return domains
 
 
@@ -107,7 +108,7 @@ def save_group(
     """
     name = name.strip()
     if not name:
-        raise GroupError("Give the group a name.")
+        raise GroupError(_("Give the group a name."))
     personal = [d for d in domains if personal_domain(d)]
     if personal:
         raise GroupError(
@@ -123,7 +124,7 @@ def save_group(
     }
     clash = [d for d in domains if d in taken and (group is None or taken[d] != group.id)]
     if clash:
-        raise GroupError(f"{', '.join(clash)} already belongs to another group of this petition.")
+        raise GroupError(_("%(domains)s already belongs to another group of this petition.", domains=", ".join(clash)))
     if group is None:
         group = SupporterGroup(petition_id=petition.id, name=name, created_at=now, signature_count=0)
         db.session.add(group)

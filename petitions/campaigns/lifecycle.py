@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from slugify import slugify
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -96,7 +97,7 @@ def create_petition(owner: User, data: PetitionData, *, now: datetime, moderatio
         except IntegrityError:  # a concurrent request took the slug; pick again
             continue
         return petition
-    raise RuntimeError("could not find a free slug")  # pragma: no cover - five collisions in a row
+    raise RuntimeError(_("could not find a free slug"))  # pragma: no cover - five collisions in a row
 
 
 def _apply(petition: Petition, data: PetitionData) -> None:
@@ -216,7 +217,7 @@ def update_petition(
 def close_petition(petition: Petition, *, now: datetime) -> None:
     """Close an open petition early; its count is final from now on."""
     if petition.effective_status(now) != "open":
-        raise CannotChangeStatus("Only an open petition can be closed.")
+        raise CannotChangeStatus(_("Only an open petition can be closed."))
     petition.status = "closed"
     petition.closed_at = now
     petition.updated_at = now
@@ -227,9 +228,9 @@ def close_petition(petition: Petition, *, now: datetime) -> None:
 def reopen_petition(petition: Petition, *, now: datetime) -> None:
     """Reopen a petition closed early, as long as its closing date has not passed."""
     if petition.status != "closed":
-        raise CannotChangeStatus("Only a closed petition can be reopened.")
+        raise CannotChangeStatus(_("Only a closed petition can be reopened."))
     if petition.closes_at is not None and petition.closes_at <= now:
-        raise CannotChangeStatus("Its closing date has passed; set a later closing date first.")
+        raise CannotChangeStatus(_("Its closing date has passed; set a later closing date first."))
     petition.status = "open"
     petition.closed_at = None
     petition.updated_at = now

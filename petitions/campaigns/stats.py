@@ -14,19 +14,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from babel import numbers
+from flask_babel import get_locale, gettext, ngettext
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from petitions.counting.counts import hour_of
 from petitions.counting.rules import awaiting_confirmation, counted
 from petitions.extensions import db
+from petitions.extensions import lazy_text as _l
 from petitions.models import HourlyCount, Petition, Signature
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 RECENT_HOURS = 48
 RECENT_COMMENTS = 20
-ANONYMOUS = "A signer"
+ANONYMOUS = _l("A signer")
 CHAR_WIDTH = 7.0  # about the width of one character of a chart label (12 units high), to keep labels apart
 
 # How each unit's periods are written: on the axis, and in full (tooltips, tables, descriptions).
@@ -34,6 +37,11 @@ FORMATS = {
     "day": ("%-d %b", "%-d %B %Y"),
     "hour": ("%-d %b %H:00", "%-d %b %Y, %H:00 UTC"),
 }
+
+
+def format_decimal(n: int) -> str:
+    """n as the page's language writes it (12,345; 12.345); English outside any app, where the messages are too."""
+    return numbers.format_decimal(n, locale=get_locale() or "en")
 
 
 @dataclass(frozen=True)
@@ -201,16 +209,31 @@ def describe(series: Series) -> str:
     """A sentence saying what the chart shows, for its <desc> and for anyone not seeing it."""
     points = series.points
     if not points:
-        return "No periods to show."
-    unit = series.unit + ("" if len(points) == 1 else "s")
-    total = series.total
-    text = (
-        f"{total:,} {'signature' if total == 1 else 'signatures'} over {len(points):,} {unit}, "
-        f"from {series.long(points[0])} to {series.long(points[-1])}."
-    )
+        return gettext("No periods to show.")
+    total, first, last = series.total, series.long(points[0]), series.long(points[-1])
+    signatures = ngettext("%(n)s signature", "%(n)s signatures", total, n=format_decimal(total))
+    periods = dict(n=format_decimal(len(points)), signatures=signatures, first=first, last=last)
+    if series.unit == "day":
+        text = ngettext(
+            "%(signatures)s over %(n)s day, from %(first)s to %(last)s.",
+            "%(signatures)s over %(n)s days, from %(first)s to %(last)s.",
+            len(points),
+            **periods,
+        )
+    else:
+        text = ngettext(
+            "%(signatures)s over %(n)s hour, from %(first)s to %(last)s.",
+            "%(signatures)s over %(n)s hours, from %(first)s to %(last)s.",
+            len(points),
+            **periods,
+        )
     peak = series.peak
     if peak is not None and peak.count > 0:
-        text += f" The most in one {series.unit}: {peak.count:,}, on {series.long(peak)}."
+        most = dict(count=format_decimal(peak.count), when=series.long(peak))
+        if series.unit == "day":
+            text += " " + gettext("The most in one day: %(count)s, on %(when)s.", **most)
+        else:
+            text += " " + gettext("The most in one hour: %(count)s, on %(when)s.", **most)
     return text
 
 
@@ -232,7 +255,7 @@ def render_bar_chart(
     highest = series.peak
     peak = highest.count if highest is not None else 0
     # room on the left for the highest value, however many digits it has
-    left, right, top, bottom = max(40, round(len(f"{peak:,}") * CHAR_WIDTH) + 14), 12, 16, 40
+    left, right, top, bottom = max(40, round(len(format_decimal(peak)) * CHAR_WIDTH) + 14), 12, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     base = top + plot_h
     n = max(len(points), 1)
@@ -249,7 +272,7 @@ def render_bar_chart(
         f'<line class="chart-grid" x1="{left}" y1="{top}" x2="{left + plot_w}" y2="{top}" stroke="#b1b4b6" '
         f'stroke-width="1" stroke-dasharray="4 4"/>',
         f'<text class="chart-label" x="{left - 8}" y="{top + 4}" text-anchor="end" font-size="12" fill="#3d3d3d">'
-        f"{peak:,}</text>",
+        f"{escape(format_decimal(peak))}</text>",
         f'<text class="chart-label" x="{left - 8}" y="{base + 4}" text-anchor="end" font-size="12" fill="#3d3d3d">'
         "0</text>",
     ]
@@ -259,9 +282,10 @@ def render_bar_chart(
                 continue
             h = max(point.count / peak * plot_h, 1.0)
             x = left + i * slot + (slot - bar_w) / 2
+            tip = f"{series.long(point)}: {format_decimal(point.count)}"
             parts.append(
                 f'<rect class="bar" x="{_num(x)}" y="{_num(base - h)}" width="{_num(bar_w)}" height="{_num(h)}" '
-                f'fill="{escape(color)}"><title>{escape(series.long(point))}: {point.count:,}</title></rect>'
+                f'fill="{escape(color)}"><title>{escape(tip)}</title></rect>'
             )
     parts.append(
         f'<line class="chart-axis" x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}"'

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from babel import numbers
 from flask import current_app
 from sqlalchemy import TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -223,7 +224,7 @@ def by_group(petition_id: int) -> list[tuple[str, int]]:
     ]
 
 
-# "fewer than N" in the widget's languages.
+# "fewer than N" in the widget's languages (its own ?lang=; pages say it through their catalogue, web/i18n.py).
 _FEWER_THAN = {"en": "fewer than {n}", "fr": "moins de {n}", "de": "weniger als {n}", "es": "menos de {n}"}
 
 
@@ -241,8 +242,9 @@ class FewerThan:
         return self.label()
 
     def label(self, lang: str = "en") -> str:
-        """The words, in one of the widget's languages (English otherwise)."""
-        return _FEWER_THAN.get(lang, _FEWER_THAN["en"]).format(n=self.limit)
+        """The words, in one of the widget's languages (English otherwise), the number as the language writes it."""
+        lang = lang if lang in _FEWER_THAN else "en"
+        return _FEWER_THAN[lang].format(n=numbers.format_decimal(self.limit, locale=lang))
 
 
 def _threshold(threshold: int | None) -> int:

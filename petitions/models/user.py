@@ -41,6 +41,8 @@ class User(UserMixin, Model):
     # id: SQLite gives a deleted account's id to the next one, and a cookie holding only the id
     # would open that account. A new value ends every session holding the old one.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    # The interface language the campaigner chose (a code of LANGUAGES); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     petitions: Mapped[list[Petition]] = relationship(back_populates="owner", order_by="Petition.id")
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -26,7 +27,7 @@ class BlockError(DomainError):
 def _reason(text: str) -> str:
     text = (text or "").strip()[:500]
     if not text:
-        raise BlockError("Please give the reason for the block.")
+        raise BlockError(_("Please give the reason for the block."))
     return text
 
 
@@ -63,7 +64,7 @@ def _add(row: _Block, what: str, actor: User, *, action: str, details: dict[str,
         with db.session.begin_nested():
             db.session.add(row)
     except IntegrityError:
-        raise BlockError(f"{what} is blocked already.") from None
+        raise BlockError(_("%(what)s is blocked already.", what=what)) from None
     audit.record(actor, action, row.__tablename__, row.id, reason=row.reason, details=details, now=now)
     blocks_cache().forget()
     return row

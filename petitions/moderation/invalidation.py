@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Row, Select, and_, case, delete, func, or_, select, update
 
 from petitions.counting import counts
@@ -22,13 +23,14 @@ from petitions.counting.counts import Counted
 from petitions.counting.rules import counted
 from petitions.exceptions import DomainError
 from petitions.extensions import db
+from petitions.extensions import lazy_text as _l
 from petitions.infra.database import rowcount
 from petitions.infra.netaddr import network_range
 from petitions.models import Invalidation, Petition, Signature, User
 from petitions.moderation import audit
 from petitions.transparency import removals
 
-NO_CRITERIA = "Give at least one criterion: refusing to match every signature."
+NO_CRITERIA = _l("Give at least one criterion: refusing to match every signature.")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -55,7 +57,9 @@ class PreviewOutdated(InvalidationError):
 
     def __init__(self, expected: int, actual: int) -> None:
         """Keep both numbers for the message."""
-        super().__init__(f"{actual} signatures match now, not {expected} as in the preview.")
+        super().__init__(
+            _("%(actual)s signatures match now, not %(expected)s as in the preview.", actual=actual, expected=expected)
+        )
         self.expected = expected
         self.actual = actual
 
@@ -122,10 +126,10 @@ def parse_domain(text: str) -> str:
     try:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
-        raise InvalidCriteria(f"{text!r} is not a domain like example.org.", "domain") from None
+        raise InvalidCriteria(_("%(text)s is not a domain like example.org.", text=repr(text)), "domain") from None
     labels = domain.split(".")
     if not domain or len(domain) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise InvalidCriteria(f"{text!r} is not a domain like example.org.", "domain")
+        raise InvalidCriteria(_("%(text)s is not a domain like example.org.", text=repr(text)), "domain")
     return domain
 
 
@@ -154,12 +158,12 @@ def criteria(
     if slug and slug.strip():
         petition = db.session.scalar(select(Petition).where(Petition.slug == slug.strip()))
         if petition is None:
-            raise InvalidCriteria(f"No petition has the address {slug.strip()!r}.", "petition")
+            raise InvalidCriteria(_("No petition has the address %(slug)s.", slug=repr(slug.strip())), "petition")
     for name, value in (("created_from", created_from), ("created_before", created_before)):
         if value is not None and value.tzinfo is None:
-            raise InvalidCriteria("Times must be given in UTC.", name)
+            raise InvalidCriteria(_("Times must be given in UTC."), name)
     if created_from is not None and created_before is not None and created_from >= created_before:
-        raise InvalidCriteria("The end of the time window must be after its start.", "created_before")
+        raise InvalidCriteria(_("The end of the time window must be after its start."), "created_before")
     result = Criteria(
         petition=petition,
         domain=parse_domain(domain) if domain and domain.strip() else None,
@@ -255,7 +259,7 @@ def invalidate(crit: Criteria, actor: User, *, reason: str, now: datetime, expec
     """
     text = (reason or "").strip()[:500]
     if not text:
-        raise ReasonRequired("Please give the reason for invalidating these signatures.")
+        raise ReasonRequired(_("Please give the reason for invalidating these signatures."))
     conds = [*crit.conditions(), Signature.invalidated_at.is_(None)]
     batch = Invalidation(
         petition_id=crit.petition.id if crit.petition is not None else None,
@@ -278,7 +282,7 @@ def invalidate(crit: Criteria, actor: User, *, reason: str, now: datetime, expec
         .execution_options(synchronize_session=False)
     ).all()
     if not rows:
-        raise NothingToInvalidate("No valid signature matches: nothing was invalidated.")
+        raise NothingToInvalidate(_("No valid signature matches: nothing was invalidated."))
     if expected is not None and len(rows) != expected:
         raise PreviewOutdated(expected, len(rows))
     confirmed = _counted(rows)
@@ -306,7 +310,7 @@ def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> 
     """
     text = (reason or "").strip()[:500]
     if not text:
-        raise ReasonRequired("Please give the reason for reversing this invalidation.")
+        raise ReasonRequired(_("Please give the reason for reversing this invalidation."))
     claimed = db.session.execute(
         update(Invalidation)
         .where(Invalidation.id == batch.id, Invalidation.reversed_at.is_(None))
@@ -314,7 +318,7 @@ def reverse(batch: Invalidation, actor: User, *, reason: str, now: datetime) -> 
         .execution_options(synchronize_session=False)
     )
     if rowcount(claimed) != 1:
-        raise AlreadyReversed("This invalidation was already reversed.")
+        raise AlreadyReversed(_("This invalidation was already reversed."))
     conds = [Signature.invalidation_id == batch.id]
     _lock_rows(*conds)
     rows = db.session.execute(

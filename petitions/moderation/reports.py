@@ -9,20 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select, update
 
 from petitions.extensions import db
+from petitions.extensions import lazy_text as _l
 from petitions.models import Petition, Report, User
 from petitions.moderation import audit
 from petitions.moderation.review import ModerationError, WrongStatus, hide, reason_text
 
 # What a member of the public may report a petition for, with the words shown to them.
+# Shown on the report form and the admin pages: lazy, so each is read in the page's language.
 REPORT_REASONS: dict[str, str] = {
-    "spam": "Spam or advertising",
-    "hateful": "Hateful, abusive or harassing",
-    "misleading": "Misleading or false",
-    "illegal": "Illegal content",
-    "other": "Something else",
+    "spam": _l("Spam or advertising"),
+    "hateful": _l("Hateful, abusive or harassing"),
+    "misleading": _l("Misleading or false"),
+    "illegal": _l("Illegal content"),
+    "other": _l("Something else"),
 }
 # What an administrator may do with a report.
 RESOLUTIONS = ("dismiss", "hide")
@@ -70,7 +73,7 @@ def file_report(
 ) -> Report:
     """Store a report from the public for the moderators. Raises InvalidReport for an unknown reason."""
     if reason not in REPORT_REASONS:
-        raise InvalidReport("Please choose one of the reasons.")
+        raise InvalidReport(_("Please choose one of the reasons."))
     report = Report(
         petition_id=petition.id,
         reason=reason,
@@ -91,13 +94,13 @@ def resolve_report(report: Report, actor: User, *, resolution: str, note: str, n
     or ModerationError for an unknown resolution.
     """
     if resolution not in RESOLUTIONS:
-        raise ModerationError("Please choose what to do with the report.")
+        raise ModerationError(_("Please choose what to do with the report."))
     text = reason_text(note)
     petition = db.session.get(Petition, report.petition_id)
     if petition is None:  # pragma: no cover - reports are deleted with their petition
-        raise ModerationError("The petition of this report no longer exists.")
+        raise ModerationError(_("The petition of this report no longer exists."))
     if resolution == "hide" and petition.status == "draft":
-        raise WrongStatus("This petition is a draft: it is not public, so there is nothing to hide.")
+        raise WrongStatus(_("This petition is a draft: it is not public, so there is nothing to hide."))
     hidden_now = False
     if resolution == "hide" and petition.status != "hidden":
         hide(petition, actor, reason=text, now=now)
@@ -116,7 +119,7 @@ def resolve_report(report: Report, actor: User, *, resolution: str, note: str, n
         ).scalars()
     )
     if report.id not in resolved:
-        raise ReportAlreadyResolved("Another administrator has already resolved this report.")
+        raise ReportAlreadyResolved(_("Another administrator has already resolved this report."))
     audit.record(
         actor,
         f"report.{resolution}",

@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from petitions.counting.counts import lock
 from petitions.exceptions import DomainError
-from petitions.extensions import db
-from petitions.infra.mail import external_url, queue_email
+from petitions.extensions import N_, db
+from petitions.infra.mail import external_url, mail_text, queue_email
 from petitions.models import STATUSES, AuditEntry, Petition, User
 from petitions.moderation import audit
 
@@ -40,7 +41,7 @@ def reason_text(reason: str | None) -> str:
     """The reason as stored (trimmed, at most 500 characters); raises ReasonRequired when there is none."""
     text = (reason or "").strip()
     if not text:
-        raise ReasonRequired("Please give a reason.")
+        raise ReasonRequired(_("Please give a reason."))
     return text[:500]
 
 
@@ -49,13 +50,16 @@ def _petition_url(petition: Petition) -> str:
 
 
 def email_owner(petition: Petition, subject: str, template: str, *, now: datetime, **context: Any) -> None:
-    """Queue an email about their petition to its owner, in the caller's transaction; none once the account is gone."""
+    """Queue an email about their petition to its owner, in the caller's transaction; none once the account is gone.
+
+    `subject` is a message id with `%(title)s` where the petition's title goes (mail_text fills it in).
+    """
     owner = petition.owner
     if owner is None:  # the account was deleted; nobody to tell
         return
     queue_email(
         owner.email,
-        f"{subject}: {petition.title}"[:255],
+        mail_text(subject, title=petition.title)[:255],
         template,
         now=now,
         user=owner,
@@ -136,23 +140,23 @@ def hide(petition: Petition, actor: User, *, reason: str, now: datetime, action:
     text = reason_text(reason)
     lock(petition)  # a concurrent moderator waits, then sees the new status
     if petition.status == "hidden":
-        raise WrongStatus("This petition is already hidden.")
+        raise WrongStatus(_("This petition is already hidden."))
     if petition.status == "draft":
-        raise WrongStatus("This petition is a draft: it is not public, so there is nothing to hide.")
+        raise WrongStatus(_("This petition is a draft: it is not public, so there is nothing to hide."))
     previous = petition.status
     petition.status = "hidden"
     petition.moderation_reason = text
     petition.edited_since_review_at = None  # reviewed: hidden as it reads now
     petition.updated_at = now
     audit.record(actor, action, "petition", petition.id, reason=text, details={"previous_status": previous}, now=now)
-    email_owner(petition, "Your petition has been hidden", "petition_hidden", now=now, reason=text)
+    email_owner(petition, N_("Your petition has been hidden: %(title)s"), "petition_hidden", now=now, reason=text)
     db.session.flush()
 
 
 def reject(petition: Petition, actor: User, *, reason: str, now: datetime) -> None:
     """Refuse a petition waiting in the pre-moderation queue: it is hidden with the reason."""
     if petition.status != "pending":
-        raise WrongStatus("Only a petition waiting for approval can be rejected.")
+        raise WrongStatus(_("Only a petition waiting for approval can be rejected."))
     hide(petition, actor, reason=reason, now=now, action="petition.reject")
 
 
@@ -160,14 +164,14 @@ def approve(petition: Petition, actor: User, *, now: datetime) -> None:
     """Open a petition waiting in the pre-moderation queue, and tell its owner."""
     lock(petition)
     if petition.status != "pending":
-        raise WrongStatus("Only a petition waiting for approval can be approved.")
+        raise WrongStatus(_("Only a petition waiting for approval can be approved."))
     petition.status = "open"
     petition.opened_at = now
     petition.moderation_reason = None
     petition.edited_since_review_at = None
     petition.updated_at = now
     audit.record(actor, "petition.approve", "petition", petition.id, details={"previous_status": "pending"}, now=now)
-    email_owner(petition, "Your petition is approved", "petition_approved", now=now)
+    email_owner(petition, N_("Your petition is approved: %(title)s"), "petition_approved", now=now)
     db.session.flush()
 
 
@@ -196,7 +200,7 @@ def restore(petition: Petition, actor: User, *, reason: str | None = None, now: 
     """Show a hidden petition again, in the status it had before. Returns that status."""
     lock(petition)
     if petition.status != "hidden":
-        raise WrongStatus("Only a hidden petition can be restored.")
+        raise WrongStatus(_("Only a hidden petition can be restored."))
     status = status_before_hiding(petition, now=now)
     petition.status = status
     petition.moderation_reason = None
@@ -208,7 +212,7 @@ def restore(petition: Petition, actor: User, *, reason: str | None = None, now: 
         petition.closed_at = petition.closes_at if petition.closes_at and petition.closes_at <= now else now
     audit.record(actor, "petition.restore", "petition", petition.id, reason=reason, details={"status": status}, now=now)
     if status != "pending":
-        email_owner(petition, "Your petition is visible again", "petition_restored", now=now)
+        email_owner(petition, N_("Your petition is visible again: %(title)s"), "petition_restored", now=now)
     db.session.flush()
     return status
 
@@ -217,7 +221,7 @@ def mark_reviewed(petition: Petition, actor: User, *, now: datetime) -> None:
     """Clear the "edited since review" flag of a petition a moderator has read as it is now."""
     lock(petition)
     if petition.edited_since_review_at is None:
-        raise WrongStatus("This petition has not been edited since it was last reviewed.")
+        raise WrongStatus(_("This petition has not been edited since it was last reviewed."))
     edited = petition.edited_since_review_at
     petition.edited_since_review_at = None
     audit.record(actor, "petition.review", "petition", petition.id, details={"edited_at": edited.isoformat()}, now=now)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from petitions.campaigns.lifecycle import has_signatures
 from petitions.counting.counts import lock
-from petitions.extensions import db
+from petitions.extensions import N_, db
 from petitions.infra.text import render_markdown
 from petitions.models import Petition, PetitionRevision, User
 from petitions.moderation import audit
@@ -83,7 +83,7 @@ def approve_revision(revision: PetitionRevision, actor: User, *, now: datetime) 
         details={"revision": revision.id, "changed": changes},
         now=now,
     )
-    email_owner(petition, "Your changes are approved", "petition_edit_approved", now=now)
+    email_owner(petition, N_("Your changes are approved: %(title)s"), "petition_edit_approved", now=now)
     db.session.flush()
 
 
@@ -99,6 +99,11 @@ def reject_revision(revision: PetitionRevision, actor: User, *, reason: str, now
         actor, "petition.edit_reject", "petition", petition.id, reason=text, details={"revision": revision.id}, now=now
     )
     email_owner(
-        petition, "Your changes were not approved", "petition_edit_rejected", now=now, reason=text, revision=revision
+        petition,
+        N_("Your changes were not approved: %(title)s"),
+        "petition_edit_rejected",
+        now=now,
+        reason=text,
+        revision=revision,
     )
     db.session.flush()

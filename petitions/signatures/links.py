@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Row, String, bindparam, func
 from petitions.exceptions import TokenInvalid
 from petitions.extensions import db
 from petitions.infra import tokens
-from petitions.infra.mail import OutboxRow, external_url, rendered_late
+from petitions.infra.mail import OutboxRow, external_url, mail_text, rendered_late
 from petitions.models import Petition, Signature
 from petitions.signatures.mailboxes import legacy_key
 
@@ -75,15 +75,15 @@ def signer_links(signature: Signature) -> dict[str, str | None]:
 
 CONFIRMATION_EMAIL = "confirm_signature"
 ALREADY_SIGNED_EMAIL = "already_signed"
-_SUBJECTS = {
-    CONFIRMATION_EMAIL: "Please confirm your signature: {title}",
-    ALREADY_SIGNED_EMAIL: "You have already signed: {title}",
-}
 
 
 def subject(template: str, title: str) -> str:
     """The subject of an email to a signer about a petition, cut to the column's 255 characters."""
-    return _SUBJECTS[template].format(title=title)[:255]
+    if template == CONFIRMATION_EMAIL:
+        return mail_text("Please confirm your signature: %(title)s", title=title)[:255]
+    if template == ALREADY_SIGNED_EMAIL:
+        return mail_text("You have already signed: %(title)s", title=title)[:255]
+    raise KeyError(template)
 
 
 def signer_context(name: str, petition: Petition | Row[Any], digest: str, updates: bool) -> dict[str, Any]:

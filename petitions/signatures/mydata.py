@@ -10,7 +10,7 @@ from sqlalchemy import select
 from petitions.exceptions import TokenInvalid
 from petitions.extensions import db
 from petitions.infra import tokens
-from petitions.infra.mail import external_url, queue_email
+from petitions.infra.mail import external_url, mail_text, queue_email
 from petitions.models import Signature
 from petitions.signatures import withdrawing
 from petitions.signatures.mailboxes import normalize_email
@@ -28,7 +28,11 @@ def request_link(address: str, *, now: datetime) -> bool:
         return False
     token = tokens.make_token(MY_DATA, normalized)
     queue_email(
-        first.email, "Your signatures", "my_data", now=now, data_url=external_url("public.my_data_view", token=token)
+        first.email,
+        mail_text("Your signatures"),
+        "my_data",
+        now=now,
+        data_url=external_url("public.my_data_view", token=token),
     )
     return True
 

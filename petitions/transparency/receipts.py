@@ -23,7 +23,15 @@ from sqlalchemy import bindparam, select, text
 
 from petitions.extensions import db
 from petitions.infra.database import is_postgresql
-from petitions.infra.mail import LateEmail, OutboxRow, Unsendable, external_url, queue_late_emails, rendered_late
+from petitions.infra.mail import (
+    LateEmail,
+    OutboxRow,
+    Unsendable,
+    external_url,
+    mail_text,
+    queue_late_emails,
+    rendered_late,
+)
 from petitions.models import Signature
 from petitions.models.types import UTCDateTime
 
@@ -78,7 +86,7 @@ _QUEUE_PG = text(
 
 def subject(title: str) -> str:
     """The receipt's subject, cut to the column's 255 characters."""
-    return f"Your signature is in the public log: {title}"[:255]
+    return mail_text("Your signature is in the public log: %(title)s", title=title)[:255]
 
 
 def verify_url(slug: str, entry: int | None = None, nonce: str | None = None) -> str:

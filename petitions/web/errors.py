@@ -6,12 +6,45 @@ import logging
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from petitions.extensions import db
+from petitions.extensions import N_, db
+from petitions.extensions import lazy_text as _l
 
 log = logging.getLogger(__name__)
+
+# Werkzeug's own words for the errors a person may meet, marked so that an error page is read in the
+# page's language (handle_http translates them; the API answers in English). The descriptions we
+# give abort() are marked with N_ and translated by handle_http the same way.
+_WERKZEUG_WORDS = (
+    _l("Bad Request"),
+    _l("The browser (or proxy) sent a request that this server could not understand."),
+    _l("Forbidden"),
+    _l(
+        "You don't have the permission to access the requested resource. It is either read-protected or not"
+        " readable by the server."
+    ),
+    _l("Not Found"),
+    _l(
+        "The requested URL was not found on the server. If you entered the URL manually please check your"
+        " spelling and try again."
+    ),
+    _l("Method Not Allowed"),
+    _l("The method is not allowed for the requested URL."),
+    _l("Conflict"),
+    _l(
+        "A conflict happened while processing the request. The resource might have been modified while the"
+        " request was being processed."
+    ),
+    _l("Gone"),
+    _l(
+        "The requested URL is no longer available on this server and there is no forwarding address. If you"
+        " followed a link from a foreign page, please contact the author of this page."
+    ),
+    _l("Internal Server Error"),
+)
 
 
 def _wants_json() -> bool:
@@ -27,7 +60,12 @@ def handle_http(exc: HTTPException) -> ResponseReturnValue:
             response = jsonify(error=text)
         else:
             response = current_app.make_response(
-                render_template("errors/error.html", code=429, name="Too many attempts", description=text)
+                render_template(
+                    "errors/error.html",
+                    code=429,
+                    name=_("Too many attempts"),
+                    description=_("Too many attempts from your connection. Please wait a few minutes and try again."),
+                )
             )
         response.status_code = 429
         retry_after = getattr(exc, "retry_after", None)  # set on werkzeug's TooManyRequests, when known
@@ -36,9 +74,11 @@ def handle_http(exc: HTTPException) -> ResponseReturnValue:
         return response
     name, description = exc.name, exc.description
     if code == 413:
-        name, description = "Too large", too_large_message()
+        name, description = _("Too large"), too_large_message()
     if _wants_json():
         return jsonify(error=description or name), code
+    # Werkzeug's words (_WERKZEUG_WORDS) in the page's language; ours come translated already.
+    name, description = _(name), _(description) if description else description
     return render_template("errors/error.html", code=code, name=name, description=description), code
 
 
@@ -46,9 +86,10 @@ def too_large_message() -> str:
     """What a 413 says: the limit, and that nothing was kept."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} kB"
-    return (
-        f"What you sent is larger than this site accepts (at most {size}), so nothing was saved. "
-        "Please shorten it and try again."
+    return _(
+        "What you sent is larger than this site accepts (at most %(size)s), so nothing was saved."
+        " Please shorten it and try again.",
+        size=size,
     )
 
 
@@ -62,9 +103,11 @@ def handle_csrf(exc: CSRFError) -> ResponseReturnValue:
     return render_template(
         "errors/error.html",
         code=400,
-        name="The form has expired",
-        description="The form expired or did not come from this site, so nothing was saved. "
-        "Please go back, reload the page and try again.",
+        name=_("The form has expired"),
+        description=_(
+            "The form expired or did not come from this site, so nothing was saved."
+            " Please go back, reload the page and try again."
+        ),
     ), 400
 
 
@@ -77,14 +120,15 @@ def handle_unexpected(exc: Exception) -> ResponseReturnValue:
         log.error("Database unavailable: %s", exc)
         code, name, text = (
             503,
-            "Service unavailable",
-            "The site is busy or under maintenance. Please try again in a moment.",
+            N_("Service unavailable"),
+            N_("The site is busy or under maintenance. Please try again in a moment."),
         )
     else:
         log.exception("Unhandled error")
-        code, name, text = 500, InternalServerError().name, "Something went wrong on our side. Nothing was saved."
+        code, name, text = 500, InternalServerError().name, N_("Something went wrong on our side. Nothing was saved.")
     if _wants_json():
         return jsonify(error=text), code
+    name, text = _(name), _(text)
     # A page that needs nothing from the database, which may be what failed.
     return render_template("errors/unavailable.html", name=name, description=text), code
 

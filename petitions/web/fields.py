@@ -8,10 +8,11 @@ from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import SearchInput
 
+from petitions.extensions import lazy_text as _l
 from petitions.infra.text import one_line
 from petitions.signatures.mailboxes import InvalidEmail, canonical_email
 
-VALID_EMAIL = "Please enter a valid email address, like name@example.org."
+VALID_EMAIL = _l("Please enter a valid email address, like name@example.org.")
 
 
 _T = TypeVar("_T")
@@ -68,23 +69,23 @@ def valid_email(_form: Any, field: Field) -> None:
         raise ValidationError(VALID_EMAIL) from None
 
 
-def name_field(label: str = "Your name") -> LineField:
+def name_field(label: str = _l("Your name")) -> LineField:
     """A person's name, on one line, required, at most 100 characters."""
     return LineField(
         label,
         filters=[strip],
         validators=[
-            DataRequired("Please enter your name."),
-            Length(max=100, message="Please keep your name under 100 characters."),
+            DataRequired(_l("Please enter your name.")),
+            Length(max=100, message=_l("Please keep your name under 100 characters.")),
         ],
         render_kw={"autocomplete": "name"},
     )
 
 
 def email_field(
-    label: str = "Email address",
+    label: str = _l("Email address"),
     *,
-    required: str = "Please enter your email address.",
+    required: str = _l("Please enter your email address."),
     autocomplete: str = "email",
     **kw: Any,
 ) -> EmailField:
@@ -94,7 +95,7 @@ def email_field(
         filters=[strip],
         validators=[
             DataRequired(required),
-            Length(max=254, message="That email address is too long."),
+            Length(max=254, message=_l("That email address is too long.")),
             valid_email,
         ],
         render_kw={"autocomplete": autocomplete, **kw.pop("render_kw", {})},
@@ -102,14 +103,16 @@ def email_field(
     )
 
 
-def new_password_field(label: str = "Password", *, required: str = "Please choose a password.") -> PasswordField:
+def new_password_field(
+    label: str = _l("Password"), *, required: str = _l("Please choose a password.")
+) -> PasswordField:
     """A password being chosen: at least 10 characters."""
     return PasswordField(
         label,
         validators=[
             DataRequired(required),
-            Length(min=10, max=200, message="Please choose a password of at least 10 characters."),
+            Length(min=10, max=200, message=_l("Please choose a password of at least 10 characters.")),
         ],
-        description="At least 10 characters.",
+        description=_l("At least 10 characters."),
         render_kw={"autocomplete": "new-password"},
     )

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import Row, Select, and_, bindparam, not_, or_, select
 
 from petitions.clock import utcnow
-from petitions.extensions import db
+from petitions.extensions import N_, db
 from petitions.infra.ttlcache import TTLCache
 from petitions.models import Petition
 from petitions.models.petition import PUBLIC_STATUSES, open_at
@@ -72,7 +72,7 @@ def public_petition_or_404(slug: str) -> Petition:
     """A petition the public may see (open or closed), or a 404 (JSON under /api/)."""
     petition = db.session.scalar(select(Petition).where(Petition.slug == slug))
     if petition is None or not petition.is_public():
-        abort(404, description="No petition has that slug.")
+        abort(404, description=N_("No petition has that slug."))
     return petition
 
 

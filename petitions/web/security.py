@@ -10,6 +10,8 @@ from werkzeug.wrappers import Response
 from wtforms import Field, Form
 from wtforms.validators import Length
 
+from petitions.extensions import N_
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
@@ -74,9 +76,9 @@ def private_by_default(response: Response) -> Response:
 def refuse_nul_bytes() -> None:
     """No text we store may hold a NUL byte (PostgreSQL refuses them): refuse such a request at the door."""
     if "\x00" in request.path or (request.query_string and any("\x00" in v for v in request.args.values())):
-        abort(400, description="The address contains a character that is not allowed.")
+        abort(400, description=N_("The address contains a character that is not allowed."))
     if request.method == "POST" and any("\x00" in v for v in request.form.values()):
-        abort(400, description="The form contains a character that is not allowed. Nothing was saved.")
+        abort(400, description=N_("The form contains a character that is not allowed. Nothing was saved."))
 
 
 # Characters of a field with no maximum of its own (a hidden stamp, the honeypot) shown again.

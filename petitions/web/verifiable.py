@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import segno
 from flask import Flask, current_app
+from flask_babel import format_decimal, ngettext
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
@@ -53,8 +54,9 @@ def log_status(petition_id: int, slug: str) -> LogStatus | None:
 def log_interval() -> str:
     """LOG_INTERVAL as people read it: "10 seconds", "2.5 seconds", "1 second"."""
     seconds = float(current_app.config["LOG_INTERVAL"])
-    text = f"{seconds:g}"
-    return f"{text} second" if seconds == 1 else f"{text} seconds"
+    # The plural rules take whole numbers; a fraction of a second reads as plural in English.
+    count = int(seconds) if seconds.is_integer() else 2
+    return ngettext("%(n)s second", "%(n)s seconds", count, n=format_decimal(seconds))
 
 
 def _status_cache(app: Flask) -> TTLCache[LogStatus | None]:

@@ -8,7 +8,7 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       navigator.clipboard.writeText(source.value).then(function () {
-        if (status) status.textContent = "Copied.";
+        if (status) status.textContent = status.dataset.copied || "Copied.";
       });
     });
   });

@@ -10,7 +10,7 @@ The names callers use are importable from here.
 """
 
 from petitions.infra.mail.outbox import LateEmail, claim, queue_email, queue_late_email, queue_late_emails, send_claimed
-from petitions.infra.mail.render import OutboxRow, Unsendable, external_url, rendered_late
+from petitions.infra.mail.render import OutboxRow, Unsendable, external_url, mail_text, rendered_late
 from petitions.infra.mail.senders import drain, run_once
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "claim",
     "drain",
     "external_url",
+    "mail_text",
     "queue_email",
     "queue_late_email",
     "queue_late_emails",

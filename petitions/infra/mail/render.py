@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flask import current_app
+from flask_babel import force_locale, gettext
 from jinja2 import TemplateNotFound
 
 if TYPE_CHECKING:
@@ -21,17 +23,36 @@ def external_url(endpoint: str, **values: Any) -> str:
     return base + adapter.build(endpoint, values)
 
 
+def email_language() -> AbstractContextManager[None]:
+    """The language emails are written in: DEFAULT_LOCALE, whatever the page that caused them spoke.
+
+    An email rendered now (in the request) and one rendered later by the worker (outside any
+    request) must not come out in two languages, nor a subject in one and its body in another;
+    until each recipient's own language is stored, every email uses the site's.
+    """
+    cm: AbstractContextManager[None] = force_locale(current_app.config["DEFAULT_LOCALE"])
+    return cm
+
+
+def mail_text(message: str, **variables: Any) -> str:
+    """A marked string (an email's subject) in the emails' language, its %(name)s filled in."""
+    with email_language():
+        text: str = gettext(message, **variables)
+    return text
+
+
 def render(template: str, context: dict[str, Any]) -> tuple[str, str | None]:
     """(text, html or None) of templates/email/<template>.txt and, when present, .html."""
     context.setdefault("site_url", current_app.config["BASE_URL"])
     # Rendered by Jinja alone: an email has no business with the request's context processors
     # (the signed-in user, the CSRF token), whose work would be thrown away on every message.
     env = current_app.jinja_env
-    text = env.get_template(f"email/{template}.txt").render(context)
-    try:
-        html: str | None = env.get_template(f"email/{template}.html").render(context)
-    except TemplateNotFound:  # a message may be plain text only
-        html = None
+    with email_language():
+        text = env.get_template(f"email/{template}.txt").render(context)
+        try:
+            html: str | None = env.get_template(f"email/{template}.html").render(context)
+        except TemplateNotFound:  # a message may be plain text only
+            html = None
     return text, html
 
 

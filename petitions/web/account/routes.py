@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -16,12 +17,15 @@ from petitions.campaigns import stats
 from petitions.clock import utcnow
 from petitions.exceptions import EmailTaken, TokenExpired, TokenInvalid
 from petitions.extensions import db
+from petitions.extensions import lazy_text as _l
 from petitions.models import Petition, User
+from petitions.web import i18n
 from petitions.web.account import bp
 from petitions.web.account.forms import (
     CancelForm,
     DeleteAccountForm,
     EmailChangeForm,
+    LanguageForm,
     NameForm,
     PasswordChangeForm,
     SignOutEverywhereForm,
@@ -29,8 +33,8 @@ from petitions.web.account.forms import (
 from petitions.web.fields import required_value
 from petitions.web.pages import link_error
 
-NOT_CURRENT = "That is not your current password."
-BAD_EMAIL = "Please enter a valid email address, like name@example.org."
+NOT_CURRENT = _l("That is not your current password.")
+BAD_EMAIL = _l("Please enter a valid email address, like name@example.org.")
 
 
 def _user() -> User:
@@ -43,6 +47,7 @@ def _settings_page(status: int = 200, **bound: FlaskForm) -> tuple[str, int]:
     """The settings page; the forms not named in `bound` start fresh, never reading this request's data."""
     forms: dict[str, Any] = {
         "name_form": NameForm(formdata=None, prefix="profile", data={"name": current_user.name}),
+        "language_form": LanguageForm(formdata=None, prefix="language", data={"locale": current_user.locale or ""}),
         "email_form": EmailChangeForm(formdata=None, prefix="email"),
         "password_form": PasswordChangeForm(formdata=None, prefix="password"),
         "delete_form": DeleteAccountForm(formdata=None, prefix="delete"),
@@ -80,8 +85,24 @@ def change_name() -> Response | tuple[str, int]:
         return _settings_page(422, name_form=form)
     operations.change_name(_user(), required_value(form.name))
     db.session.commit()
-    flash("Your name is saved.", "success")
+    flash(_("Your name is saved."), "success")
     return redirect(url_for(".settings"), 303)
+
+
+@bp.post("/account/language")
+@login_required
+def change_language() -> Response | tuple[str, int]:
+    """Choose the interface language of the account, or leave it to the browser."""
+    form = LanguageForm(prefix="language")
+    if not form.validate_on_submit():
+        return _settings_page(422, language_form=form)
+    operations.change_locale(_user(), form.locale.data or None)
+    db.session.commit()
+    flash(_("Your language is saved."), "success")
+    response = redirect(url_for(".settings"), 303)
+    # The cookie of an earlier ?lang= comes before the account: it follows the new choice, or goes.
+    i18n.set_language_cookie(response, form.locale.data or None)
+    return response
 
 
 @bp.post("/account/email")
@@ -98,12 +119,15 @@ def change_email() -> Response | tuple[str, int]:
     except operations.WrongPassword:
         form.password.errors = [NOT_CURRENT]
     except operations.SameEmail:
-        form.new_email.errors = ["That is your email address already."]
+        form.new_email.errors = [_("That is your email address already.")]
     except ValueError:
         form.new_email.errors = [BAD_EMAIL]
     else:
         db.session.commit()
-        flash(f"We have sent a link to {address}. Your email address changes when you open it.", "info")
+        flash(
+            _("We have sent a link to %(address)s. Your email address changes when you open it.", address=address),
+            "info",
+        )
         return redirect(url_for(".settings"), 303)
     db.session.rollback()
     return _settings_page(422, email_form=form)
@@ -116,7 +140,7 @@ def cancel_email_change() -> Response:
     if CancelForm(prefix="cancel").validate_on_submit() and current_user.pending_email:
         operations.cancel_email_change(_user())
         db.session.commit()
-        flash("The change of email address is cancelled; the link we sent no longer works.", "info")
+        flash(_("The change of email address is cancelled; the link we sent no longer works."), "info")
     return redirect(url_for(".settings"), 303)
 
 
@@ -132,7 +156,7 @@ def confirm_email_change(token: str) -> Response:
     except EmailTaken:
         return link_error("email", "taken", 409)
     db.session.commit()
-    flash(f"Your email address is now {user.email}.", "success")
+    flash(_("Your email address is now %(email)s.", email=user.email), "success")
     if current_user.is_authenticated and current_user.id == user.id:
         return redirect(url_for(".settings"), 303)
     return redirect(url_for("auth.login"), 303)
@@ -155,7 +179,7 @@ def change_password() -> Response | tuple[str, int]:
         return _settings_page(422, password_form=form)
     db.session.commit()
     login_user(_user())  # every other session ended with the old password; this one goes on
-    flash("Your password is changed. You are signed out everywhere else.", "success")
+    flash(_("Your password is changed. You are signed out everywhere else."), "success")
     return redirect(url_for(".settings"), 303)
 
 
@@ -168,7 +192,7 @@ def sign_out_everywhere() -> Response:
         operations.end_sessions(user)
         db.session.commit()
         login_user(user)  # this browser is signed in again with the new token
-        flash("You are signed out everywhere else.", "success")
+        flash(_("You are signed out everywhere else."), "success")
     return redirect(url_for(".settings"), 303)
 
 
@@ -187,5 +211,5 @@ def delete() -> Response | tuple[str, int]:
         return _settings_page(422, delete_form=form)
     db.session.commit()
     logout_user()
-    flash("Your account is deleted. Your petitions stay online, closed, with their signatures.", "info")
+    flash(_("Your account is deleted. Your petitions stay online, closed, with their signatures."), "info")
     return redirect(url_for("public.index"), 303)

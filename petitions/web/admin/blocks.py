@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -38,7 +39,7 @@ def blocks_page() -> Response | Page:
             status = 422
         else:
             db.session.commit()
-            flash(f"{what} is blocked: its signatures are now kept as suspected.", "success")
+            flash(_("%(what)s is blocked: its signatures are now kept as suspected.", what=what), "success")
             return redirect(url_for(".blocks_page"), 303)
     elif request.method == "POST":
         status = 422
@@ -59,7 +60,7 @@ def unblock(kind: str, block_id: int) -> Response:
     if ButtonForm().validate_on_submit():
         blocks.unblock(row, actor(), now=utcnow())
         db.session.commit()
-        flash("The block is lifted.", "success")
+        flash(_("The block is lifted."), "success")
     return redirect(url_for(".blocks_page"), 303)
 
 

@@ -6,14 +6,24 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    TextAreaField,
+)
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
+from petitions.extensions import lazy_text as _l
 from petitions.models import STATUSES
 from petitions.moderation.reports import RESOLUTIONS
 from petitions.web.fields import LineField, LineSearchField, strip
+from petitions.web.i18n import status_name
 
 
 def _slug(value: str | None) -> str | None:
@@ -25,11 +35,11 @@ def _slug(value: str | None) -> str | None:
 
 
 _REASON = [
-    DataRequired("Please give a reason."),
-    Length(max=500, message="Please keep the reason under 500 characters."),
+    DataRequired(_l("Please give a reason.")),
+    Length(max=500, message=_l("Please keep the reason under 500 characters.")),
 ]
 _DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
-_DATETIME_MESSAGE = "Please enter a date and time like 2024-05-01T13:00 (UTC)."
+_DATETIME_MESSAGE = _l("Please enter a date and time like 2024-05-01T13:00 (UTC).")
 
 
 class PetitionFilterForm(FlaskForm):
@@ -38,20 +48,25 @@ class PetitionFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField("Status", choices={"": "Any status", **{s: s for s in STATUSES}}, validate_choice=False)
-    q = LineSearchField("Title or address contains", filters=[strip], validators=[Optional(), Length(max=100)])
-    owner = LineSearchField("Owner's email contains", filters=[strip], validators=[Optional(), Length(max=254)])
-    edited = BooleanField("Only those edited since review")
+    status = SelectField(_l("Status"), validate_choice=False)
+    q = LineSearchField(_l("Title or address contains"), filters=[strip], validators=[Optional(), Length(max=100)])
+    owner = LineSearchField(_l("Owner's email contains"), filters=[strip], validators=[Optional(), Length(max=254)])
+    edited = BooleanField(_l("Only those edited since review"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The statuses to choose from, in the page's language."""
+        super().__init__(*args, **kwargs)
+        self.status.choices = [("", _("Any status"))] + [(s, status_name(s)) for s in STATUSES]
 
 
 class ReasonForm(FlaskForm):
     """A reason, required: hiding and rejecting."""
 
     reason = TextAreaField(
-        "Reason",
+        _l("Reason"),
         filters=[strip],
         validators=_REASON,
-        description="The owner sees this and receives it by email.",
+        description=_l("The owner sees this and receives it by email."),
     )
 
 
@@ -59,9 +74,9 @@ class RestoreForm(FlaskForm):
     """Restoring a hidden petition; the note is for the audit log."""
 
     note = LineField(
-        "Note for the log (optional)",
+        _l("Note for the log (optional)"),
         filters=[strip],
-        validators=[Optional(), Length(max=500, message="Please keep the note under 500 characters.")],
+        validators=[Optional(), Length(max=500, message=_l("Please keep the note under 500 characters."))],
     )
 
 
@@ -69,16 +84,16 @@ class ResolveReportForm(FlaskForm):
     """Dismiss a report, or hide its petition, with a note; the button pressed gives the resolution."""
 
     note = TextAreaField(
-        "Note",
+        _l("Note"),
         filters=[strip],
         validators=[
-            DataRequired("Please write a note."),
-            Length(max=400, message="Please keep the note under 400 characters."),
+            DataRequired(_l("Please write a note.")),
+            Length(max=400, message=_l("Please keep the note under 400 characters.")),
         ],
-        description="Kept in the log. When you hide the petition, its owner reads this as the reason.",
+        description=_l("Kept in the log. When you hide the petition, its owner reads this as the reason."),
     )
     # Not rendered as a field: each submit button carries its value.
-    resolution = HiddenField(validators=[AnyOf(RESOLUTIONS, message="Please choose Dismiss or Hide the petition.")])
+    resolution = HiddenField(validators=[AnyOf(RESOLUTIONS, message=_l("Please choose Dismiss or Hide the petition."))])
 
 
 class SignatureSearchForm(FlaskForm):
@@ -88,34 +103,34 @@ class SignatureSearchForm(FlaskForm):
         csrf = False
 
     petition = LineField(
-        "Petition address (slug)",
+        _l("Petition address (slug)"),
         filters=[_slug],
         validators=[Optional(), Length(max=200)],
-        description="For example stop-selling-rekognition; a pasted petition link works too.",
+        description=_l("For example stop-selling-rekognition; a pasted petition link works too."),
     )
     domain = LineField(
-        "Email domain",
+        _l("Email domain"),
         filters=[strip],
         validators=[Optional(), Length(max=253)],
-        description="Matches the domain and its subdomains: example.org matches mail.example.org too.",
+        description=_l("Matches the domain and its subdomains: example.org matches mail.example.org too."),
     )
     network = LineField(
-        "IP network",
+        _l("IP network"),
         filters=[strip],
         validators=[Optional(), Length(max=64)],
-        description="An address or a network: 203.0.113.7, 203.0.113.0/24 or 2001:db8::/32.",
+        description=_l("An address or a network: 203.0.113.7, 203.0.113.0/24 or 2001:db8::/32."),
     )
     created_from = DateTimeLocalField(
-        "Signed from (UTC)",
+        _l("Signed from (UTC)"),
         format=_DATETIME_FORMATS,
         validators=[Optional()],
-        description="Signatures made at or after this time.",
+        description=_l("Signatures made at or after this time."),
     )
     created_before = DateTimeLocalField(
-        "Signed before (UTC)",
+        _l("Signed before (UTC)"),
         format=_DATETIME_FORMATS,
         validators=[Optional()],
-        description="Signatures made before this time.",
+        description=_l("Signatures made before this time."),
     )
 
     def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
@@ -147,30 +162,30 @@ class InvalidateForm(SignatureSearchForm):
 
     expected = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=0)])
     reason = TextAreaField(
-        "Reason for invalidating",
+        _l("Reason for invalidating"),
         filters=[strip],
         validators=_REASON,
-        description="Kept with the batch and in the audit log.",
+        description=_l("Kept with the batch and in the audit log."),
     )
 
 
 class ReverseForm(FlaskForm):
     """Reversing an invalidation, with a reason."""
 
-    reason = TextAreaField("Reason for reversing", filters=[strip], validators=_REASON)
+    reason = TextAreaField(_l("Reason for reversing"), filters=[strip], validators=_REASON)
 
 
 class BlockForm(FlaskForm):
     """Block an email domain or an IP network."""
 
     value = LineField(
-        "Email domain or IP network",
+        _l("Email domain or IP network"),
         filters=[strip],
-        validators=[DataRequired("Give a domain (example.org) or a network (203.0.113.0/24)."), Length(max=253)],
-        description="Future signatures from it are kept as suspected and not counted; subdomains are included.",
+        validators=[DataRequired(_l("Give a domain (example.org) or a network (203.0.113.0/24).")), Length(max=253)],
+        description=_l("Future signatures from it are kept as suspected and not counted; subdomains are included."),
     )
     reason = LineField(
-        "Reason",
+        _l("Reason"),
         filters=[strip],
-        validators=[DataRequired("Please give the reason for the block."), Length(max=500)],
+        validators=[DataRequired(_l("Please give the reason for the block.")), Length(max=500)],
     )

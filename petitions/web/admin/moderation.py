@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -130,7 +131,7 @@ def hide(slug: str) -> Response | Page:
 
     def act(petition: Petition, form: ReasonForm) -> str:
         review.hide(petition, actor(), reason=required_value(form.reason), now=utcnow())
-        return "The petition is hidden; its owner has been emailed the reason."
+        return _("The petition is hidden; its owner has been emailed the reason.")
 
     return _moderate(slug, "hide_form", ReasonForm(), act)
 
@@ -141,7 +142,7 @@ def reject(slug: str) -> Response | Page:
 
     def act(petition: Petition, form: ReasonForm) -> str:
         review.reject(petition, actor(), reason=required_value(form.reason), now=utcnow())
-        return "The petition is rejected and hidden; its owner has been emailed the reason."
+        return _("The petition is rejected and hidden; its owner has been emailed the reason.")
 
     return _moderate(slug, "reject_form", ReasonForm(), act)
 
@@ -152,7 +153,7 @@ def approve(slug: str) -> Response | Page:
 
     def act(petition: Petition, _form: ButtonForm) -> str:
         review.approve(petition, actor(), now=utcnow())
-        return f"“{petition.title}” is approved and open."
+        return _("“%(title)s” is approved and open.", title=petition.title)
 
     return _moderate(slug, "approve_form", ButtonForm(), act)
 
@@ -163,7 +164,7 @@ def restore(slug: str) -> Response | Page:
 
     def act(petition: Petition, form: RestoreForm) -> str:
         status = review.restore(petition, actor(), reason=form.note.data, now=utcnow())
-        return f"The petition is restored; its status is {status}."
+        return _("The petition is restored; its status is %(status)s.", status=status)
 
     return _moderate(slug, "restore_form", RestoreForm(), act)
 
@@ -174,7 +175,7 @@ def reviewed(slug: str) -> Response | Page:
 
     def act(petition: Petition, _form: ButtonForm) -> str:
         review.mark_reviewed(petition, actor(), now=utcnow())
-        return "The petition is marked as reviewed."
+        return _("The petition is marked as reviewed.")
 
     return _moderate(slug, "reviewed_form", ButtonForm(), act)
 
@@ -193,7 +194,7 @@ def approve_revision(revision_id: int) -> Response | Page:
 
     def act(petition: Petition, _form: ButtonForm) -> str:
         revisions.approve_revision(revision, actor(), now=utcnow())
-        return "The change is approved: the petition now reads as proposed."
+        return _("The change is approved: the petition now reads as proposed.")
 
     return _moderate(revision.petition.slug, "approve_edit_form", ButtonForm(), act)
 
@@ -205,7 +206,7 @@ def reject_revision(revision_id: int) -> Response | Page:
 
     def act(petition: Petition, form: ReasonForm) -> str:
         revisions.reject_revision(revision, actor(), reason=required_value(form.reason), now=utcnow())
-        return "The change is rejected; its owner has been emailed the reason."
+        return _("The change is rejected; its owner has been emailed the reason.")
 
     return _moderate(revision.petition.slug, "reject_edit_form", ReasonForm(), act)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from petitions.clock import utcnow
@@ -81,7 +83,14 @@ def report(report_id: int) -> Response | Page:
         return _render_report(report, form, 409)
     db.session.commit()
     if form.resolution.data == "hide":
-        flash(f"The petition is hidden and {len(resolved)} report(s) about it are resolved.", "success")
+        flash(
+            ngettext(
+                "The petition is hidden and %(num)s report(s) about it are resolved.",
+                "The petition is hidden and %(num)s report(s) about it are resolved.",
+                len(resolved),
+            ),
+            "success",
+        )
     else:
-        flash("The report is dismissed.", "success")
+        flash(_("The report is dismissed."), "success")
     return redirect(url_for(".reports"), 303)

@@ -4,6 +4,8 @@ that did it (each one reversible)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from petitions.clock import utcnow
@@ -98,11 +100,18 @@ def invalidate() -> Response | Page:
         db.session.rollback()
         message = str(exc)
         if isinstance(exc, invalidation.PreviewOutdated):
-            message += " Nothing was changed: check the new numbers and confirm again."
+            message += " " + _("Nothing was changed: check the new numbers and confirm again.")
         form.form_errors.append(message)
         return _render_signatures(form, _criteria(form), form, 409)
     db.session.commit()
-    flash(f"{batch.signature_count} signature(s) invalidated. The counts are updated.", "success")
+    flash(
+        ngettext(
+            "%(num)s signature(s) invalidated. The counts are updated.",
+            "%(num)s signature(s) invalidated. The counts are updated.",
+            batch.signature_count,
+        ),
+        "success",
+    )
     return redirect(url_for(".invalidation_detail", batch_id=batch.id), 303)
 
 
@@ -168,5 +177,12 @@ def reverse(batch_id: int) -> Response | Page:
         form.form_errors.append(str(exc))
         return _render_batch(batch, form, 409)
     db.session.commit()
-    flash(f"Reversed: {n} signature(s) are valid again. The counts are updated.", "success")
+    flash(
+        ngettext(
+            "Reversed: %(num)s signature(s) are valid again. The counts are updated.",
+            "Reversed: %(num)s signature(s) are valid again. The counts are updated.",
+            n,
+        ),
+        "success",
+    )
     return redirect(url_for(".invalidation_detail", batch_id=batch_id), 303)

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from petitions.extensions import lazy_text as _l
 from petitions.web.fields import email_field, name_field, new_password_field, strip
 
 
@@ -19,14 +20,14 @@ class LoginForm(FlaskForm):
     """email, password."""
 
     email = EmailField(
-        "Email address",
+        _l("Email address"),
         filters=[strip],
-        validators=[DataRequired("Please enter your email address."), Length(max=254)],
+        validators=[DataRequired(_l("Please enter your email address.")), Length(max=254)],
         render_kw={"autocomplete": "email"},
     )
     password = PasswordField(
-        "Password",
-        validators=[DataRequired("Please enter your password."), Length(max=200)],
+        _l("Password"),
+        validators=[DataRequired(_l("Please enter your password.")), Length(max=200)],
         render_kw={"autocomplete": "current-password"},
     )
 
@@ -34,10 +35,10 @@ class LoginForm(FlaskForm):
 class ForgotPasswordForm(FlaskForm):
     """email."""
 
-    email = email_field("Email address", required="Please enter an email address.", autocomplete="email")
+    email = email_field(_l("Email address"), required=_l("Please enter an email address."), autocomplete="email")
 
 
 class ResetPasswordForm(FlaskForm):
     """password."""
 
-    password = new_password_field("New password", required="Please choose a new password.")
+    password = new_password_field(_l("New password"), required=_l("Please choose a new password."))

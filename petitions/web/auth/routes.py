@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -12,13 +13,14 @@ from petitions.accounts import operations
 from petitions.clock import utcnow
 from petitions.exceptions import EmailTaken, TokenExpired, TokenInvalid
 from petitions.extensions import db
+from petitions.extensions import lazy_text as _l
 from petitions.web.auth import bp
 from petitions.web.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from petitions.web.fields import required_value
 from petitions.web.forms import LogoutForm
 from petitions.web.pages import limit, link_error, private
 
-BAD_EMAIL = "Please enter a valid email address, like name@example.org."
+BAD_EMAIL = _l("Please enter a valid email address, like name@example.org.")
 
 
 def safe_next(target: str | None) -> str | None:
@@ -68,7 +70,7 @@ def confirm_account(token: str) -> Response | tuple[str, int]:
     except TokenInvalid:
         return render_template("auth/confirm_error.html", reason="invalid"), 404
     db.session.commit()
-    flash("Your email address is confirmed.", "success")
+    flash(_("Your email address is confirmed."), "success")
     if current_user.is_authenticated and current_user.id == user.id:
         return redirect(url_for("account.index"), 303)
     return redirect(url_for(".login"), 303)
@@ -81,7 +83,7 @@ def resend_confirmation() -> Response:
     if not current_user.email_confirmed:
         operations.send_confirmation(current_user, now=utcnow())
         db.session.commit()
-        flash("We have sent the confirmation email again.", "info")
+        flash(_("We have sent the confirmation email again."), "info")
     return redirect(url_for("account.index"), 303)
 
 
@@ -95,7 +97,7 @@ def login() -> Response | tuple[str, int] | str:
         if user is not None:
             login_user(user)
             return redirect(safe_next(request.args.get("next")) or url_for("account.index"), 303)
-        form.password.errors = ["That email address and password do not match an account."]
+        form.password.errors = [_("That email address and password do not match an account.")]
         return render_template("auth/login.html", form=form), 422
     return render_template("auth/login.html", form=form), (422 if request.method == "POST" else 200)
 
@@ -113,7 +115,7 @@ def logout() -> Response:
             operations.end_sessions(current_user._get_current_object())
             db.session.commit()
         logout_user()
-        flash("You are signed out.", "info")
+        flash(_("You are signed out."), "info")
     return redirect(url_for("public.index"), 303)
 
 
@@ -164,5 +166,5 @@ def reset_password(token: str) -> Response:
         return link_error("reset", "invalid", 404)
     db.session.commit()
     login_user(user)
-    flash("Your password is changed and you are signed in.", "success")
+    flash(_("Your password is changed and you are signed in."), "success")
     return redirect(url_for("account.index"), 303)

@@ -2,11 +2,13 @@
 
 from datetime import UTC, date, datetime, time
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from petitions.clock import utcnow
+from petitions.extensions import lazy_text as _l
 from petitions.web.fields import LineField, strip
 
 
@@ -14,46 +16,46 @@ class PetitionForm(FlaskForm):
     """title, target, summary, body (Markdown), goal, closes_at."""
 
     title = LineField(
-        "Title",
+        _l("Title"),
         filters=[strip],
         validators=[
-            DataRequired("Please give the petition a title."),
-            Length(min=5, max=150, message="The title must be 5 to 150 characters."),
+            DataRequired(_l("Please give the petition a title.")),
+            Length(min=5, max=150, message=_l("The title must be 5 to 150 characters.")),
         ],
-        description='What you ask for, in a few words: "Stop selling face recognition to governments".',
+        description=_l('What you ask for, in a few words: "Stop selling face recognition to governments".'),
     )
     target = LineField(
-        "Addressed to",
+        _l("Addressed to"),
         filters=[strip],
         validators=[
-            DataRequired("Please say to whom the petition is addressed."),
-            Length(max=150, message="Please keep this under 150 characters."),
+            DataRequired(_l("Please say to whom the petition is addressed.")),
+            Length(max=150, message=_l("Please keep this under 150 characters.")),
         ],
-        description='Who can make the change: "Amazon\'s board of directors".',
+        description=_l('Who can make the change: "Amazon\'s board of directors".'),
     )
     summary = TextAreaField(
-        "Summary",
+        _l("Summary"),
         filters=[strip],
         validators=[
-            DataRequired("Please write a short summary."),
-            Length(max=500, message="Please keep the summary under 500 characters."),
+            DataRequired(_l("Please write a short summary.")),
+            Length(max=500, message=_l("Please keep the summary under 500 characters.")),
         ],
-        description="One or two sentences shown in lists and when the petition is shared.",
+        description=_l("One or two sentences shown in lists and when the petition is shared."),
     )
     body = TextAreaField(
-        "The petition",
+        _l("The petition"),
         validators=[
-            DataRequired("Please write the petition's text."),
-            Length(max=20000, message="Please keep the text under 20,000 characters."),
+            DataRequired(_l("Please write the petition's text.")),
+            Length(max=20000, message=_l("Please keep the text under 20,000 characters.")),
         ],
-        description="Markdown: **bold**, *italic*, [links](https://example.org), lists.",
+        description=_l("Markdown: **bold**, *italic*, [links](https://example.org), lists."),
     )
     goal = IntegerField(
-        "Signature goal",
+        _l("Signature goal"),
         default=1000,
         validators=[
-            DataRequired("Please set a goal, a whole number of signatures."),
-            NumberRange(min=1, max=100_000_000, message="The goal must be between 1 and 100,000,000."),
+            DataRequired(_l("Please set a goal, a whole number of signatures.")),
+            NumberRange(min=1, max=100_000_000, message=_l("The goal must be between 1 and 100,000,000.")),
         ],
     )
     auto_raise_goal = BooleanField(
@@ -62,15 +64,15 @@ class PetitionForm(FlaskForm):
         " (for example from 1,000 to 2,000) and you get an email.",
     )
     closes_at = DateField(
-        "Closing date (optional)",
+        _l("Closing date (optional)"),
         validators=[Optional()],
-        description="The petition closes at the end of this day (UTC). Leave empty to keep it open.",
+        description=_l("The petition closes at the end of this day (UTC). Leave empty to keep it open."),
     )
 
     def validate_closes_at(self, field: DateField) -> None:
         """A closing date must be in the future."""
         if field.data is not None and field.data < utcnow().date():
-            raise ValidationError("The closing date must be today or later.")
+            raise ValidationError(_("The closing date must be today or later."))
 
     def closes_at_utc(self) -> datetime | None:
         """The end of the chosen day, in UTC."""
@@ -84,20 +86,22 @@ class UpdateForm(FlaskForm):
     """An email to the signers who asked for updates."""
 
     subject = LineField(
-        "Subject",
+        _l("Subject"),
         filters=[strip],
         validators=[
-            DataRequired("Please write a subject."),
-            Length(max=150, message="Please keep the subject under 150 characters."),
+            DataRequired(_l("Please write a subject.")),
+            Length(max=150, message=_l("Please keep the subject under 150 characters.")),
         ],
     )
     body = TextAreaField(
-        "Message",
+        _l("Message"),
         validators=[
-            DataRequired("Please write the message."),
-            Length(max=20000, message="Please keep the message under 20,000 characters."),
+            DataRequired(_l("Please write the message.")),
+            Length(max=20000, message=_l("Please keep the message under 20,000 characters.")),
         ],
-        description="Markdown. Every email carries a link to stop updates; signer addresses are never shown to you.",
+        description=_l(
+            "Markdown. Every email carries a link to stop updates; signer addresses are never shown to you."
+        ),
     )
 
 
@@ -105,16 +109,16 @@ class GroupForm(FlaskForm):
     """A supporter group and its email domains."""
 
     name = LineField(
-        "Group name",
+        _l("Group name"),
         filters=[strip],
         validators=[
-            DataRequired("Please name the group."),
-            Length(max=80, message="Please keep the name under 80 characters."),
+            DataRequired(_l("Please name the group.")),
+            Length(max=80, message=_l("Please keep the name under 80 characters.")),
         ],
-        description='Shown beside the count: "Amazon employees".',
+        description=_l('Shown beside the count: "Amazon employees".'),
     )
     domains = TextAreaField(
-        "Email domains",
-        validators=[DataRequired("Please give at least one email domain."), Length(max=5000)],
-        description="Separated by commas or new lines, e.g. amazon.com, aws.com. Subdomains count too.",
+        _l("Email domains"),
+        validators=[DataRequired(_l("Please give at least one email domain.")), Length(max=5000)],
+        description=_l("Separated by commas or new lines, e.g. amazon.com, aws.com. Subdomains count too."),
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -10,6 +12,7 @@ from werkzeug.wrappers import Response
 from petitions.campaigns import groups, lifecycle, updates
 from petitions.clock import utcnow
 from petitions.extensions import db
+from petitions.extensions import lazy_text as _l
 from petitions.models import Petition, PetitionUpdate, SupporterGroup
 from petitions.web.campaign import bp
 from petitions.web.campaign.forms import GroupForm, PetitionForm, UpdateForm
@@ -46,11 +49,11 @@ def new_petition() -> Response | tuple[str, int] | str:
     )
     db.session.commit()
     if petition.status == "draft":
-        flash("Saved. Confirm your email address (see your inbox) and the petition opens at once.", "info")
+        flash(_("Saved. Confirm your email address (see your inbox) and the petition opens at once."), "info")
     elif petition.status == "pending":
-        flash("Saved. The petition opens once a moderator has approved it.", "info")
+        flash(_("Saved. The petition opens once a moderator has approved it."), "info")
     else:
-        flash("Your petition is open. Share its link!", "success")
+        flash(_("Your petition is open. Share its link!"), "success")
     return redirect(url_for("public.petition", slug=petition.slug), 303)
 
 
@@ -100,16 +103,18 @@ def edit_petition(slug: str) -> Response | tuple[str, int] | str:
     db.session.commit()
     if waits:
         flash(
-            "Your new text waits for a moderator; until it is approved, the petition shows the text approved before. "
-            "Changes to the goal and the closing date are saved.",
+            _(
+                "Your new text waits for a moderator; until it is approved, the petition shows the text approved"
+                " before. Changes to the goal and the closing date are saved."
+            ),
             "info",
         )
     else:
-        flash("Your changes are saved.", "success")
+        flash(_("Your changes are saved."), "success")
     return redirect(url_for("public.petition", slug=petition.slug), 303)
 
 
-LOCKED_MESSAGE = "This cannot change any more: people have signed the petition as it is."
+LOCKED_MESSAGE = _l("This cannot change any more: people have signed the petition as it is.")
 
 
 def _managed_or_403(slug: str) -> Petition:
@@ -129,8 +134,10 @@ def close_petition(slug: str) -> Response:
             lifecycle.close_petition(petition, now=utcnow())
             db.session.commit()
             flash(
-                "The petition is closed: it takes no more signatures."
-                " Signatures made before now can still be confirmed.",
+                _(
+                    "The petition is closed: it takes no more signatures."
+                    " Signatures made before now can still be confirmed."
+                ),
                 "success",
             )
         except lifecycle.CannotChangeStatus as exc:
@@ -148,7 +155,7 @@ def reopen_petition(slug: str) -> Response:
         try:
             lifecycle.reopen_petition(petition, now=utcnow())
             db.session.commit()
-            flash("The petition is open again.", "success")
+            flash(_("The petition is open again."), "success")
         except lifecycle.CannotChangeStatus as exc:
             db.session.rollback()
             flash(str(exc), "error")
@@ -163,13 +170,13 @@ def petition_updates(slug: str) -> Response | tuple[str, int]:
     form = UpdateForm()
     if form.validate_on_submit():
         if not petition.is_public():
-            flash("Updates can be sent once the petition is public.", "error")
+            flash(_("Updates can be sent once the petition is public."), "error")
             return redirect(url_for(".petition_updates", slug=slug), 303)
         update = updates.create_update(
             petition, current_user, subject=required_value(form.subject), body=required_value(form.body), now=utcnow()
         )
         db.session.commit()
-        flash(f"Your update “{update.subject}” is being sent.", "success")
+        flash(_("Your update “%(subject)s” is being sent.", subject=update.subject), "success")
         return redirect(url_for(".petition_updates", slug=slug), 303)
     sent = db.session.scalars(
         select(PetitionUpdate).where(PetitionUpdate.petition_id == petition.id).order_by(PetitionUpdate.id.desc())
@@ -198,7 +205,15 @@ def petition_groups(slug: str) -> Response | tuple[str, int]:
             form.domains.errors = [str(exc)]
         else:
             db.session.commit()
-            flash(f"The group “{group.name}” counts {group.signature_count} confirmed signatures so far.", "success")
+            flash(
+                ngettext(
+                    "The group “%(name)s” counts %(num)s confirmed signatures so far.",
+                    "The group “%(name)s” counts %(num)s confirmed signatures so far.",
+                    group.signature_count,
+                    name=group.name,
+                ),
+                "success",
+            )
             return redirect(url_for(".petition_groups", slug=slug), 303)
     return render_template("campaign/groups.html", petition=petition, form=form, delete_form=ButtonForm()), (
         422 if request.method == "POST" else 200
@@ -216,5 +231,5 @@ def delete_group(slug: str, group_id: int) -> Response:
     if ButtonForm().validate_on_submit():
         groups.delete_group(group)
         db.session.commit()
-        flash("The group is removed.", "success")
+        flash(_("The group is removed."), "success")
     return redirect(url_for(".petition_groups", slug=slug), 303)

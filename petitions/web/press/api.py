@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from petitions.clock import iso, utcnow
 from petitions.config import cache_budget
 from petitions.counting import counts
-from petitions.extensions import db
+from petitions.extensions import N_, db
 from petitions.infra.live import cached_count
 from petitions.infra.mail import external_url
 from petitions.models import Petition
@@ -54,13 +54,13 @@ def petitions() -> Response:
         page = min(10_000, max(1, int(request.args.get("page", 1))))
         per_page = min(100, max(1, int(request.args.get("per_page", current_app.config["API_PAGE_SIZE"]))))
     except ValueError:
-        abort(400, description="page and per_page must be whole numbers.")
+        abort(400, description=N_("page and per_page must be whole numbers."))
     status = request.args.get("status", "open")
     if status not in ("open", "closed", "all"):
-        abort(400, description="status must be open, closed or all.")
+        abort(400, description=N_("status must be open, closed or all."))
     sort = SORTS.get(request.args.get("sort", "popular"))
     if sort is None:
-        abort(400, description="sort must be popular (or count) or new (or date).")
+        abort(400, description=N_("sort must be popular (or count) or new (or date)."))
     q = (request.args.get("q") or "").strip()[:100] or None
     now = utcnow()
     result = db.paginate(
@@ -91,7 +91,7 @@ def count(slug: str) -> Response:
     """The count of one petition: small, cacheable, CORS open; at most COUNT_MAX_AGE seconds behind."""
     doc = cached_count(slug)
     if doc is None:
-        abort(404, description="No petition has that slug.")
+        abort(404, description=N_("No petition has that slug."))
     return cacheable(json_response(doc))
 
 

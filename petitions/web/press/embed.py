@@ -5,14 +5,16 @@ from __future__ import annotations
 import random
 from urllib.parse import urlsplit
 
+from babel import numbers
 from flask import abort, current_app, render_template, request
+from flask_babel import format_decimal, gettext, ngettext
 from markupsafe import escape
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from petitions.clock import utcnow
 from petitions.counting import counts
-from petitions.extensions import current_app_object, db
+from petitions.extensions import N_, current_app_object, db
 from petitions.infra.live import busy, cached_count, count_doc, stream
 from petitions.infra.mail import external_url
 from petitions.models import Petition
@@ -71,7 +73,6 @@ LABELS = {
         "root": "raíz",
     },
 }
-THOUSANDS = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
 
 # Seconds before a reader turned away by a full process should try a stream again (on average).
 BUSY_RETRY_SECONDS = 30
@@ -81,10 +82,10 @@ bp.add_app_template_global(widget_code, "embed_code")
 
 
 def grouped(n: int | counts.FewerThan, lang: str) -> str:
-    """1234567 as 1,234,567 (or the language's separator); a small group's "fewer than 5" in the language."""
+    """1234567 as Babel writes it in the language (1,234,567; 1.234.567; 1 234 567); a small group's "fewer than 5"."""
     if isinstance(n, counts.FewerThan):
         return n.label(lang)
-    return f"{n:,}".replace(",", THOUSANDS.get(lang, ","))
+    return numbers.format_decimal(n, locale=lang)
 
 
 @bp.get("/embed/<slug>")
@@ -130,9 +131,14 @@ def _verifiable(slug: str) -> str:
     """What the badge's title adds: the public log's latest checkpoint, and where to check it."""
     log = cached_log_status(slug)
     if log is None:
-        return f" (public log starting: {receipts.verify_url(slug)})"
-    entries = f"{log.size:,} entry" if log.size == 1 else f"{log.size:,} entries"
-    return f" (independently verifiable: {entries} in its public log, root {log.short_root}… {log.verify_url})"
+        return " " + gettext("(public log starting: %(url)s)", url=receipts.verify_url(slug))
+    entries = ngettext("%(n)s entry", "%(n)s entries", log.size, n=format_decimal(log.size))
+    return " " + gettext(
+        "(independently verifiable: %(entries)s in its public log, root %(root)s… %(url)s)",
+        entries=entries,
+        root=log.short_root,
+        url=log.verify_url,
+    )
 
 
 def _text_width(text: str) -> int:
@@ -144,9 +150,10 @@ def badge(slug: str) -> Response:
     """An SVG badge with the count, cacheable like the JSON."""
     doc = cached_count(slug)
     if doc is None:
-        abort(404, description="No petition has that slug.")
-    label = request.args.get("label", "signatures")[:30] or "signatures"
-    value = f"{doc['signature_count']:,}"
+        abort(404, description=N_("No petition has that slug."))
+    # In DEFAULT_LOCALE (web/i18n.py: a shared answer's language comes from its URL only).
+    label = request.args.get("label", "")[:30] or gettext("signatures")
+    value = format_decimal(doc["signature_count"])
     lw, vw = _text_width(label), _text_width(value)
     verifiable = escape(_verifiable(slug))
     svg = BADGE.format(

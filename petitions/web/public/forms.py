@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from petitions.extensions import lazy_text as _l
 from petitions.infra.countries import countries, is_country
 from petitions.moderation.abuse import is_disposable
 from petitions.signatures.mailboxes import canonical_email
@@ -26,34 +28,36 @@ class SignForm(FlaskForm):
 
     name = name_field()
     email = email_field(
-        description="We email you a link to confirm. It is never shown publicly.", render_kw={"inputmode": "email"}
+        description=_l("We email you a link to confirm. It is never shown publicly."), render_kw={"inputmode": "email"}
     )
-    country = SelectField("Country", validate_choice=False, render_kw={"autocomplete": "country"})
+    country = SelectField(_l("Country"), validate_choice=False, render_kw={"autocomplete": "country"})
     postcode = LineField(
-        "Postcode (optional)",
+        _l("Postcode (optional)"),
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=16, message="Please keep the postcode under 16 characters."),
-            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message="A postcode has only letters, digits, spaces and dashes."),
+            Length(max=16, message=_l("Please keep the postcode under 16 characters.")),
+            Regexp(
+                r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message=_l("A postcode has only letters, digits, spaces and dashes.")
+            ),
         ],
         render_kw={"autocomplete": "postal-code"},
     )
     comment = TextAreaField(
-        "Why are you signing? (optional)",
+        _l("Why are you signing? (optional)"),
         filters=[strip],
-        validators=[Optional(), Length(max=500, message="Please keep your comment under 500 characters.")],
+        validators=[Optional(), Length(max=500, message=_l("Please keep your comment under 500 characters."))],
     )
-    show_name = BooleanField("Show my name on the petition")
-    updates = BooleanField("Email me updates about this campaign")
+    show_name = BooleanField(_l("Show my name on the petition"))
+    updates = BooleanField(_l("Email me updates about this campaign"))
     # No person sees or fills these: a honeypot, and when the form was shown (signed).
-    website = LineField("Leave this field empty", render_kw={"tabindex": "-1", "autocomplete": "off"})
+    website = LineField(_l("Leave this field empty"), render_kw={"tabindex": "-1", "autocomplete": "off"})
     started = HiddenField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Fill the country list."""
         super().__init__(*args, **kwargs)
-        self.country.choices = [("", "Choose your country")] + countries()
+        self.country.choices = [("", _("Choose your country"))] + countries()
 
     def validate_email(self, field: EmailField) -> None:
         """Throwaway mailboxes cannot confirm anything lasting; ask for a real one."""
@@ -62,15 +66,15 @@ class SignForm(FlaskForm):
         except ValueError:
             return  # the Email validator says what is wrong
         if domain and is_disposable(domain):
-            raise ValidationError("Please use a permanent email address: throwaway mailboxes are not accepted.")
+            raise ValidationError(_("Please use a permanent email address: throwaway mailboxes are not accepted."))
 
     def validate_country(self, field: SelectField) -> None:
         """Only assigned ISO 3166-1 alpha-2 codes."""
         code = (field.data or "").strip().upper()
         if not code:
-            raise ValidationError("Please choose your country.")
+            raise ValidationError(_("Please choose your country."))
         if not is_country(code):
-            raise ValidationError("Please choose a country from the list.")
+            raise ValidationError(_("Please choose a country from the list."))
         field.data = code
 
 
@@ -82,8 +86,8 @@ class MyDataForm(FlaskForm):
     """The address whose signatures to show."""
 
     email = EmailField(
-        "Email address you signed with",
+        _l("Email address you signed with"),
         filters=[strip],
-        validators=[DataRequired("Please enter your email address."), Length(max=254), valid_email],
+        validators=[DataRequired(_l("Please enter your email address.")), Length(max=254), valid_email],
         render_kw={"autocomplete": "email"},
     )

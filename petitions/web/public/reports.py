@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField, SelectField, TextAreaField
@@ -10,6 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from petitions.clock import utcnow
 from petitions.extensions import db, limiter
+from petitions.extensions import lazy_text as _l
 from petitions.moderation import reports
 from petitions.web.fields import strip, valid_email
 from petitions.web.public import bp
@@ -20,33 +24,37 @@ class ReportForm(FlaskForm):
     """reason (one of reports.REPORT_REASONS), details and email optional."""
 
     reason = SelectField(
-        "What is wrong with this petition?",
-        choices={"": "Choose a reason", **reports.REPORT_REASONS},
-        validators=[DataRequired("Please choose a reason.")],
+        _l("What is wrong with this petition?"),
+        validators=[DataRequired(_l("Please choose a reason."))],
         validate_choice=False,
     )
     details = TextAreaField(
-        "Details (optional)",
+        _l("Details (optional)"),
         filters=[strip],
-        validators=[Optional(), Length(max=1000, message="Please keep the details under 1,000 characters.")],
-        description="What should the moderators look at?",
+        validators=[Optional(), Length(max=1000, message=_l("Please keep the details under 1,000 characters."))],
+        description=_l("What should the moderators look at?"),
     )
     email = EmailField(
-        "Your email address (optional)",
+        _l("Your email address (optional)"),
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=254, message="That email address is too long."),
+            Length(max=254, message=_l("That email address is too long.")),
             valid_email,
         ],
-        description="Only if the moderators may contact you about this report. It is never shown publicly.",
+        description=_l("Only if the moderators may contact you about this report. It is never shown publicly."),
         render_kw={"autocomplete": "email", "inputmode": "email"},
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The reasons to choose from, in the page's language."""
+        super().__init__(*args, **kwargs)
+        self.reason.choices = [("", _("Choose a reason"))] + [(k, str(v)) for k, v in reports.REPORT_REASONS.items()]
 
     def validate_reason(self, field: SelectField) -> None:
         """Only the listed reasons."""
         if field.data not in reports.REPORT_REASONS:
-            raise ValidationError("Please choose a reason from the list.")
+            raise ValidationError(_("Please choose a reason from the list."))
 
 
 @bp.route("/petitions/<slug>/report", methods=["GET", "POST"])

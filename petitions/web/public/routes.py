@@ -6,6 +6,8 @@ import contextlib
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -99,7 +101,7 @@ def _domain_of(address: str) -> str:
 
 
 def _closed(petition: Petition, form: SignForm) -> tuple[str, int]:
-    form.form_errors.append("This petition is not taking signatures. Nothing was saved.")
+    form.form_errors.append(_("This petition is not taking signatures. Nothing was saved."))
     return render_petition(petition, form, 409)
 
 
@@ -152,7 +154,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
         return _closed(visible_petition_or_404(slug), form)
     except ValueError:  # an address the form's check let through but the normaliser refuses
         db.session.rollback()
-        form.email.errors = ["Please enter a valid email address, like name@example.org."]
+        form.email.errors = [_("Please enter a valid email address, like name@example.org.")]
         return render_petition(visible_petition_or_404(slug), form, 422)
     return redirect(url_for(".signed", slug=brief.slug), 303)
 
@@ -219,9 +221,9 @@ def verify_post(token: str) -> Response | tuple[str, int]:
         return _verify_error(exc)
     db.session.commit()
     if newly:
-        flash("Thank you: your signature is confirmed and counted.", "success")
+        flash(_("Thank you: your signature is confirmed and counted."), "success")
     else:
-        flash("Your signature was already confirmed. It is counted once.", "info")
+        flash(_("Your signature was already confirmed. It is counted once."), "info")
     if petition.status not in PUBLIC_STATUSES:
         return redirect(url_for(".index"), 303)
     # The petition page this signer lands on shows their receipt (confirm_link has checked the token).
@@ -294,8 +296,8 @@ def unsubscribe(token: str) -> tuple[str, int] | str:
                 return render_template(
                     "errors/error.html",
                     code=400,
-                    name="The form has expired",
-                    description="Please open the link from the email again.",
+                    name=_("The form has expired"),
+                    description=_("Please open the link from the email again."),
                 ), 400
         withdrawing.unsubscribe(signature)
         db.session.commit()
@@ -338,11 +340,18 @@ def my_data_view(token: str) -> Response | tuple[str, int] | str:
         if action == "hide-names":
             n = mydata.hide_names(mailbox)
             db.session.commit()
-            flash(f"Your name is no longer shown on {n} petition(s).", "success")
+            flash(
+                ngettext(
+                    "Your name is no longer shown on %(num)s petition(s).",
+                    "Your name is no longer shown on %(num)s petition(s).",
+                    n,
+                ),
+                "success",
+            )
         elif action == "delete":
             n = mydata.delete_all(mailbox, now=now)
             db.session.commit()
-            flash(f"We deleted {n} signature(s).", "success")
+            flash(ngettext("We deleted %(num)s signature(s).", "We deleted %(num)s signature(s).", n), "success")
         return redirect(url_for(".my_data_view", token=token), 303)
     response = current_app.make_response(
         render_template("public/my_data_view.html", signatures=mydata.signatures_of(mailbox), form=form)
