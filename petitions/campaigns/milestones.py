@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import format_decimal
 from sqlalchemy import Integer, and_, exists, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from petitions.extensions import db
 from petitions.infra.database import is_postgresql
-from petitions.infra.mail import external_url, queue_email
+from petitions.infra.mail import external_url, mail_text, queue_email
+from petitions.infra.mail.render import email_language
 from petitions.models import Milestone, Petition, User
 from petitions.webhooks import events
 
@@ -130,10 +132,16 @@ def _email(petition: Petition, milestone: Reached, raised: int | None, *, now: d
     owner = db.session.get(User, petition.owner_id) if petition.owner_id is not None else None
     if owner is None or owner.email_confirmed_at is None:
         return  # the account was deleted, or its address never confirmed: nobody to tell
-    what = "its goal of " if milestone.is_goal else ""
+    with email_language():
+        number = format_decimal(milestone.threshold)
+    subject = (
+        mail_text("Your petition reached its goal of %(num)s signatures", num=number)
+        if milestone.is_goal
+        else mail_text("Your petition reached %(num)s signatures", num=number)
+    )
     queue_email(
         owner.email,
-        f"Your petition reached {what}{milestone.threshold:,} signatures"[:255],
+        subject[:255],
         "milestone",
         now=now,
         user=owner,

@@ -29,7 +29,7 @@ from sqlalchemy import or_, select, update
 
 from petitions.clock import utcnow
 from petitions.extensions import db
-from petitions.infra.mail import external_url, queue_email
+from petitions.infra.mail import external_url, mail_text, queue_email
 from petitions.infra.mail.outbox import retry_delay, worker_id
 from petitions.models import Petition, User, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from petitions.webhooks.endpoints import is_public, key_of
@@ -199,7 +199,7 @@ def _disable(endpoint: WebhookEndpoint, error: str, *, now: datetime) -> None:
     for person in people:
         queue_email(
             person.email,
-            "A webhook endpoint was turned off after repeated failures",
+            mail_text("A webhook endpoint was turned off after repeated failures"),
             "webhook_disabled",
             now=now,
             user=person,

@@ -9,6 +9,7 @@ import socket
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from petitions.exceptions import DomainError
@@ -54,21 +55,21 @@ def check_url(url: str, *, allow_private: bool) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise BadEndpoint("That is not a valid URL.") from None
+        raise BadEndpoint(_("That is not a valid URL.")) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadEndpoint("The URL must start with http:// or https:// and name a host.")
+        raise BadEndpoint(_("The URL must start with http:// or https:// and name a host."))
     if parts.username or parts.password:
-        raise BadEndpoint("The URL must not contain a user name or password.")
+        raise BadEndpoint(_("The URL must not contain a user name or password."))
     if len(url) > 2000:
-        raise BadEndpoint("The URL must be at most 2,000 characters.")
+        raise BadEndpoint(_("The URL must be at most 2,000 characters."))
     if allow_private:
         return url
     try:
         infos = socket.getaddrinfo(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     except (OSError, UnicodeError):
-        raise BadEndpoint(f"The host {parts.hostname} cannot be found.") from None
+        raise BadEndpoint(_("The host %(host)s cannot be found.", host=parts.hostname)) from None
     if not infos or not all(is_public(str(info[4][0])) for info in infos):
-        raise BadEndpoint("The URL must lead to a public address, not a local or private network.")
+        raise BadEndpoint(_("The URL must lead to a public address, not a local or private network."))
     return url
 
 
@@ -78,10 +79,10 @@ def register(
     """Add an endpoint for a petition (or, with petition_id None, for every petition); flushed."""
     chosen = [e for e in EVENTS if e in events]
     if not chosen or len(chosen) != len(set(events)):
-        raise BadEndpoint("Choose at least one of the events: " + ", ".join(EVENTS) + ".")
+        raise BadEndpoint(_("Choose at least one of the events: %(events)s.", events=", ".join(EVENTS)))
     url = check_url(url, allow_private=allow_private)
     if len(of(petition_id)) >= MAX_PER_OWNER:
-        raise BadEndpoint(f"At most {MAX_PER_OWNER} endpoints; remove one first.")
+        raise BadEndpoint(_("At most %(max)s endpoints; remove one first.", max=MAX_PER_OWNER))
     endpoint = WebhookEndpoint(
         petition_id=petition_id,
         owner_id=owner_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from petitions.clock import utcnow
@@ -35,7 +36,7 @@ def webhooks() -> Response | Page:
             status = 422
         else:
             db.session.commit()
-            flash("The endpoint is added.", "success")
+            flash(_("The endpoint is added."), "success")
             return redirect(url_for("admin.webhooks"), 303)
     elif form.is_submitted():
         status = 422

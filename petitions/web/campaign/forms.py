@@ -59,9 +59,11 @@ class PetitionForm(FlaskForm):
         ],
     )
     auto_raise_goal = BooleanField(
-        "Raise the goal when it is reached",
-        description="When the count reaches the goal, the goal moves up to the next round number"
-        " (for example from 1,000 to 2,000) and you get an email.",
+        _l("Raise the goal when it is reached"),
+        description=_l(
+            "When the count reaches the goal, the goal moves up to the next round number"
+            " (for example from 1,000 to 2,000) and you get an email."
+        ),
     )
     closes_at = DateField(
         _l("Closing date (optional)"),

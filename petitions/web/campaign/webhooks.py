@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -38,7 +39,7 @@ def webhooks(slug: str) -> Response | tuple[str, int]:
             status = 422
         else:
             db.session.commit()
-            flash("The endpoint is added. Copy its secret to check the signatures.", "success")
+            flash(_("The endpoint is added. Copy its secret to check the signatures."), "success")
             return redirect(url_for("campaign.webhooks", slug=slug), 303)
     elif form.is_submitted():
         status = 422
@@ -66,7 +67,7 @@ def remove_webhook(slug: str, endpoint_id: int) -> Response:
     """Remove an endpoint; what waited for it is not sent."""
     endpoints.remove(_endpoint(slug, endpoint_id))
     db.session.commit()
-    flash("The endpoint is removed.", "success")
+    flash(_("The endpoint is removed."), "success")
     return redirect(url_for("campaign.webhooks", slug=slug), 303)
 
 
@@ -76,5 +77,5 @@ def enable_webhook(slug: str, endpoint_id: int) -> Response:
     """Turn a disabled endpoint back on; what waited for it is sent."""
     endpoints.enable(_endpoint(slug, endpoint_id))
     db.session.commit()
-    flash("The endpoint is on again.", "success")
+    flash(_("The endpoint is on again."), "success")
     return redirect(url_for("campaign.webhooks", slug=slug), 303)
