@@ -72,7 +72,7 @@ bench: $(VENV)/.dev-installed
 	  echo "Written by \`make bench\` on $$(date -u +%F) on $$(nproc) cores, $$(free -g | awk '/Mem/{print $$2}') GiB, $$(uname -sm), shared by server, database and load."; \
 	  echo "See docs/SCALING.md for what the figures mean for a deployment."; echo; echo '```'; \
 	  $(PY) bench/run.py && echo && $(PY) bench/press.py && echo && $(PY) bench/load.py && echo && $(PY) bench/export.py \
-	    && echo && $(PY) bench/caches.py && echo && $(PY) bench/sequence.py && echo && $(PY) bench/tlog.py \
+	    && echo && $(PY) bench/mail.py && echo && $(PY) bench/caches.py && echo && $(PY) bench/sequence.py && echo && $(PY) bench/tlog.py \
 	    && echo && $(PY) bench/history.py; \
 	  status=$$?; echo '```'; exit $$status; } 2> >(grep -v 'INFO ' >&2) | tee docs/PERFORMANCE.md
 

@@ -19,7 +19,15 @@ from sqlalchemy import ColumnElement, Row, String, bindparam, func
 from petitions.exceptions import TokenInvalid
 from petitions.extensions import db
 from petitions.infra import tokens
-from petitions.infra.mail import OutboxRow, external_url, mail_text, rendered_late
+from petitions.infra.mail import (
+    Fill,
+    OutboxRow,
+    external_url,
+    mail_text,
+    rendered_late_filled,
+    token_url,
+)
+from petitions.infra.text import one_line
 from petitions.models import Petition, Signature
 from petitions.signatures.mailboxes import legacy_key
 
@@ -53,24 +61,23 @@ def confirmation_token(signature: Signature) -> str:
     return signature_token(signature, tokens.CONFIRM_SIGNATURE)
 
 
-def _links(signature_id: int, digest: str, updates: bool) -> dict[str, str | None]:
-    links: dict[str, str | None] = {
-        "confirm_url": external_url("public.verify", token=token_for(signature_id, digest, tokens.CONFIRM_SIGNATURE)),
-        "withdraw_url": external_url(
-            "public.withdraw", token=token_for(signature_id, digest, tokens.WITHDRAW_SIGNATURE)
-        ),
-        "unsubscribe_url": None,
+def _links(signature_id: int, digest: str, updates: bool) -> dict[str, str]:
+    """The signed links of an email to a signer: confirm, withdraw, and (when they asked for updates) stop updates."""
+    links = {
+        "confirm_url": token_url("public.verify", token_for(signature_id, digest, tokens.CONFIRM_SIGNATURE)),
+        "withdraw_url": token_url("public.withdraw", token_for(signature_id, digest, tokens.WITHDRAW_SIGNATURE)),
     }
     if updates:  # the link to stop updates is only in the emails of signers who asked for them
-        links["unsubscribe_url"] = external_url(
-            "public.unsubscribe", token=token_for(signature_id, digest, tokens.UNSUBSCRIBE)
-        )
+        links["unsubscribe_url"] = token_url("public.unsubscribe", token_for(signature_id, digest, tokens.UNSUBSCRIBE))
     return links
 
 
 def signer_links(signature: Signature) -> dict[str, str | None]:
     """The links every email to a signer carries: confirm, withdraw, and (when they asked for updates) stop updates."""
-    return _links(signature.id, email_digest(signature.email_normalized), signature.updates)
+    return {
+        "unsubscribe_url": None,
+        **_links(signature.id, email_digest(signature.email_normalized), signature.updates),
+    }
 
 
 CONFIRMATION_EMAIL = "confirm_signature"
@@ -117,8 +124,12 @@ def _late_context(message: OutboxRow) -> tuple[int, dict[str, Any]]:
     return message.signature_id, context
 
 
-@rendered_late(CONFIRMATION_EMAIL)
-def _confirmation_context(message: OutboxRow) -> dict[str, Any]:
+# Both emails to a signer are sent in a prepared form (mail/prepared.py): built once per petition
+# title and choice of updates (and, once signers have one, locale), with the name and links filled in.
+
+
+@rendered_late_filled(CONFIRMATION_EMAIL)
+def _confirmation_fill(message: OutboxRow) -> Fill:
     """The context of a new signature's confirmation email, made by the mail worker when it sends it.
 
     The signing request stored only what the email says (the signer's name, the petition's
@@ -126,22 +137,34 @@ def _confirmation_context(message: OutboxRow) -> dict[str, Any]:
     to; the links are signed now, so they are valid for their whole lifetime from arrival.
     """
     signature_id, context = _late_context(message)
-    return {
-        "signature": {"name": context["name"], "updates": context["updates"]},
-        "petition": {"title": context["title"]},
-        **_links(signature_id, context["digest"], bool(context["updates"])),
-    }
+    title, updates = context["title"], bool(context["updates"])
+
+    def make(slots: dict[str, str]) -> dict[str, Any]:
+        return {
+            "signature": {"name": slots["name"], "updates": updates},
+            "petition": {"title": title},
+            "unsubscribe_url": None,
+            **{k: v for k, v in slots.items() if k != "name"},
+        }
+
+    # The name as the template prints it (one_line): a slot is filled in as it is.
+    slots = {"name": one_line(context["name"]), **_links(signature_id, context["digest"], updates)}
+    return Fill(key=(title, updates), slots=slots, context=make)
 
 
-@rendered_late(ALREADY_SIGNED_EMAIL)
-def _already_signed_context(message: OutboxRow) -> dict[str, Any]:
+@rendered_late_filled(ALREADY_SIGNED_EMAIL)
+def _already_signed_fill(message: OutboxRow) -> Fill:
     """The context of "you have already signed", queued by a repeated signing of a confirmed signature."""
     signature_id, context = _late_context(message)
-    return {
-        "petition": {"title": context["title"]},
-        "petition_url": external_url("public.petition", slug=context["slug"]),
-        **_links(signature_id, context["digest"], bool(context["updates"])),
-    }
+    title, updates = context["title"], bool(context["updates"])
+    petition_url = external_url("public.petition", slug=context["slug"])
+
+    def make(slots: dict[str, str]) -> dict[str, Any]:
+        return {"petition": {"title": title}, "petition_url": petition_url, "unsubscribe_url": None, **slots}
+
+    return Fill(
+        key=(title, updates, petition_url), slots=_links(signature_id, context["digest"], updates), context=make
+    )
 
 
 def read_link(token: str, *, purpose: str, now: datetime, max_age: int | None) -> tuple[int, str]:

@@ -61,6 +61,11 @@ def _text_part(body: str, subtype: str) -> MIMEText:
     return MIMEText(body, subtype, charset, policy=_POLICY_CLASSIC)  # type: ignore[arg-type]
 
 
+def message_id(row: OutboxRow, domain: str) -> str:
+    """The Message-ID of an outbox row: stable across retries."""
+    return f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{domain}>"
+
+
 def build_message(row: OutboxRow, sender: str, domain: str) -> Message:
     """The MIME message for an outbox row. Its Message-ID is stable across retries.
 
@@ -71,8 +76,24 @@ def build_message(row: OutboxRow, sender: str, domain: str) -> Message:
     writes; it is built with EmailMessage.
     """
     text, html = body_of(row)
+    return compose(
+        sender, row.to_addr, row.subject, text, html, message_id=message_id(row, domain), headers=row.headers
+    )
+
+
+def compose(
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    *,
+    message_id: str,
+    headers: dict[str, str] | None = None,
+) -> Message:
+    """The MIME message of these parts (see build_message)."""
     msg: Message
-    if row.to_addr.isascii() and (sender.isascii() or parseaddr(sender)[1].isascii()):
+    if to.isascii() and (sender.isascii() or parseaddr(sender)[1].isascii()):
         msg = _text_part(text, "plain")
         if html:
             msg = MIMEMultipart("alternative", _subparts=[msg, _text_part(html, "html")], policy=_POLICY_CLASSIC)
@@ -84,9 +105,9 @@ def build_message(row: OutboxRow, sender: str, domain: str) -> Message:
             msg.add_alternative(html, subtype="html")
         address = value = header_text  # EmailMessage encodes what needs it
     msg["From"] = address(sender)
-    msg["To"] = address(row.to_addr)
-    msg["Subject"] = value(row.subject)
-    msg["Message-ID"] = f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{domain}>"
-    for name, text_value in (row.headers or {}).items():
+    msg["To"] = address(to)
+    msg["Subject"] = value(subject)
+    msg["Message-ID"] = message_id
+    for name, text_value in (headers or {}).items():
         msg[header_text(name)] = value(text_value)
     return msg

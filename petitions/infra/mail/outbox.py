@@ -7,6 +7,7 @@ import os
 import smtplib
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,10 +19,11 @@ from sqlalchemy import bindparam, insert, or_, select, update
 
 from petitions.clock import utcnow
 from petitions.extensions import current_app_object, db
-from petitions.infra.database import rowcount
+from petitions.infra.database import AutocommitStatement, is_postgresql
+from petitions.infra.mail import prepared
 from petitions.infra.mail.message import build_message
 from petitions.infra.mail.render import Unsendable, render, require_rendered_late
-from petitions.infra.mail.transports import PermanentFailure, transport_for
+from petitions.infra.mail.transports import PermanentFailure, SMTPTransport, transport_for
 from petitions.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -156,118 +158,146 @@ def retry_delay(attempts: int, base: float, cap: float) -> float:
     return float(min(cap, base * 2 ** max(0, attempts - 1)))
 
 
-def _still_mine(message_id: int, worker: str, now: datetime) -> bool:
-    """Renew this worker's claim on a message just before sending it; False when another worker has it now.
-
-    The UPDATE also locks the row until the outcome is committed, so a worker taking over stale
-    claims (with SKIP LOCKED) passes it by meanwhile.
-    """
-    return rowcount(db.session.execute(_RENEW, {"message_id": message_id, "worker": worker, "now": now})) == 1
-
-
 # A message still claimed by this worker (and not sent meanwhile): the only one it may send or mark.
 _MINE = (
     _OUTBOX.c.id == bindparam("message_id"),
     _OUTBOX.c.claimed_by == bindparam("worker"),
     _OUTBOX.c.sent_at.is_(None),
 )
-# Built once: each message renews its claim and, nearly always, is marked sent.
-_RENEW = update(_OUTBOX).where(*_MINE).values(claimed_at=bindparam("now"))
+# Built once: the claims renewed and the rows read in one statement per batch, and each message,
+# nearly always, marked sent.
+_RENEW = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
+        _OUTBOX.c.claimed_by == bindparam("worker"),
+        _OUTBOX.c.sent_at.is_(None),
+    )
+    .values(claimed_at=bindparam("now"))
+    .returning(*_OUTBOX.c)
+)
 _MARK_SENT = update(_OUTBOX).where(*_MINE).values(claimed_by=None, claimed_at=None, sent_at=bindparam("now"))
+_MARK_SENT_ALONE = AutocommitStatement(_MARK_SENT.returning(_OUTBOX.c.id))
+
+
+def _renew(ids: Sequence[int], worker: str, now: datetime) -> list[Any]:
+    """Renew this worker's claims on these messages and read them, as plain rows in id order; commit.
+
+    A message another worker has taken over meanwhile (our claim went stale) is left out.
+    Plain rows, read once: ORM objects would be expired by each message's commit and each read
+    again, a round trip per message for nothing.
+    """
+    rows = sorted(db.session.execute(_RENEW, {"ids": list(ids), "worker": worker, "now": now}), key=lambda r: r.id)
+    db.session.commit()
+    return rows
 
 
 def send_claimed(ids: Sequence[int], *, clock: Any = utcnow, worker: str | None = None) -> tuple[int, int]:
-    """Send the messages this worker claimed; record each outcome at once. Returns (sent, failed)."""
+    """Send the messages this worker claimed; record each outcome at once. Returns (sent, failed).
+
+    Claims are renewed for the whole batch in one statement, and again before the next message
+    once half of MAIL_CLAIM_TIMEOUT has passed since: another worker takes a claim over only
+    once it is MAIL_CLAIM_TIMEOUT old, so it never takes a message this one may still send.
+    Each message sent is marked by one statement committed at once (by itself, on PostgreSQL):
+    a sender killed at any moment re-sends at most the message in hand.
+    """
     worker = worker or worker_id()
     app = current_app_object()
     cfg = app.config
     sender = cfg["MAIL_DEFAULT_SENDER"]
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    envelope_from = parseaddr(sender)[1]
+    domain = envelope_from.rpartition("@")[2] or "localhost"
     transport = transport_for(app)
+    smtp = transport if isinstance(transport, SMTPTransport) else None
+    renew_after = float(cfg["MAIL_CLAIM_TIMEOUT"]) / 2
+    alone = is_postgresql()
     sent = failed = 0
     broken: str | None = None  # once the server is unreachable, the rest of the batch waits too
-    # Plain rows, read once: ORM objects would be expired by each message's commit and each
-    # read again, a round trip per message for nothing.
-    rows = db.session.execute(_CLAIMED, {"ids": list(ids)}).all()
+    pending = list(ids)
     try:
-        for row in rows:
-            now = clock()
-            error: str | None = broken
-            permanent = False
-            if error is None and not _still_mine(row.id, worker, now):
-                db.session.commit()
-                continue  # our claim went stale and another worker took the message over
-            if error is None:
-                try:
-                    message = build_message(row, sender, domain)
-                except Unsendable as exc:
-                    # Its cause is gone (a receipt for a signature erased since): kept, not sent,
-                    # with why, and counted neither as sent nor as failed.
-                    log.info("Mail %s not sent: %s", row.id, exc)
-                    values = {
-                        "claimed_by": None,
-                        "claimed_at": None,
-                        "failed_at": now,
-                        "last_error": f"not sent: {exc}",
-                    }
-                    db.session.execute(
-                        update(_OUTBOX).where(*_MINE).values(**values), {"message_id": row.id, "worker": worker}
-                    )
-                    db.session.commit()
+        while pending:
+            rows, pending = _renew(pending, worker, clock()), []
+            renewed = time.monotonic()
+            for i, row in enumerate(rows):
+                if broken is None and time.monotonic() - renewed > renew_after:
+                    pending = [r.id for r in rows[i:]]  # renew the rest before sending any more
+                    break
+                now = clock()
+                error: str | None = broken
+                permanent = False
+                if error is None:
+                    try:
+                        data = prepared.message_bytes(row, sender, domain) if smtp is not None else None
+                        message = None if data is not None else build_message(row, sender, domain)
+                    except Unsendable as exc:
+                        # Its cause is gone (a receipt for a signature erased since): kept, not sent,
+                        # with why, and counted neither as sent nor as failed.
+                        log.info("Mail %s not sent: %s", row.id, exc)
+                        values = {
+                            "claimed_by": None,
+                            "claimed_at": None,
+                            "failed_at": now,
+                            "last_error": f"not sent: {exc}",
+                        }
+                        db.session.execute(
+                            update(_OUTBOX).where(*_MINE).values(**values), {"message_id": row.id, "worker": worker}
+                        )
+                        db.session.commit()
+                        continue
+                    except Exception as exc:
+                        # A body rendered when queued that cannot be made into a message never will
+                        # be: keep it, failed. One the worker renders (see rendered_late) may fail for
+                        # a reason in this worker (a version behind, a setting missing): keep trying,
+                        # with the same backoff and give-up time as a server that does not answer.
+                        error = f"cannot build the message: {type(exc).__name__}: {exc}"
+                        permanent = row.body_text is not None
+                        log.exception("Mail %s: %s", row.id, error)
+                        data = message = None
+                    try:
+                        if data is not None and smtp is not None:
+                            smtp.send_bytes(envelope_from, row.to_addr, data)
+                        elif message is not None:
+                            transport.send(message)
+                    except PermanentFailure as exc:
+                        error, permanent = str(exc), True
+                    except (OSError, smtplib.SMTPException) as exc:
+                        error = f"{type(exc).__name__}: {exc}"
+                        if isinstance(exc, OSError | smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+                            broken = error
+                mine = {"message_id": row.id, "worker": worker}
+                if error is None:
+                    # One statement, committed at once: a sender killed now re-sends at most the message in hand.
+                    if alone:
+                        _MARK_SENT_ALONE.first({**mine, "now": now})
+                    else:
+                        db.session.execute(_MARK_SENT, {**mine, "now": now})
+                        db.session.commit()
+                    sent += 1
                     continue
-                except Exception as exc:
-                    # A body rendered when queued that cannot be made into a message never will
-                    # be: keep it, failed. One the worker renders (see rendered_late) may fail for
-                    # a reason in this worker (a version behind, a setting missing): keep trying,
-                    # with the same backoff and give-up time as a server that does not answer.
-                    error = f"cannot build the message: {type(exc).__name__}: {exc}"
-                    permanent = row.body_text is not None
-                    log.exception("Mail %s: %s", row.id, error)
-                    message = None
-                try:
-                    if message is not None:
-                        transport.send(message)
-                except PermanentFailure as exc:
-                    error, permanent = str(exc), True
-                except (OSError, smtplib.SMTPException) as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                    if isinstance(exc, OSError | smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
-                        broken = error
-            mine = {"message_id": row.id, "worker": worker}
-            if error is None:
-                db.session.execute(_MARK_SENT, {**mine, "now": now})
-                sent += 1
-            else:
-                outcome: dict[str, Any] = {"claimed_by": None, "claimed_at": None}
-                attempts = row.attempts + 1
-                outcome.update(attempts=_OUTBOX.c.attempts + 1, last_error=error[:2000])
-                gave_up = (now - row.created_at).total_seconds() > cfg["MAIL_GIVE_UP_AFTER"]
-                if permanent or gave_up:
-                    outcome["failed_at"] = now
-                    log.error("Mail %s to %s failed for good: %s", row.id, row.to_addr, error)
-                else:
-                    delay = retry_delay(attempts, cfg["MAIL_RETRY_BASE_DELAY"], cfg["MAIL_RETRY_MAX_DELAY"])
-                    outcome["next_attempt_at"] = now + timedelta(seconds=delay)
-                    log.warning(
-                        "Mail %s to %s failed (attempt %s), retry in %ss: %s",
-                        row.id,
-                        row.to_addr,
-                        attempts,
-                        delay,
-                        error,
-                    )
+                _record_failure(row, error, permanent=permanent, now=now, mine=mine)
                 failed += 1
-                # Only while the claim is still ours: after a broken connection the claim was not
-                # renewed, and another worker may have taken the message over meanwhile.
-                db.session.execute(update(_OUTBOX).where(*_MINE).values(**outcome), mine)
-            # One commit per message: a sender killed now re-sends at most the message in hand.
-            db.session.commit()
     finally:
         transport.close()
     return sent, failed
 
 
-_CLAIMED = select(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).order_by(_OUTBOX.c.id)
+def _record_failure(row: Any, error: str, *, permanent: bool, now: datetime, mine: dict[str, Any]) -> None:
+    """Record a failed attempt: retried after the backoff, or failed for good (refused, or too old); commit."""
+    cfg = current_app.config
+    outcome: dict[str, Any] = {"claimed_by": None, "claimed_at": None}
+    attempts = row.attempts + 1
+    outcome.update(attempts=_OUTBOX.c.attempts + 1, last_error=error[:2000])
+    gave_up = (now - row.created_at).total_seconds() > cfg["MAIL_GIVE_UP_AFTER"]
+    if permanent or gave_up:
+        outcome["failed_at"] = now
+        log.error("Mail %s to %s failed for good: %s", row.id, row.to_addr, error)
+    else:
+        delay = retry_delay(attempts, cfg["MAIL_RETRY_BASE_DELAY"], cfg["MAIL_RETRY_MAX_DELAY"])
+        outcome["next_attempt_at"] = now + timedelta(seconds=delay)
+        log.warning("Mail %s to %s failed (attempt %s), retry in %ss: %s", row.id, row.to_addr, attempts, delay, error)
+    # Only while the claim is still ours: after a broken connection another worker may have taken it over.
+    db.session.execute(update(_OUTBOX).where(*_MINE).values(**outcome), mine)
+    db.session.commit()
 
 
 def worker_id() -> str:

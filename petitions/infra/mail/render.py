@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flask import current_app
@@ -41,19 +42,32 @@ def mail_text(message: str, **variables: Any) -> str:
     return text
 
 
-def render(template: str, context: dict[str, Any]) -> tuple[str, str | None]:
-    """(text, html or None) of templates/email/<template>.txt and, when present, .html."""
+def render(
+    template: str, context: dict[str, Any], html_context: dict[str, Any] | None = None
+) -> tuple[str, str | None]:
+    """(text, html or None) of templates/email/<template>.txt and, when present, .html
+    (rendered with `html_context` when given, else the same context)."""
     context.setdefault("site_url", current_app.config["BASE_URL"])
     # Rendered by Jinja alone: an email has no business with the request's context processors
     # (the signed-in user, the CSRF token), whose work would be thrown away on every message.
     env = current_app.jinja_env
     with email_language():
         text = env.get_template(f"email/{template}.txt").render(context)
+        if html_context is not None:
+            html_context.setdefault("site_url", current_app.config["BASE_URL"])
         try:
-            html: str | None = env.get_template(f"email/{template}.html").render(context)
+            html: str | None = env.get_template(f"email/{template}.html").render(
+                context if html_context is None else html_context
+            )
         except TemplateNotFound:  # a message may be plain text only
             html = None
     return text, html
+
+
+def html_escaped(template: str) -> bool:
+    """Whether Jinja escapes what the template's .html prints (its autoescape setting for that name)."""
+    select = current_app.jinja_env.autoescape
+    return bool(select(f"email/{template}.html") if callable(select) else select)
 
 
 # Messages the worker renders when it sends them: template name -> a function of the outbox
@@ -81,6 +95,50 @@ def rendered_late(
     return register
 
 
+@dataclass(frozen=True)
+class Fill:
+    """A late-rendered message as its prepared form needs it (see prepared.py).
+
+    `slots` are the values that change from one message to the next (a name, signed links),
+    each printed by the templates as it is: a filter it needs is applied before, here. `key`
+    is everything else the text depends on (a title, whether a paragraph is shown), so that
+    messages with equal keys differ only in their slots. `context` makes the templates'
+    context from slot values: the real ones, or the markers the prepared form is cut at.
+    """
+
+    key: tuple[Hashable, ...]
+    slots: dict[str, str]
+    context: Callable[[dict[str, str]], dict[str, Any]]
+
+
+_FILLS: dict[str, Callable[[OutboxRow], Fill]] = {}
+
+
+def rendered_late_filled(template: str) -> Callable[[Callable[[OutboxRow], Fill]], Callable[[OutboxRow], Fill]]:
+    """rendered_late() for a message the worker may send in a prepared form: register a function of
+    the outbox row that gives its Fill; its context is the Fill's context of its own slots."""
+
+    def register(make_fill: Callable[[OutboxRow], Fill]) -> Callable[[OutboxRow], Fill]:
+        _FILLS[template] = make_fill
+
+        def context(row: OutboxRow) -> dict[str, Any]:
+            fill = make_fill(row)
+            return fill.context(fill.slots)
+
+        _LATE[template] = context
+        return make_fill
+
+    return register
+
+
+def fill_of(row: OutboxRow) -> Fill | None:
+    """The Fill of a late-rendered message whose template registered one (rendered_late_filled), else None."""
+    if row.body_text is not None:
+        return None
+    make_fill = _FILLS.get(row.template or "")
+    return None if make_fill is None else make_fill(row)
+
+
 def require_rendered_late(template: str) -> None:
     """Refuse to queue a message for late rendering that no worker could render."""
     if template not in _LATE:
@@ -92,3 +150,21 @@ def body_of(row: OutboxRow) -> tuple[str, str | None]:
     if row.body_text is not None:
         return row.body_text, row.body_html
     return render(row.template or "", _LATE[row.template or ""](row))
+
+
+_TOKEN_MARK = "tokenmark0"  # noqa: S105 (a marker cut out of a URL, not a secret)
+
+
+def token_url(endpoint: str, token: str) -> str:
+    """external_url(endpoint, token=token), the URL around the token built once per endpoint and BASE_URL.
+
+    A signed token (URL-safe base64 and dots) is never quoted, so only the token changes; the
+    worker signs two or three such links per message.
+    """
+    urls: dict[tuple[str, str], tuple[str, str]] = current_app.extensions.setdefault("mail_token_urls", {})
+    key = (endpoint, current_app.config["BASE_URL"])
+    around = urls.get(key)
+    if around is None:
+        head, _, tail = external_url(endpoint, token=_TOKEN_MARK).partition(_TOKEN_MARK)
+        around = urls[key] = (head, tail)
+    return around[0] + token + around[1]

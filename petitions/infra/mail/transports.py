@@ -7,6 +7,7 @@ import email
 import email.policy
 import logging
 import smtplib
+from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,17 @@ class SMTPTransport:
 
     def send(self, msg: Message) -> None:
         """Send one message; raise PermanentFailure for a 5xx refusal, anything else is transient."""
+        self._guarded(lambda conn: conn.send_message(msg))
+
+    def send_bytes(self, sender: str, to: str, data: bytes) -> None:
+        """send() for a message already flattened as smtplib flattens one (CRLF line ends, see mail/prepared.py)."""
+        self._guarded(lambda conn: conn.sendmail(sender, [to], data))
+
+    def _guarded(self, call: Callable[[smtplib.SMTP], object]) -> None:
         if self.conn is None:
             self.conn = self._connect()
         try:
-            self.conn.send_message(msg)
+            call(self.conn)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if all(code >= 500 for code in codes):
