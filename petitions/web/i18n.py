@@ -52,7 +52,7 @@ def select_locale() -> str:
     """Flask-Babel's locale selector: the first of ?lang, the cookie, the account, Accept-Language."""
     default: str = current_app.config["DEFAULT_LOCALE"]
     if not has_request_context():
-        return default  # the worker's emails (the recipient's own language is still to come)
+        return default  # the worker and the CLI: an email says its own language (infra/mail/render.email_language)
     if request.endpoint in SHARED or request.blueprint == "api":
         return supported(request.args.get("lang")) or default
     g.locale_negotiated = True
