@@ -23,7 +23,7 @@ from petitions.infra.mail import (
     Fill,
     OutboxRow,
     external_url,
-    mail_text,
+    mail_locale,
     mail_texts,
     rendered_late_filled,
     token_url,
@@ -91,15 +91,27 @@ _SUBJECTS = {
 }
 
 
+_MAX_SUBJECTS = 1024  # petitions whose subjects are kept per application; all are dropped past it
+
+
 def subject(template: str, title: str, locale: str | None) -> str:
     """The subject of an email to a signer about a petition, in the signer's language, cut to the column's
     255 characters."""
-    return mail_text(_SUBJECTS[template], locale, title=title)[:255]
+    return subjects(template, title)[mail_locale(locale)]
 
 
 def subjects(template: str, title: str) -> dict[str, str]:
-    """subject() in each of LANGUAGES (mail_texts): for a statement that picks by a signature's stored language."""
-    return mail_texts(_SUBJECTS[template], title=title)
+    """The subject in each of LANGUAGES (mail_texts), for a statement that picks by a signature's stored
+    language. Kept per petition title: every signing on PostgreSQL passes them all, and making
+    them (a catalogue look-up in each language) would cost the signing several times what the
+    look-up in this dict does."""
+    kept: dict[tuple[str, str], dict[str, str]] = current_app.extensions.setdefault("signer_subjects", {})
+    texts = kept.get((template, title))
+    if texts is None:
+        if len(kept) >= _MAX_SUBJECTS:
+            kept.clear()
+        texts = kept[(template, title)] = mail_texts(_SUBJECTS[template], title=title)
+    return texts
 
 
 def signer_context(
