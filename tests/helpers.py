@@ -131,7 +131,7 @@ def last_with_link(mailbox: Mailbox, address: str, path: str) -> EmailMessage:
 
 # The Spanish of the tests that check an email or page comes out in a signer's or reader's language
 # (the `spanish` mark): a few messages, so those tests do not depend on what translators have done.
-SPANISH = {
+SPANISH: dict[str | tuple[str, str], str | tuple[str, ...]] = {
     "Please confirm your signature: %(title)s": "Confirma tu firma: %(title)s",
     "You have already signed: %(title)s": "Ya has firmado: %(title)s",
     "Your signature is in the public log: %(title)s": "Tu firma está en el registro público: %(title)s",
@@ -143,13 +143,18 @@ SPANISH = {
         "Recibes esto porque firmaste «%(title)s» y pediste novedades."
     ),
     "Sign": "Firmar",
-    "fewer than %(n)s": "menos de %(n)s",
-    "signature": "firma",
+    ("signature", "signatures"): ("firma", "firmas", "firmas"),  # CLDR's Spanish: one, many, other
     "signatures": "firmas",
+    "fewer than %(n)s": "menos de %(n)s",
+    "<strong>%(n)s</strong> confirmed %(name)s": "<strong>%(n)s</strong> confirmados %(name)s",
+    "Sign the petition": "Firmar la petición",
+    "Independently verifiable": "Verificable de forma independiente",
+    ("%(n)s log entry", "%(n)s log entries"): ("%(n)s entrada", "%(n)s entradas", "%(n)s entradas"),
+    "root": "raíz",
 }
 
 
-def write_catalogue(folder: Path, lang: str, messages: dict[str, str]) -> str:
+def write_catalogue(folder: Path, lang: str, messages: dict[str | tuple[str, str], str | tuple[str, ...]]) -> str:
     """A translations folder (BABEL_TRANSLATION_DIRECTORIES) holding one compiled catalogue of these messages."""
     catalog = Catalog(locale=lang)
     for msgid, msgstr in messages.items():
