@@ -20,6 +20,7 @@ is what keeps a browser's own cache honest.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,7 @@ from werkzeug.wrappers import Response
 from petitions.counting.counts import FewerThan
 from petitions.extensions import db
 from petitions.extensions import lazy_text as _l
+from petitions.infra import dates
 
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -181,6 +183,21 @@ def thousands(value: int | FewerThan) -> str:
     return format_decimal(value)
 
 
+def day(value: date | datetime) -> str:
+    """A day in the page's language (infra/dates.day): March 1, 2025; 1. März 2025."""
+    return dates.day(value, get_locale() or "en")
+
+
+def moment(value: datetime) -> str:
+    """A day and time in the page's language, UTC (the page says so): Mar 1, 2025, 14:05."""
+    return dates.moment(value, get_locale() or "en")
+
+
+def clock(value: datetime) -> str:
+    """The time of day, UTC, 24-hour: 14:05."""
+    return dates.clock(value, get_locale() or "en")
+
+
 def share(part: int, whole: int) -> str:
     """part of whole as a percentage with one decimal, in the page's locale: 12.5% (12,5% in German)."""
     return format_percent(part / whole if whole else 0, format="#,##0.0%")
@@ -195,6 +212,9 @@ def init_app(app: Flask) -> None:
     app.after_request(remember_and_vary)
     app.teardown_request(lambda _exc: _fresh_locale())
     app.add_template_filter(thousands, "thousands")
+    app.add_template_filter(day, "day")
+    app.add_template_filter(moment, "moment")
+    app.add_template_filter(clock, "clock")
 
     @app.context_processor
     def i18n_helpers() -> dict[str, Any]:
