@@ -103,6 +103,8 @@ def register_blueprints(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     """Error pages, security headers, template helpers and CLI commands."""
+    from flask_babel import get_locale
+
     from petitions import cli
     from petitions.extensions import csrf
     from petitions.infra import live
@@ -121,7 +123,8 @@ def register_hooks(app: Flask) -> None:
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
-        return {"country_names": country_names(), "logout_form": LogoutForm}
+        # Country names in the page's language (Babel's CLDR names): pages, the dashboard, the verify page.
+        return {"country_names": country_names(str(get_locale() or "en")), "logout_form": LogoutForm}
 
     # Names and titles written into emails, also those stored before forms folded them.
     app.add_template_filter(one_line, "one_line")

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from flask import Flask, current_app
-from flask_babel import Babel, lazy_gettext
+from flask_babel import Babel, Domain, lazy_gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -46,8 +46,24 @@ else:
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+
+
+class _CataloguesPerApp(Domain):
+    """Flask-Babel's message domain, its loaded catalogues kept per application.
+
+    Flask-Babel keeps them in one Domain of the Babel object, which every application made in a
+    process shares (the tests make many, some with their own BABEL_TRANSLATION_DIRECTORIES): the
+    first application to load a language would hand its catalogue to all the others.
+    """
+
+    def get_translations_cache(self, ctx: object) -> dict[tuple[str, str], Any]:
+        cache: dict[tuple[str, str], Any] = current_app.extensions.setdefault("babel_catalogues", {})
+        return cache
+
+
 # Bound with its locale selector (web/i18n.py) by the factory.
 babel = Babel()
+babel.domain_instance = _CataloguesPerApp()  # type: ignore[no-untyped-call]  # Flask-Babel is not annotated
 
 
 def N_(message: str) -> str:

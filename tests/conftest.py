@@ -26,6 +26,7 @@ from tests.helpers import (
     DATABASES,
     PG_ADMIN_URL,
     ROOT,
+    SPANISH,
     TABLES,
     LiveServer,
     Mailbox,
@@ -33,6 +34,7 @@ from tests.helpers import (
     close_streams,
     free_port,
     make_app,
+    write_catalogue,
 )
 
 
@@ -107,9 +109,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def app(database_url: str, smtp_server: SMTPServer, mailbox: Mailbox, tmp_path: Path) -> Iterator[Flask]:
-    """The application on a clean database, mail to the test SMTP server."""
-    app = make_app(database_url, smtp_server, tmp_path)
+def app(
+    database_url: str, smtp_server: SMTPServer, mailbox: Mailbox, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    """The application on a clean database, mail to the test SMTP server (with the `spanish` mark, the
+    Spanish of tests/helpers.SPANISH: what the language of a page or email decides shows, whatever
+    the shipped catalogues hold)."""
+    overrides = {}
+    if request.node.get_closest_marker("spanish"):
+        overrides["BABEL_TRANSLATION_DIRECTORIES"] = write_catalogue(tmp_path / "translations", "es", SPANISH)
+    app = make_app(database_url, smtp_server, tmp_path, **overrides)
     app.extensions["test_smtp_port"] = smtp_server.port
     yield app
     close_streams(app)

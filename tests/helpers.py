@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Page
@@ -125,6 +127,43 @@ def last_with_link(mailbox: Mailbox, address: str, path: str) -> EmailMessage:
     found = [m for m in mailbox.to(address) if re.search(r"https?://[^\s]+" + re.escape(path), body_of(m))]
     assert found, f"no message to {address} with a {path} link"
     return found[-1]
+
+
+# The Spanish of the tests that check an email or page comes out in a signer's or reader's language
+# (the `spanish` mark): a few messages, so those tests do not depend on what translators have done.
+SPANISH: dict[str | tuple[str, str], str | tuple[str, ...]] = {
+    "Please confirm your signature: %(title)s": "Confirma tu firma: %(title)s",
+    "You have already signed: %(title)s": "Ya has firmado: %(title)s",
+    "Your signature is in the public log: %(title)s": "Tu firma está en el registro público: %(title)s",
+    "Your petition reached its goal of %(num)s signatures": "Tu petición alcanzó su meta de %(num)s firmas",
+    "Your signatures": "Tus firmas",
+    "Hello %(name)s,": "Hola, %(name)s:",
+    "Hello,": "Hola:",
+    'You receive this because you signed "%(title)s" and asked for updates.': (
+        "Recibes esto porque firmaste «%(title)s» y pediste novedades."
+    ),
+    "Sign": "Firmar",
+    ("signature", "signatures"): ("firma", "firmas", "firmas"),  # CLDR's Spanish: one, many, other
+    "signatures": "firmas",
+    "fewer than %(n)s": "menos de %(n)s",
+    "<strong>%(n)s</strong> confirmed %(name)s": "<strong>%(n)s</strong> confirmados %(name)s",
+    "Sign the petition": "Firmar la petición",
+    "Independently verifiable": "Verificable de forma independiente",
+    ("%(n)s log entry", "%(n)s log entries"): ("%(n)s entrada", "%(n)s entradas", "%(n)s entradas"),
+    "root": "raíz",
+}
+
+
+def write_catalogue(folder: Path, lang: str, messages: dict[str | tuple[str, str], str | tuple[str, ...]]) -> str:
+    """A translations folder (BABEL_TRANSLATION_DIRECTORIES) holding one compiled catalogue of these messages."""
+    catalog = Catalog(locale=lang)
+    for msgid, msgstr in messages.items():
+        catalog.add(msgid, msgstr)
+    target = folder / lang / "LC_MESSAGES"
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / "messages.mo", "wb") as out:
+        write_mo(out, catalog)
+    return str(folder)
 
 
 def make_app(database_url: str, smtp: SMTPServer | None, tmp_path: Path, **overrides) -> Flask:

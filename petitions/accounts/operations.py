@@ -66,21 +66,25 @@ def send_confirmation(user: User, *, now: datetime) -> None:
     token = tokens.make_token(tokens.CONFIRM_ACCOUNT, [user.id, user.email])
     queue_email(
         user.email,
-        mail_text("Confirm your email address"),
+        mail_text("Confirm your email address", user.locale),
         "confirm_account",
         now=now,
+        locale=user.locale,
         user=user,
         confirm_url=external_url("auth.confirm_account", token=token),
     )
 
 
 def warn_existing(email: str, *, now: datetime) -> None:
-    """Tell the owner of an address that someone tried to register it again."""
+    """Tell the owner of an address that someone tried to register it again (in their account's language)."""
+    address = account_email(email)
+    locale = db.session.scalar(select(User.locale).where(User.email == address))
     queue_email(
-        account_email(email),
-        mail_text("Someone tried to register with your email address"),
+        address,
+        mail_text("Someone tried to register with your email address", locale),
         "account_exists",
         now=now,
+        locale=locale,
         login_url=external_url("auth.login"),
     )
 
@@ -164,13 +168,14 @@ def request_email_change(user: User, new_email: str, password: str, *, now: date
     if address == user.email:
         raise SameEmail()
     user.pending_email = address
-    taken = db.session.scalar(select(User.id).where(User.email == address, User.id != user.id)) is not None
-    if taken:
+    other = db.session.execute(select(User.locale).where(User.email == address, User.id != user.id)).first()
+    if other is not None:  # in the language of the account that has the address
         queue_email(
             address,
-            mail_text("This email address already has an account"),
+            mail_text("This email address already has an account", other.locale),
             "email_change_taken",
             now=now,
+            locale=other.locale,
             login_url=external_url("auth.login"),
             reset_url=external_url("auth.forgot_password"),
         )
@@ -178,17 +183,19 @@ def request_email_change(user: User, new_email: str, password: str, *, now: date
         token = tokens.make_token(CONFIRM_EMAIL_CHANGE, [user.id, address])
         queue_email(
             address,
-            mail_text("Confirm your new email address"),
+            mail_text("Confirm your new email address", user.locale),
             "confirm_email_change",
             now=now,
+            locale=user.locale,
             user=user,
             confirm_url=external_url("account.confirm_email_change", token=token),
         )
     queue_email(
         user.email,
-        mail_text("Your email address is about to change"),
+        mail_text("Your email address is about to change", user.locale),
         "email_change_notice",
         now=now,
+        locale=user.locale,
         user=user,
         new_email=address,
         reset_url=external_url("auth.forgot_password"),
@@ -248,9 +255,10 @@ def change_password(user: User, current_password: str, new_password: str, *, now
 def _notify_password_changed(user: User, *, now: datetime) -> None:
     queue_email(
         user.email,
-        mail_text("Your password was changed"),
+        mail_text("Your password was changed", user.locale),
         "password_changed",
         now=now,
+        locale=user.locale,
         user=user,
         reset_url=external_url("auth.forgot_password"),
     )
@@ -274,9 +282,10 @@ def delete_account(user: User, password: str, *, now: datetime) -> list[Petition
         petition.owner_id = None
     queue_email(
         user.email,
-        mail_text("Your account is deleted"),
+        mail_text("Your account is deleted", user.locale),
         "account_deleted",
         now=now,
+        locale=user.locale,
         user=user,
         petitions=[(p.title, external_url("public.petition", slug=p.slug)) for p in petitions if p.is_public()],
     )
@@ -313,9 +322,10 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
     savepoint = db.session.begin_nested()
     queue_email(
         user.email,
-        mail_text("Reset your password"),
+        mail_text("Reset your password", user.locale),
         "password_reset",
         now=now,
+        locale=user.locale,
         user=user,
         reset_url=external_url("auth.reset_password", token=token),
         minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,

@@ -132,18 +132,19 @@ def _email(petition: Petition, milestone: Reached, raised: int | None, *, now: d
     owner = db.session.get(User, petition.owner_id) if petition.owner_id is not None else None
     if owner is None or owner.email_confirmed_at is None:
         return  # the account was deleted, or its address never confirmed: nobody to tell
-    with email_language():
+    with email_language(owner.locale):  # the campaigner's language: their account setting, else DEFAULT_LOCALE
         number = format_decimal(milestone.threshold)
     subject = (
-        mail_text("Your petition reached its goal of %(num)s signatures", num=number)
+        mail_text("Your petition reached its goal of %(num)s signatures", owner.locale, num=number)
         if milestone.is_goal
-        else mail_text("Your petition reached %(num)s signatures", num=number)
+        else mail_text("Your petition reached %(num)s signatures", owner.locale, num=number)
     )
     queue_email(
         owner.email,
         subject[:255],
         "milestone",
         now=now,
+        locale=owner.locale,
         user=owner,
         petition=petition,
         threshold=milestone.threshold,

@@ -23,6 +23,7 @@ from petitions.counting.counts import hour_of
 from petitions.counting.rules import awaiting_confirmation, counted
 from petitions.extensions import db
 from petitions.extensions import lazy_text as _l
+from petitions.infra import dates
 from petitions.models import HourlyCount, Petition, Signature
 
 HOUR = timedelta(hours=1)
@@ -31,12 +32,6 @@ RECENT_HOURS = 48
 RECENT_COMMENTS = 20
 ANONYMOUS = _l("A signer")
 CHAR_WIDTH = 7.0  # about the width of one character of a chart label (12 units high), to keep labels apart
-
-# How each unit's periods are written: on the axis, and in full (tooltips, tables, descriptions).
-FORMATS = {
-    "day": ("%-d %b", "%-d %B %Y"),
-    "hour": ("%-d %b %H:00", "%-d %b %Y, %H:00 UTC"),
-}
 
 
 def format_decimal(n: int) -> str:
@@ -70,12 +65,18 @@ class Series:
         return max(self.points, key=lambda p: p.count, default=None)
 
     def short(self, point: Point) -> str:
-        """The period as written under the axis."""
-        return point.start.strftime(FORMATS[self.unit][0])
+        """The period as written under the axis, in the page's language: Mar 1; Mar 1, 14:00."""
+        locale = get_locale() or "en"
+        if self.unit == "day":
+            return dates.day_short(point.start, locale)
+        return dates.moment(point.start, locale, short=True)
 
     def long(self, point: Point) -> str:
-        """The period written in full."""
-        return point.start.strftime(FORMATS[self.unit][1])
+        """The period written in full (tooltips, tables, descriptions): March 1, 2025; Mar 1, 2025, 14:00 UTC."""
+        locale = get_locale() or "en"
+        if self.unit == "day":
+            return dates.day(point.start, locale)
+        return gettext("%(when)s UTC", when=dates.moment(point.start, locale))
 
 
 def start_of_day(moment: datetime) -> datetime:

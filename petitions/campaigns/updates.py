@@ -83,6 +83,7 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
             update.subject,
             "update",
             now=now,
+            locale=signature.locale,
             headers={
                 "List-Unsubscribe": f"<{unsubscribe_url}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

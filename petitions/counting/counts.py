@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from babel import numbers
 from flask import current_app
 from sqlalchemy import TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -224,27 +223,15 @@ def by_group(petition_id: int) -> list[tuple[str, int]]:
     ]
 
 
-# "fewer than N" in the widget's languages (its own ?lang=; pages say it through their catalogue, web/i18n.py).
-_FEWER_THAN = {"en": "fewer than {n}", "fr": "moins de {n}", "de": "weniger als {n}", "es": "menos de {n}"}
-
-
 @dataclass(frozen=True)
 class FewerThan:
     """A supporter group's count too small to publish: all anyone learns is that it is below `limit`.
 
-    It formats as "fewer than 5" wherever a count is formatted (`f"{n:,}"`), so a page that
-    shows counts shows it as it is.
+    Pages, the widget and exports say it in their reader's language (web/i18n.thousands: "fewer
+    than 5", "menos de 5"); the JSON gives the limit (public_groups_json).
     """
 
     limit: int
-
-    def __format__(self, spec: str) -> str:
-        return self.label()
-
-    def label(self, lang: str = "en") -> str:
-        """The words, in one of the widget's languages (English otherwise), the number as the language writes it."""
-        lang = lang if lang in _FEWER_THAN else "en"
-        return _FEWER_THAN[lang].format(n=numbers.format_decimal(self.limit, locale=lang))
 
 
 def _threshold(threshold: int | None) -> int:

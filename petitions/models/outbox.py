@@ -30,7 +30,8 @@ class OutboxMessage(Model):
     to_addr: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
     # The body, rendered when the message was queued; NULL for a message the worker renders
-    # when it sends it, from `template` and `context` (see mail.rendered_late).
+    # when it sends it, from `template` and `context` (see mail.rendered_late), in the language
+    # of the context's `locale` (mail.render.message_locale).
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     template: Mapped[str | None] = mapped_column(String(64))

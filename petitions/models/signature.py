@@ -87,6 +87,9 @@ class Signature(Model):
     # The supporter group domain the log counts this signature toward (by its add or a later
     # `group` entry), once the group is shown publicly (GroupDomain.log_disclosed).
     log_domain: Mapped[str | None] = mapped_column(String(253))
+    # The language of the page it was signed on (a code of LANGUAGES), which the emails to its
+    # signer are written in; NULL in rows older than it (migration 0015): DEFAULT_LOCALE.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     petition: Mapped[Petition] = relationship()
 

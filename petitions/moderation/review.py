@@ -53,15 +53,17 @@ def email_owner(petition: Petition, subject: str, template: str, *, now: datetim
     """Queue an email about their petition to its owner, in the caller's transaction; none once the account is gone.
 
     `subject` is a message id with `%(title)s` where the petition's title goes (mail_text fills it in).
+    Written in the owner's language (their account setting, else DEFAULT_LOCALE).
     """
     owner = petition.owner
     if owner is None:  # the account was deleted; nobody to tell
         return
     queue_email(
         owner.email,
-        mail_text(subject, title=petition.title)[:255],
+        mail_text(subject, owner.locale, title=petition.title)[:255],
         template,
         now=now,
+        locale=owner.locale,
         user=owner,
         petition=petition,
         petition_url=_petition_url(petition),

@@ -17,13 +17,14 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Row, String, bindparam, func
 
 from petitions.exceptions import TokenInvalid
-from petitions.extensions import db
+from petitions.extensions import N_, db
 from petitions.infra import tokens
 from petitions.infra.mail import (
     Fill,
     OutboxRow,
     external_url,
-    mail_text,
+    mail_locale,
+    mail_texts,
     rendered_late_filled,
     token_url,
 )
@@ -84,21 +85,53 @@ CONFIRMATION_EMAIL = "confirm_signature"
 ALREADY_SIGNED_EMAIL = "already_signed"
 
 
-def subject(template: str, title: str) -> str:
-    """The subject of an email to a signer about a petition, cut to the column's 255 characters."""
-    if template == CONFIRMATION_EMAIL:
-        return mail_text("Please confirm your signature: %(title)s", title=title)[:255]
-    if template == ALREADY_SIGNED_EMAIL:
-        return mail_text("You have already signed: %(title)s", title=title)[:255]
-    raise KeyError(template)
+_SUBJECTS = {
+    CONFIRMATION_EMAIL: N_("Please confirm your signature: %(title)s"),
+    ALREADY_SIGNED_EMAIL: N_("You have already signed: %(title)s"),
+}
 
 
-def signer_context(name: str, petition: Petition | Row[Any], digest: str, updates: bool) -> dict[str, Any]:
-    """What an email to a signer, rendered by the worker, needs to know. The Python form of signer_context_sql()."""
-    return {"name": name, "title": petition.title, "slug": petition.slug, "digest": digest, "updates": updates}
+_MAX_SUBJECTS = 1024  # petitions whose subjects are kept per application; all are dropped past it
 
 
-def signer_context_sql(name: ColumnElement[str], updates: ColumnElement[bool]) -> ColumnElement[Any]:
+def subject(template: str, title: str, locale: str | None) -> str:
+    """The subject of an email to a signer about a petition, in the signer's language, cut to the column's
+    255 characters."""
+    return subjects(template, title)[mail_locale(locale)]
+
+
+def subjects(template: str, title: str) -> dict[str, str]:
+    """The subject in each of LANGUAGES (mail_texts), for a statement that picks by a signature's stored
+    language. Kept per petition title: every signing on PostgreSQL passes them all, and making
+    them (a catalogue look-up in each language) would cost the signing several times what the
+    look-up in this dict does."""
+    kept: dict[tuple[str, str], dict[str, str]] = current_app.extensions.setdefault("signer_subjects", {})
+    texts = kept.get((template, title))
+    if texts is None:
+        if len(kept) >= _MAX_SUBJECTS:
+            kept.clear()
+        texts = kept[(template, title)] = mail_texts(_SUBJECTS[template], title=title)
+    return texts
+
+
+def signer_context(
+    name: str, petition: Petition | Row[Any], digest: str, updates: bool, locale: str | None
+) -> dict[str, Any]:
+    """What an email to a signer, rendered by the worker, needs to know (`locale`, the signer's language, is
+    what render.message_locale reads). The Python form of signer_context_sql()."""
+    return {
+        "name": name,
+        "title": petition.title,
+        "slug": petition.slug,
+        "digest": digest,
+        "updates": updates,
+        "locale": locale,
+    }
+
+
+def signer_context_sql(
+    name: ColumnElement[str], updates: ColumnElement[bool], locale: ColumnElement[str | None]
+) -> ColumnElement[Any]:
     """The SQL form of signer_context() (PostgreSQL's json_build_object), for an email that PostgreSQL's
     one-statement signing queues; the petition's title and slug, and the digest, are the
     parameters petition_title, petition_slug and digest."""
@@ -113,6 +146,8 @@ def signer_context_sql(name: ColumnElement[str], updates: ColumnElement[bool]) -
         bindparam("digest", type_=String()),
         "updates",
         updates,
+        "locale",
+        locale,
     )
 
 
@@ -125,7 +160,7 @@ def _late_context(message: OutboxRow) -> tuple[int, dict[str, Any]]:
 
 
 # Both emails to a signer are sent in a prepared form (mail/prepared.py): built once per petition
-# title and choice of updates (and, once signers have one, locale), with the name and links filled in.
+# title, choice of updates and signer's language, with the name and links filled in.
 
 
 @rendered_late_filled(CONFIRMATION_EMAIL)
@@ -137,7 +172,7 @@ def _confirmation_fill(message: OutboxRow) -> Fill:
     to; the links are signed now, so they are valid for their whole lifetime from arrival.
     """
     signature_id, context = _late_context(message)
-    title, updates = context["title"], bool(context["updates"])
+    title, updates, locale = context["title"], bool(context["updates"]), context.get("locale")
 
     def make(slots: dict[str, str]) -> dict[str, Any]:
         return {
@@ -149,21 +184,21 @@ def _confirmation_fill(message: OutboxRow) -> Fill:
 
     # The name as the template prints it (one_line): a slot is filled in as it is.
     slots = {"name": one_line(context["name"]), **_links(signature_id, context["digest"], updates)}
-    return Fill(key=(title, updates), slots=slots, context=make)
+    return Fill(key=(title, updates, locale), slots=slots, context=make)
 
 
 @rendered_late_filled(ALREADY_SIGNED_EMAIL)
 def _already_signed_fill(message: OutboxRow) -> Fill:
     """The context of "you have already signed", queued by a repeated signing of a confirmed signature."""
     signature_id, context = _late_context(message)
-    title, updates = context["title"], bool(context["updates"])
+    title, updates, locale = context["title"], bool(context["updates"]), context.get("locale")
     petition_url = external_url("public.petition", slug=context["slug"])
 
     def make(slots: dict[str, str]) -> dict[str, Any]:
         return {"petition": {"title": title}, "petition_url": petition_url, "unsubscribe_url": None, **slots}
 
     return Fill(
-        key=(title, updates, petition_url), slots=_links(signature_id, context["digest"], updates), context=make
+        key=(title, updates, locale, petition_url), slots=_links(signature_id, context["digest"], updates), context=make
     )
 
 

@@ -23,15 +23,22 @@ MAX_AGE = 3600
 def request_link(address: str, *, now: datetime) -> bool:
     """Email a link to the data of this mailbox, if it has signed anything. The caller answers the same either way."""
     normalized = normalize_email(address)
-    first = db.session.scalar(select(Signature).where(Signature.email_normalized == normalized).limit(1))
-    if first is None:
+    # The latest signature: its address, and its language, the one this signer used last.
+    latest = db.session.scalar(
+        select(Signature)
+        .where(Signature.email_normalized == normalized)
+        .order_by(Signature.created_at.desc(), Signature.id.desc())
+        .limit(1)
+    )
+    if latest is None:
         return False
     token = tokens.make_token(MY_DATA, normalized)
     queue_email(
-        first.email,
-        mail_text("Your signatures"),
+        latest.email,
+        mail_text("Your signatures", latest.locale),
         "my_data",
         now=now,
+        locale=latest.locale,
         data_url=external_url("public.my_data_view", token=token),
     )
     return True

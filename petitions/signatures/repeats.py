@@ -7,7 +7,8 @@ limit, invalidated or not), and a claimed repeat of a signature that is not inva
 the confirmation link again while it is pending, or "you have already signed" once confirmed.
 An invalidated signature (by an administrator, held as suspected, or withdrawn and kept for
 its mailbox) gets nothing. The email goes to the address that signed first, with the name
-it signed with and its choice about updates.
+it signed with, its choice about updates, and in the language it signed in (signatures.locale),
+whatever the language of the page that repeated it.
 
 The Python form (answer_repeat) answers a repeat on SQLite, and on PostgreSQL when the one
 statement leaves it to the long path; the SQL form (claim_repeat, repeat_email_rows) is part
@@ -22,8 +23,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, bindparam, case, literal, select, update
+from sqlalchemy import JSON, ColumnElement, Select, String, bindparam, case, func, literal, select, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import SQLCoreOperations
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import CTE
 
 from petitions.extensions import db
@@ -37,6 +41,7 @@ from petitions.signatures.links import (
     signer_context,
     signer_context_sql,
     subject,
+    subjects,
 )
 
 _SIGNATURES = Signature.__table__
@@ -56,19 +61,52 @@ def repeat_email(*, confirmed: bool, invalidated: bool) -> str | None:
 
 
 def repeat_email_sql(
-    confirmed_at: ColumnElement[Any], invalidated_at: ColumnElement[Any]
+    confirmed_at: ColumnElement[Any], invalidated_at: ColumnElement[Any], locale: ColumnElement[str | None]
 ) -> tuple[ColumnElement[str], ColumnElement[str], ColumnElement[bool]]:
-    """The SQL form of repeat_email(): (the template, its subject, the condition for sending any email).
+    """The SQL form of repeat_email(): (the template, its subject in the signature's language `locale`,
+    the condition for sending any email).
 
-    The subjects are the parameters :mail_subject and :repeat_subject (resend_parameters).
+    The subjects are the parameters :confirm_subjects and :repeat_subjects, each a JSON object of
+    a subject per language, and :default_locale for a language the site does not offer
+    (resend_parameters): the Python form's subject(), mail_locale included.
     """
     pending = confirmed_at.is_(None)
     template = case((pending, literal(CONFIRMATION_EMAIL)), else_=literal(ALREADY_SIGNED_EMAIL))
     subject_sql = case(
-        (pending, bindparam("mail_subject", type_=_OUTBOX.c.subject.type)),
-        else_=bindparam("repeat_subject", type_=_OUTBOX.c.subject.type),
+        (pending, _in_language(bindparam("confirm_subjects", type_=JSON), locale)),
+        else_=_in_language(bindparam("repeat_subjects", type_=JSON), locale),
     )
     return template, subject_sql, invalidated_at.is_(None)
+
+
+def _in_language(texts: ColumnElement[Any], locale: ColumnElement[str | None]) -> ColumnElement[str]:
+    """The text of `locale` from a JSON object of texts by language, else DEFAULT_LOCALE's (:default_locale).
+
+    json_extract (SQLite) and ->> (PostgreSQL) both answer NULL for a key that is missing or NULL.
+    """
+    default = bindparam("default_locale", type_=String())
+    return func.coalesce(_JsonText(texts, locale), _JsonText(texts, default))
+
+
+class _JsonText(FunctionElement[str]):
+    """A JSON object's member `key` as text, NULL when missing: `->>` on PostgreSQL, json_extract on SQLite."""
+
+    type = String()
+    name = "json_text"
+    inherit_cache = True
+
+
+@compiles(_JsonText)
+def _json_text_sqlite(element: _JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    obj, key = element.clauses
+    # A language code is letters and an underscore: a JSON path member as it is.
+    return f"json_extract({compiler.process(obj, **kw)}, '$.' || {compiler.process(key, **kw)})"
+
+
+@compiles(_JsonText, "postgresql")
+def _json_text_postgresql(element: _JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    obj, key = element.clauses
+    return f"(CAST({compiler.process(obj, **kw)} AS json) ->> {compiler.process(key, **kw)})"
 
 
 def answer_repeat(signature: Signature, *, now: datetime) -> None:
@@ -87,9 +125,15 @@ def answer_repeat(signature: Signature, *, now: datetime) -> None:
     if template is None:
         return
     petition = signature.petition
-    context = signer_context(signature.name, petition, email_digest(signature.email_normalized), signature.updates)
+    digest, locale = email_digest(signature.email_normalized), signature.locale
+    context = signer_context(signature.name, petition, digest, signature.updates, locale)
     queue_late_email(
-        signature.email, subject(template, petition.title), template, context, now=now, signature_id=signature.id
+        signature.email,
+        subject(template, petition.title, locale),
+        template,
+        context,
+        now=now,
+        signature_id=signature.id,
     )
 
 
@@ -99,12 +143,13 @@ def _limit() -> int:
 
 
 def resend_parameters(title: str) -> dict[str, Any]:
-    """The SQL form's parameters beside the signing's own: the limit and the two subjects (:mail_subject is
-    also the subject of a new signature's confirmation email, queued by the same statement)."""
+    """The SQL form's parameters beside the signing's own: the limit, and the subjects of the two emails
+    in every language (repeat_email_sql)."""
     return {
         "max_resends": _limit(),
-        "mail_subject": subject(CONFIRMATION_EMAIL, title),
-        "repeat_subject": subject(ALREADY_SIGNED_EMAIL, title),
+        "confirm_subjects": subjects(CONFIRMATION_EMAIL, title),
+        "repeat_subjects": subjects(ALREADY_SIGNED_EMAIL, title),
+        "default_locale": current_app.config["DEFAULT_LOCALE"],
     }
 
 
@@ -125,6 +170,7 @@ def claim_repeat(existing: CTE) -> CTE:
             _SIGNATURES.c.updates,
             _SIGNATURES.c.confirmed_at,
             _SIGNATURES.c.invalidated_at,
+            _SIGNATURES.c.locale,
         )
         .cte("repeated")
     )
@@ -133,12 +179,14 @@ def claim_repeat(existing: CTE) -> CTE:
 def repeat_email_rows(repeated: CTE, *, headers: Any, now: Any, attempts: Any) -> Select[Any]:
     """The SQL form of answer_repeat's email: the outbox row (in _SIGN_OR_REPEAT's `queued` columns) of a
     claimed repeat, none for an invalidated signature."""
-    template, subject_sql, send = repeat_email_sql(repeated.c.confirmed_at, repeated.c.invalidated_at)
+    template, subject_sql, send = repeat_email_sql(
+        repeated.c.confirmed_at, repeated.c.invalidated_at, repeated.c.locale
+    )
     return select(
         repeated.c.email,
         subject_sql,
         template,
-        signer_context_sql(repeated.c.name, repeated.c.updates),
+        signer_context_sql(repeated.c.name, repeated.c.updates, repeated.c.locale),
         headers,
         now,
         now,

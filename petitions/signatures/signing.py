@@ -59,6 +59,8 @@ class SignatureData:
     comment: str | None = None
     show_name: bool = False
     updates: bool = False
+    # The language of the page signed on (a code of LANGUAGES): the emails to the signer are in it.
+    locale: str | None = None
 
 
 _SIGNATURES = Signature.__table__
@@ -83,6 +85,7 @@ _COLUMNS = (
     "created_at",
     "resend_count",
     "log_nonce",
+    "locale",
 )
 _STAMPS = FormStamp.__table__
 STAMP_REUSED = "stamp-reused"
@@ -298,11 +301,12 @@ def record(
         "new_created_at": now,
         "new_resend_count": 0,
         "new_log_nonce": new_nonce(),
+        "new_locale": data.locale,
         "new_suspected": suspected,
         "now": now,
     }
     digest = email_digest(normalized)
-    context = signer_context(values["new_name"], petition, digest, data.updates)
+    context = signer_context(values["new_name"], petition, digest, data.updates, data.locale)
     # One statement decides, on every database and under any concurrency: the unique
     # constraint on (petition, mailbox) either takes the row or answers nothing, and nothing
     # is taken for a petition that is not open. On PostgreSQL the same statement queues the
@@ -312,6 +316,7 @@ def record(
     if postgresql:
         values.update(
             mail_context=context,
+            mail_subject=subject(CONFIRMATION_EMAIL, petition.title, data.locale),
             petition_title=petition.title,
             petition_slug=petition.slug,
             digest=digest,
@@ -363,7 +368,7 @@ def record(
     if not postgresql:
         queue_late_email(
             values["new_email"],
-            subject(CONFIRMATION_EMAIL, petition.title),
+            subject(CONFIRMATION_EMAIL, petition.title, data.locale),
             CONFIRMATION_EMAIL,
             context,
             now=now,

@@ -15,13 +15,15 @@ dropped (mail.Unsendable).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import bindparam, select, text
 
-from petitions.extensions import db
+from petitions.extensions import N_, db
 from petitions.infra.database import is_postgresql
 from petitions.infra.mail import (
     LateEmail,
@@ -29,6 +31,7 @@ from petitions.infra.mail import (
     Unsendable,
     external_url,
     mail_text,
+    mail_texts,
     queue_late_emails,
     rendered_late,
 )
@@ -38,17 +41,19 @@ from petitions.models.types import UTCDateTime
 RECEIPT_EMAIL = "log_receipt"
 
 
-def receipt(to: str, signature_id: int, slug: str, title: str, entry: int) -> LateEmail:
-    """The receipt email of a signature whose add is entry `entry` of the log of petition `slug` (the Python form
-    of the statement queue() runs on PostgreSQL)."""
-    return LateEmail(to, subject(title), RECEIPT_EMAIL, {"slug": slug, "title": title, "entry": entry}, signature_id)
+def receipt(to: str, signature_id: int, slug: str, title: str, entry: int, locale: str | None) -> LateEmail:
+    """The receipt email of a signature whose add is entry `entry` of the log of petition `slug`, in its signer's
+    language `locale` (the Python form of the statement queue() runs on PostgreSQL)."""
+    context = {"slug": slug, "title": title, "entry": entry, "locale": locale}
+    return LateEmail(to, subject(title, locale), RECEIPT_EMAIL, context, signature_id)
 
 
 def queue(slug: str, title: str, added: Sequence[tuple[int, int]], *, now: datetime) -> None:
     """Queue the receipts of new adds to a petition's log: (signature id, entry) each, in the caller's transaction.
 
     On PostgreSQL one statement writes them all (the SQL form of receipt(), the address read from
-    each row); elsewhere queue_late_emails writes receipt()'s messages.
+    each row, and the subject in its language from a JSON object of the subject in each language);
+    elsewhere queue_late_emails writes receipt()'s messages.
     """
     if not added:
         return
@@ -61,32 +66,42 @@ def queue(slug: str, title: str, added: Sequence[tuple[int, int]], *, now: datet
                 "entries": indices,
                 "slug": slug,
                 "title": title,
-                "subject": subject(title),
+                "subjects": json.dumps(mail_texts(_SUBJECT, title=title)),
+                "default_locale": current_app.config["DEFAULT_LOCALE"],
                 "template": RECEIPT_EMAIL,
                 "now": now,
             },
         )
         return
-    emails = dict(
-        db.session.execute(select(Signature.id, Signature.email).where(Signature.id.in_([i for i, _ in added]))).all()
-    )
-    queue_late_emails([receipt(emails[i], i, slug, title, n) for i, n in added], now=now)
+    signers = {
+        row.id: row
+        for row in db.session.execute(
+            select(Signature.id, Signature.email, Signature.locale).where(Signature.id.in_([i for i, _ in added]))
+        )
+    }
+    queue_late_emails([receipt(signers[i].email, i, slug, title, n, signers[i].locale) for i, n in added], now=now)
 
 
 _QUEUE_PG = text(
     "INSERT INTO outbox_messages (to_addr, subject, template, context, headers, created_at, next_attempt_at,"
     " attempts, signature_id)"
-    " SELECT s.email, :subject, :template,"
-    " json_build_object('slug', CAST(:slug AS text), 'title', CAST(:title AS text), 'entry', v.entry),"
+    " SELECT s.email,"
+    " COALESCE(CAST(:subjects AS json) ->> s.locale, CAST(:subjects AS json) ->> CAST(:default_locale AS text)),"
+    " :template,"
+    " json_build_object('slug', CAST(:slug AS text), 'title', CAST(:title AS text), 'entry', v.entry,"
+    " 'locale', s.locale),"
     " CAST('{}' AS json), :now, :now, 0, s.id"
     " FROM unnest(CAST(string_to_array(:ids, ',') AS integer[]), CAST(string_to_array(:entries, ',') AS integer[]))"
     " AS v(id, entry) JOIN signatures AS s ON s.id = v.id"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
-def subject(title: str) -> str:
-    """The receipt's subject, cut to the column's 255 characters."""
-    return mail_text("Your signature is in the public log: %(title)s", title=title)[:255]
+_SUBJECT = N_("Your signature is in the public log: %(title)s")
+
+
+def subject(title: str, locale: str | None) -> str:
+    """The receipt's subject in the signer's language, cut to the column's 255 characters."""
+    return mail_text(_SUBJECT, locale, title=title)[:255]
 
 
 def verify_url(slug: str, entry: int | None = None, nonce: str | None = None) -> str:

@@ -5,15 +5,22 @@ cookie, the signed-in account's setting, the browser's Accept-Language, DEFAULT_
 codes in LANGUAGES are ever chosen; anything else is ignored.
 
 The responses that caches share (the widget, the badge, oEmbed, the JSON API) never depend on
-a cookie, an account or Accept-Language: their language comes from the URL alone (the widget's
-`?lang=`) or else is DEFAULT_LOCALE, so a CDN or the micro-cache (web/microcache.py), which key
-on the URL, can hand the same bytes to everyone. Every other page says what it varies on
-(`Vary: Accept-Language, Cookie`); those pages read the session too and are private anyway
-(security.private_by_default), so the header is what keeps a browser's own cache honest.
+a cookie or an account: their language comes from the URL (`?lang=`), so a CDN or the
+micro-cache (web/microcache.py), which key on the URL, can hand the same bytes to everyone.
+Without `?lang=` the badge, oEmbed and the JSON are in DEFAULT_LOCALE: the micro-cache replays
+the badge by its path alone, whatever the request's headers, so it must never vary by them.
+The widget alone, framed on a press site for readers of every language, follows the reader's
+Accept-Language when its URL names no language, and then says so (`Vary: Accept-Language`): a
+cache that honours Vary keeps one copy per header value, one that does not will not store it.
+The copied embed code names a language (press/snippets.py), so most widgets are keyed on the
+URL anyway. Every other page says what it varies on (`Vary: Accept-Language, Cookie`); those
+pages read the session too and are private anyway (security.private_by_default), so the header
+is what keeps a browser's own cache honest.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,11 +34,14 @@ from werkzeug.wrappers import Response
 from petitions.counting.counts import FewerThan
 from petitions.extensions import db
 from petitions.extensions import lazy_text as _l
+from petitions.infra import dates
 
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 # Endpoints whose answers are shared by caches keyed on the URL alone (see the module's docstring).
 SHARED = frozenset({"press.widget", "press.badge", "press.oembed", "press.events"})
+# The one shared answer that follows Accept-Language when its URL names no language (and says Vary).
+BY_BROWSER = "press.widget"
 
 
 def languages() -> tuple[str, ...]:
@@ -52,9 +62,13 @@ def select_locale() -> str:
     """Flask-Babel's locale selector: the first of ?lang, the cookie, the account, Accept-Language."""
     default: str = current_app.config["DEFAULT_LOCALE"]
     if not has_request_context():
-        return default  # the worker's emails (the recipient's own language is still to come)
+        return default  # the worker and the CLI: an email says its own language (infra/mail/render.email_language)
     if request.endpoint in SHARED or request.blueprint == "api":
-        return supported(request.args.get("lang")) or default
+        chosen = supported(request.args.get("lang"))
+        if chosen is None and request.endpoint == BY_BROWSER:
+            g.locale_by_browser = True
+            return request.accept_languages.best_match(languages()) or default
+        return chosen or default
     g.locale_negotiated = True
     chosen = supported(request.args.get("lang"))
     if chosen:
@@ -82,6 +96,8 @@ def _account_locale() -> str | None:
 
 def remember_and_vary(response: Response) -> Response:
     """Remember a ?lang= choice in the cookie; say that a negotiated page varies by language."""
+    if g.pop("locale_by_browser", False):  # the widget without ?lang= (the module's docstring)
+        response.vary.add("Accept-Language")
     if not g.get("locale_negotiated"):
         return response
     if "public" in response.headers.get("Cache-Control", ""):
@@ -167,6 +183,21 @@ def thousands(value: int | FewerThan) -> str:
     return format_decimal(value)
 
 
+def day(value: date | datetime) -> str:
+    """A day in the page's language (infra/dates.day): March 1, 2025; 1. März 2025."""
+    return dates.day(value, get_locale() or "en")
+
+
+def moment(value: datetime) -> str:
+    """A day and time in the page's language, UTC (the page says so): Mar 1, 2025, 14:05."""
+    return dates.moment(value, get_locale() or "en")
+
+
+def clock(value: datetime) -> str:
+    """The time of day, UTC, 24-hour: 14:05."""
+    return dates.clock(value, get_locale() or "en")
+
+
 def share(part: int, whole: int) -> str:
     """part of whole as a percentage with one decimal, in the page's locale: 12.5% (12,5% in German)."""
     return format_percent(part / whole if whole else 0, format="#,##0.0%")
@@ -181,6 +212,9 @@ def init_app(app: Flask) -> None:
     app.after_request(remember_and_vary)
     app.teardown_request(lambda _exc: _fresh_locale())
     app.add_template_filter(thousands, "thousands")
+    app.add_template_filter(day, "day")
+    app.add_template_filter(moment, "moment")
+    app.add_template_filter(clock, "clock")
 
     @app.context_processor
     def i18n_helpers() -> dict[str, Any]:

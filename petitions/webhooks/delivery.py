@@ -199,9 +199,10 @@ def _disable(endpoint: WebhookEndpoint, error: str, *, now: datetime) -> None:
     for person in people:
         queue_email(
             person.email,
-            mail_text("A webhook endpoint was turned off after repeated failures"),
+            mail_text("A webhook endpoint was turned off after repeated failures", person.locale),
             "webhook_disabled",
             now=now,
+            locale=person.locale,
             user=person,
             url=endpoint.url,
             failures=endpoint.failures,

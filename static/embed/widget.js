@@ -3,7 +3,8 @@
   "use strict";
   var card = document.querySelector(".card");
   if (!card) return;
-  var sep = { en: ",", fr: "\u202f", de: ".", es: "." }[card.dataset.lang] || ",";
+  // The page's language's grouping symbol, as the server wrote the first count (Babel's).
+  var sep = card.dataset.group || ",";
   var countEl = document.getElementById("count");
   var bar = document.getElementById("bar");
   var fill = document.getElementById("fill");

@@ -184,15 +184,16 @@ def test_the_chart_draws_one_bar_per_period_with_signatures_and_says_what_it_sho
     assert 'role="img"' in svg and 'aria-labelledby="c1-title c1-desc"' in svg
     assert '<title id="c1-title">Signatures &lt;per&gt; day</title>' in svg
     desc = re.search(r'<desc id="c1-desc">(.*?)</desc>', svg).group(1)
-    assert "20 signatures over 5 days, from 1 March 2025 to 5 March 2025" in desc
-    assert "The most in one day: 12, on 3 March 2025" in desc
+    # Dates as CLDR writes them in the page's language (here none: English).
+    assert "20 signatures over 5 days, from March 1, 2025 to March 5, 2025" in desc
+    assert "The most in one day: 12, on March 3, 2025" in desc
     bars = re.findall(r'<rect class="bar" [^>]*height="([\d.]+)"[^>]*><title>([^<]*)</title>', svg)
-    assert [title for _, title in bars] == ["1 March 2025: 3", "3 March 2025: 12", "4 March 2025: 5"]
+    assert [title for _, title in bars] == ["March 1, 2025: 3", "March 3, 2025: 12", "March 4, 2025: 5"]
     heights = [float(h) for h, _ in bars]
     assert heights[1] == max(heights) and heights[0] / heights[1] == pytest.approx(3 / 12, rel=0.01)
     labels = re.findall(r'<text class="chart-label"[^>]*>([^<]*)</text>', svg)
     assert "12" in labels and "0" in labels  # the y axis: 0 and the highest value
-    assert "1 Mar" in labels and "5 Mar" in labels  # the x axis: first and last day
+    assert "Mar 1" in labels and "Mar 5" in labels  # the x axis: first and last day
     assert "style=" not in svg and "<script" not in svg
 
 
@@ -360,9 +361,13 @@ def test_the_delivery_page_has_the_text_the_figures_and_a_print_stylesheet(app, 
     assert "Face recognition in the hands of governments threatens civil liberties." in html
     assert "<strong>stop selling</strong>" in html  # the body, as rendered Markdown
     assert re.search(r'id="delivery-count">14<', html)
-    assert f'<time datetime="{first_at:%Y-%m-%d}">{first_at.strftime("%-d %B %Y")}</time>' in html
-    assert f'<time datetime="{last_at:%Y-%m-%d}">{last_at.strftime("%-d %B %Y")}</time>' in html
-    assert re.search(r'id="generated-at">' + re.escape(now.strftime("%-d %B %Y")), html)
+
+    def day(moment: datetime) -> str:  # CLDR's English
+        return f"{moment:%B} {moment.day}, {moment.year}"
+
+    assert f'<time datetime="{first_at:%Y-%m-%d}">{day(first_at)}</time>' in html
+    assert f'<time datetime="{last_at:%Y-%m-%d}">{day(last_at)}</time>' in html
+    assert re.search(r'id="generated-at">' + re.escape(f"{day(now)} at "), html)
     table = re.search(r'<table class="table" id="delivery-countries">(.*?)</table>', html, re.S).group(1)
     rows = re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)', table)
     assert len(rows) == len(codes) + 1  # every country, not only the top ten, and the total

@@ -55,7 +55,14 @@ STATES = {
 }
 
 
-def add_signature(petition: Petition, state: State, email: str, *, resend_count: int = 0) -> Signature:
+# The languages a signature may have been signed in: Spanish (the `spanish` mark's catalogue), the
+# default, none stored (older rows), and one the site does not offer (any more): both the default's.
+LOCALES = ("es", "en", None, "xx")
+
+
+def add_signature(
+    petition: Petition, state: State, email: str, *, resend_count: int = 0, locale: str | None = None
+) -> Signature:
     """A signature row in this state (flushed), as the site stores one: withdrawn and suspected rows are invalidated."""
     now = utcnow() - timedelta(hours=1)
     signature = Signature(
@@ -73,6 +80,7 @@ def add_signature(petition: Petition, state: State, email: str, *, resend_count:
         suspected=state.suspected,
         withdrawn_at=now if state.withdrawn else None,
         resend_count=resend_count,
+        locale=locale,
     )
     db.session.add(signature)
     db.session.flush()
@@ -184,10 +192,18 @@ def test_which_groups_a_signature_counts_toward_is_the_same_in_every_form(app: F
 # --- a repeated signing -------------------------------------------------------------------------
 
 
+@pytest.mark.spanish
 def test_the_email_a_repeat_gets_is_the_same_in_python_and_in_sql(ctx: Flask) -> None:
+    """Its template, and its subject in the language the signature was signed in."""
     petition = make_petition(title="Stop selling Rekognition")
-    rows = {name: add_signature(petition, state, f"s{i}@example.org") for i, (name, state) in enumerate(STATES.items())}
-    template_sql, subject_sql, send_sql = repeats.repeat_email_sql(Signature.confirmed_at, Signature.invalidated_at)
+    rows = {
+        (name, locale): add_signature(petition, state, f"s{i}-{j}@example.org", locale=locale)
+        for i, (name, state) in enumerate(STATES.items())
+        for j, locale in enumerate(LOCALES)
+    }
+    template_sql, subject_sql, send_sql = repeats.repeat_email_sql(
+        Signature.confirmed_at, Signature.invalidated_at, Signature.locale
+    )
     params = repeats.resend_parameters(petition.title)
     answers = {
         sid: (template if send else None, subject if send else None)
@@ -195,12 +211,16 @@ def test_the_email_a_repeat_gets_is_the_same_in_python_and_in_sql(ctx: Flask) ->
             select(Signature.id, template_sql, subject_sql, send_sql), params
         )
     }
-    for name, s in rows.items():
+    spanish = {CONFIRMATION_EMAIL: "Confirma tu firma: ", ALREADY_SIGNED_EMAIL: "Ya has firmado: "}
+    english = {CONFIRMATION_EMAIL: "Please confirm your signature: ", ALREADY_SIGNED_EMAIL: "You have already signed: "}
+    for (name, locale), s in rows.items():
         state = STATES[name]
         python = repeats.repeat_email(confirmed=s.confirmed_at is not None, invalidated=s.invalidated_at is not None)
         assert python == state.repeat_email, name
-        subject = None if python is None else links.subject(python, petition.title)
-        assert answers[s.id] == (python, subject), name
+        subject = None if python is None else links.subject(python, petition.title, s.locale)
+        assert answers[s.id] == (python, subject), (name, locale)
+        if python is not None:
+            assert subject == (spanish if locale == "es" else english)[python] + petition.title, (name, locale)
     db.session.rollback()
 
 
@@ -221,28 +241,39 @@ def repeat_outcome(signature_id: int) -> tuple[int, list[tuple[str, str, dict]]]
     return signature.resend_count, emails
 
 
+@pytest.mark.spanish
 @pytest.mark.parametrize("resends_used", RESENDS_USED, ids=str)
 def test_a_repeated_signing_has_the_same_outcome_on_every_database_and_in_both_forms(
     app: Flask, ctx: Flask, resends_used: str
 ) -> None:
     """signing.record answers a repeat with the SQL form on PostgreSQL and the Python form on SQLite;
-    on PostgreSQL the Python form (repeats.answer_repeat, its long path) runs too, on a twin row."""
+    on PostgreSQL the Python form (repeats.answer_repeat, its long path) runs too, on a twin row.
+    The email is in the language the signature was signed in, not the repeat's (from a French page)."""
     limit = app.config["SIGNATURE_MAX_RESENDS"]
     used = {"none": 0, "all but one": limit - 1, "all": limit}[resends_used]
     petition = make_petition(title="Stop selling Rekognition")
     now = utcnow()
     for i, (name, state) in enumerate(STATES.items()):
-        by_record = add_signature(petition, state, f"a{i}@example.org", resend_count=used)
-        twin = add_signature(petition, state, f"b{i}@example.org", resend_count=used)
+        locale = LOCALES[i % len(LOCALES)]
+        by_record = add_signature(petition, state, f"a{i}@example.org", resend_count=used, locale=locale)
+        twin = add_signature(petition, state, f"b{i}@example.org", resend_count=used, locale=locale)
         db.session.commit()
-        typed = signing.SignatureData("Someone Else", f"A{i}+again@Example.org", "FR", updates=False)
+        typed = signing.SignatureData("Someone Else", f"A{i}+again@Example.org", "FR", updates=False, locale="fr")
         assert signing.record(petition, typed, now=now, ip=None) == by_record.id
         outcome = repeat_outcome(by_record.id)
 
         claimed = used < limit
         template = state.repeat_email if claimed else None
-        context = {"name": by_record.name, "title": petition.title, "slug": petition.slug, "updates": by_record.updates}
-        emails = [] if template is None else [(template, links.subject(template, petition.title), context)]
+        context = {
+            "name": by_record.name,
+            "title": petition.title,
+            "slug": petition.slug,
+            "updates": by_record.updates,
+            "locale": locale,
+        }
+        emails = [] if template is None else [(template, links.subject(template, petition.title, locale), context)]
+        if emails and locale == "es":
+            assert emails[0][1].startswith(("Confirma tu firma: ", "Ya has firmado: ")), name
         assert outcome == (used + int(claimed), emails), name
 
         if is_postgres(app):

@@ -119,7 +119,7 @@ def test_the_petition_pages_embed_code_is_one_iframe_whatever_the_title(client, 
         box = TextareaText(page.text, "embed-code")
         assert box.found == 1, f"no embed box on {slug}"
         attrs = the_one_iframe(box.value)  # what the textarea holds is what "Copy embed code" copies
-        assert attrs["src"] == f"http://localhost/embed/{slug}"
+        assert attrs["src"] == f"http://localhost/embed/{slug}?lang=en"  # the page's language
         assert attrs["title"] == one_line(title)
 
 
@@ -227,7 +227,7 @@ def test_copy_embed_code_copies_one_iframe_that_runs_nothing_where_it_is_pasted(
 
         # Python's parser: one iframe, the title kept as a title.
         attrs = the_one_iframe(copied)
-        assert attrs["src"] == f"{live.url}/embed/{slug}" and attrs["title"] == one_line(title)
+        assert attrs["src"] == f"{live.url}/embed/{slug}?lang=en" and attrs["title"] == one_line(title)
 
         # Chromium's parser, in an article of another site that pastes the code as it is.
         article = news_folder / f"{slug}.html"

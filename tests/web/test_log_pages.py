@@ -178,6 +178,7 @@ def test_before_the_first_checkpoint_they_say_the_log_is_starting(app: Flask, cl
     assert 'class="qr"' in delivery and f'<a href="{verify_url}" id="delivery-verify-url">' in delivery
 
 
+@pytest.mark.spanish
 def test_after_a_checkpoint_they_show_its_size_and_root_and_link_to_the_verify_page(
     app: Flask, client: FlaskClient, mailbox, owned: str
 ) -> None:
@@ -197,7 +198,9 @@ def test_after_a_checkpoint_they_show_its_size_and_root_and_link_to_the_verify_p
     assert f"Independently verifiable: 3 log entries, root {root[:16]}…" in text
     assert f'<a href="{verify_url}" target="_blank" rel="noopener">Independently verifiable</a>' in widget
     assert f'<code title="{root}">{root[:16]}…</code>' in widget
-    assert "Vérifiable par tous" in client.get(f"/embed/{owned}?lang=fr").text
+    # In another language, the words of its catalogue (the `spanish` mark's) and the number as it writes it.
+    spanish = " ".join(re.sub(r"<[^>]+>", "", client.get(f"/embed/{owned}?lang=es").text).split())
+    assert f"Verificable de forma independiente: 3 entradas, raíz {root[:16]}…" in spanish
 
     assert badge_title(client, owned) == (
         f"signatures: 3 (independently verifiable: 3 entries in its public log, root {root[:16]}… {verify_url})"

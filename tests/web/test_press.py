@@ -107,6 +107,7 @@ def test_list_filters_sorts_and_errors(app, client, slug) -> None:
 # --- widget, badge, oEmbed, sharing ---------------------------------------------------------
 
 
+@pytest.mark.spanish
 def test_the_widget_is_small_frameable_cookieless_and_self_contained(app, client, slug) -> None:
     app.config["GROUP_MIN_COUNT"] = (
         1  # exact public group counts here; tests/security/test_groups_privacy.py tests the threshold
@@ -116,14 +117,14 @@ def test_the_widget_is_small_frameable_cookieless_and_self_contained(app, client
         groups.save_group(petition, name="Amazon employees", domains=["amazon.com"], now=utcnow())
         db.session.commit()
         confirmed(petition, "emp@amazon.com")
-    response = client.get(f"/embed/{slug}?theme=dark&lang=fr")
+    response = client.get(f"/embed/{slug}?theme=dark&lang=es")
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
     assert "X-Frame-Options" not in response.headers
     assert "frame-ancestors *" in response.headers["Content-Security-Policy"]
     html = response.text
-    assert 'class="dark"' in html and "Signer la pétition" in html
-    assert "1 confirmés Amazon employees" in re.sub(r"<[^>]+>", "", html)
+    assert 'class="dark"' in html and "Firmar la petición" in html  # the `spanish` mark's catalogue
+    assert "1 confirmados Amazon employees" in re.sub(r"<[^>]+>", "", html)
     assert 'id="count">2<' in html
     # every resource is ours, and all of it together stays under 20 kB
     resources = re.findall(r'(?:src|href)="([^"]+)"', html)

@@ -36,14 +36,17 @@ def queue_email(
     *,
     now: datetime,
     headers: dict[str, str] | None = None,
+    locale: str | None = None,
     **context: Any,
 ) -> int:
     """Add a message to the outbox in the current transaction and return its id; it exists exactly when the cause does.
 
-    The body comes from templates/email/<template>.txt and, when present, .html. The row is
-    written with one INSERT at once (not through the unit of work).
+    The body comes from templates/email/<template>.txt and, when present, .html, in the
+    recipient's language `locale` (render.email_language; the subject is the caller's, made
+    with mail_text in the same language). The row is written with one INSERT at once (not
+    through the unit of work).
     """
-    text, html = render(template, context)
+    text, html = render(template, context, locale=locale)
     row = {
         "to_addr": to,
         "subject": subject,

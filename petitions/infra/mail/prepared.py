@@ -9,10 +9,11 @@ as the plain path builds it (render, message.compose, then flattened as smtplib 
 and the bytes are cut at the markers. Each message is then those pieces joined with its own
 values, escaped where Jinja escapes, the bytes smtplib would have sent.
 
-The key is the template, its Fill's key (a petition's title, whether a paragraph is shown),
-and whether each slot is ASCII (which decides a part's Content-Transfer-Encoding). When
-Flask-Babel gives signers a locale, it goes into the key too (from the Fill's key, since the
-outbox row carries what the Fill reads), so each language has its prepared form.
+The key is the template, its Fill's key (a petition's title, whether a paragraph is shown,
+the signer's language), the language the message is rendered in (render.message_locale: the
+row's context, which the Fill reads too), and whether each slot is ASCII (which decides a
+part's Content-Transfer-Encoding): each language has its prepared form, and a message is
+never cut from another language's.
 
 Anything the prepared form cannot promise to write as the plain path would goes the plain
 way (None from message_bytes): an address that is not ASCII (SMTPUTF8), extra headers, a line
@@ -34,7 +35,7 @@ from flask import current_app
 from markupsafe import escape
 
 from petitions.infra.mail.message import compose, message_id
-from petitions.infra.mail.render import Fill, OutboxRow, fill_of, html_escaped, render
+from petitions.infra.mail.render import Fill, OutboxRow, fill_of, html_escaped, mail_locale, message_locale, render
 
 # bench/mail.py turns this off to time the plain path side by side with this one.
 ENABLED = True
@@ -63,13 +64,14 @@ def message_bytes(row: OutboxRow, sender: str, domain: str) -> bytes | None:
         return None
     values = {**fill.slots, _TO: row.to_addr, _ID: message_id(row, domain)}
     forms: dict[tuple[object, ...], _Form | None] = current_app.extensions.setdefault("mail_prepared", {})
-    key = (row.template, row.subject, sender, fill.key, tuple((k, v.isascii()) for k, v in fill.slots.items()))
+    locale = mail_locale(message_locale(row))
+    key = (row.template, row.subject, sender, locale, fill.key, tuple((k, v.isascii()) for k, v in fill.slots.items()))
     if key in forms:
         form = forms[key]
     else:
         if len(forms) >= _MAX_FORMS:
             forms.clear()
-        form = forms[key] = _prepare(row, sender, fill)
+        form = forms[key] = _prepare(row, sender, fill, locale)
     if form is None:
         return None
     encoded = {name: value.encode() for name, value in values.items()}
@@ -100,7 +102,7 @@ def _ascii_address(sender: str) -> bool:
     return parseaddr(sender)[1].isascii()
 
 
-def _prepare(row: OutboxRow, sender: str, fill: Fill) -> _Form | None:
+def _prepare(row: OutboxRow, sender: str, fill: Fill, locale: str) -> _Form | None:
     """The message cut at its markers, or None when it cannot be (the plain path sends it)."""
     tag = secrets.token_hex(6)
     names = [*fill.slots, _TO, _ID]
@@ -113,7 +115,7 @@ def _prepare(row: OutboxRow, sender: str, fill: Fill) -> _Form | None:
 
     text_marks = {name: marker(i, "t") for i, name in enumerate(names) if name in fill.slots}
     html_marks = {name: marker(i, "h") for i, name in enumerate(names) if name in fill.slots}
-    text, html = render(row.template or "", fill.context(text_marks), fill.context(html_marks))
+    text, html = render(row.template or "", fill.context(text_marks), fill.context(html_marks), locale=locale)
     to, mid = marker(len(names) - 2, "t"), marker(len(names) - 1, "t")  # the Message-ID's marker is its whole value
     msg = compose(sender, to, row.subject, text, html, message_id=mid)
     out = io.BytesIO()

@@ -24,34 +24,61 @@ def external_url(endpoint: str, **values: Any) -> str:
     return base + adapter.build(endpoint, values)
 
 
-def email_language() -> AbstractContextManager[None]:
-    """The language emails are written in: DEFAULT_LOCALE, whatever the page that caused them spoke.
+def mail_locale(locale: str | None) -> str:
+    """The language an email to someone whose language is `locale` is written in: theirs when it is one of
+    LANGUAGES, else DEFAULT_LOCALE (no language stored, or one the site no longer offers)."""
+    if locale and locale in current_app.config["LANGUAGES"]:
+        return locale
+    default: str = current_app.config["DEFAULT_LOCALE"]
+    return default
+
+
+def email_language(locale: str | None) -> AbstractContextManager[None]:
+    """The language an email to someone whose language is `locale` is written in (mail_locale), whatever
+    the page that caused it spoke.
 
     An email rendered now (in the request) and one rendered later by the worker (outside any
-    request) must not come out in two languages, nor a subject in one and its body in another;
-    until each recipient's own language is stored, every email uses the site's.
+    request) must not come out in two languages, nor a subject in one and its body in another:
+    both come from the recipient's stored language (a signature's, an account's), never from the
+    request's.
     """
-    cm: AbstractContextManager[None] = force_locale(current_app.config["DEFAULT_LOCALE"])
+    cm: AbstractContextManager[None] = force_locale(mail_locale(locale))
     return cm
 
 
-def mail_text(message: str, **variables: Any) -> str:
-    """A marked string (an email's subject) in the emails' language, its %(name)s filled in."""
-    with email_language():
+def mail_text(message: str, locale: str | None = None, **variables: Any) -> str:
+    """A marked string (an email's subject) in the language of `locale` (email_language), its %(name)s filled in."""
+    with email_language(locale):
         text: str = gettext(message, **variables)
     return text
 
 
+def mail_texts(message: str, **variables: Any) -> dict[str, str]:
+    """mail_text() in each of LANGUAGES: the subjects a statement picks from by each row's language
+    (`COALESCE(:subjects ->> locale, :subjects ->> :default)`), cut to the column's 255 characters."""
+    return {code: mail_text(message, code, **variables)[:255] for code in current_app.config["LANGUAGES"]}
+
+
+def message_locale(row: OutboxRow) -> str | None:
+    """The language a late-rendered message is written in: its context's `locale` (its recipient's)."""
+    context = row.context
+    return context.get("locale") if isinstance(context, dict) else None
+
+
 def render(
-    template: str, context: dict[str, Any], html_context: dict[str, Any] | None = None
+    template: str,
+    context: dict[str, Any],
+    html_context: dict[str, Any] | None = None,
+    *,
+    locale: str | None = None,
 ) -> tuple[str, str | None]:
     """(text, html or None) of templates/email/<template>.txt and, when present, .html
-    (rendered with `html_context` when given, else the same context)."""
+    (rendered with `html_context` when given, else the same context), in the language of `locale`."""
     context.setdefault("site_url", current_app.config["BASE_URL"])
     # Rendered by Jinja alone: an email has no business with the request's context processors
     # (the signed-in user, the CSRF token), whose work would be thrown away on every message.
     env = current_app.jinja_env
-    with email_language():
+    with email_language(locale):
         text = env.get_template(f"email/{template}.txt").render(context)
         if html_context is not None:
             html_context.setdefault("site_url", current_app.config["BASE_URL"])
@@ -149,7 +176,7 @@ def body_of(row: OutboxRow) -> tuple[str, str | None]:
     """(text, html) of an outbox message: as queued, or rendered now for one queued with queue_late_email()."""
     if row.body_text is not None:
         return row.body_text, row.body_html
-    return render(row.template or "", _LATE[row.template or ""](row))
+    return render(row.template or "", _LATE[row.template or ""](row), locale=message_locale(row))
 
 
 _TOKEN_MARK = "tokenmark0"  # noqa: S105 (a marker cut out of a URL, not a secret)

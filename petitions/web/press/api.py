@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort, current_app, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from petitions.clock import iso, utcnow
@@ -17,6 +18,7 @@ from petitions.infra.mail import external_url
 from petitions.models import Petition
 from petitions.transparency import reading
 from petitions.web.http import cacheable, json_response
+from petitions.web.i18n import html_lang, languages
 from petitions.web.press import api_bp, bp
 from petitions.web.press.openapi import spec
 from petitions.web.press.snippets import iframe
@@ -119,5 +121,8 @@ def api_docs() -> str:
         base=current_app.config["BASE_URL"],
         max_age=max_age,
         stale=stale,
-        widget_example=iframe(f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang=en", "Petition"),
+        widget_example=iframe(
+            f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang={html_lang()}", gettext("Petition")
+        ),
+        languages=", ".join(code.replace("_", "-") for code in languages()),
     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from babel import numbers
 from flask import abort, current_app, render_template, request
-from flask_babel import format_decimal, gettext, ngettext
+from flask_babel import format_decimal, get_locale, gettext, ngettext
 from markupsafe import escape
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -20,59 +20,12 @@ from petitions.infra.mail import external_url
 from petitions.models import Petition
 from petitions.transparency import receipts
 from petitions.web.http import cacheable, json_response
+from petitions.web.i18n import supported
 from petitions.web.press import bp
 from petitions.web.press.snippets import WIDGET_HEIGHT, WIDGET_WIDTH, widget_code
 from petitions.web.queries import public_petition_or_404
 from petitions.web.security import frameable
 from petitions.web.verifiable import cached_log_status, log_status
-
-# Labels of the widget, by language (?lang=).
-LABELS = {
-    "en": {
-        "signatures": "signatures",
-        "goal": "Goal",
-        "sign": "Sign the petition",
-        "closed": "Closed",
-        "confirmed": "confirmed",
-        "verifiable": "Independently verifiable",
-        "entries": "log entries",
-        "starting": "Public log starting",
-        "root": "root",
-    },
-    "fr": {
-        "signatures": "signatures",
-        "goal": "Objectif",
-        "sign": "Signer la pétition",
-        "closed": "Close",
-        "confirmed": "confirmés",
-        "verifiable": "Vérifiable par tous",
-        "entries": "entrées du journal",
-        "starting": "Journal public en cours de démarrage",
-        "root": "racine",
-    },
-    "de": {
-        "signatures": "Unterschriften",
-        "goal": "Ziel",
-        "sign": "Petition unterschreiben",
-        "closed": "Beendet",
-        "confirmed": "bestätigte",
-        "verifiable": "Unabhängig überprüfbar",
-        "entries": "Protokolleinträge",
-        "starting": "Öffentliches Protokoll startet",
-        "root": "Wurzel",
-    },
-    "es": {
-        "signatures": "firmas",
-        "goal": "Meta",
-        "sign": "Firmar la petición",
-        "closed": "Cerrada",
-        "confirmed": "confirmados",
-        "verifiable": "Verificable de forma independiente",
-        "entries": "entradas del registro",
-        "starting": "Registro público en marcha",
-        "root": "raíz",
-    },
-}
 
 # Seconds before a reader turned away by a full process should try a stream again (on average).
 BUSY_RETRY_SECONDS = 30
@@ -81,30 +34,25 @@ BUSY_RETRY_SECONDS = 30
 bp.add_app_template_global(widget_code, "embed_code")
 
 
-def grouped(n: int | counts.FewerThan, lang: str) -> str:
-    """1234567 as Babel writes it in the language (1,234,567; 1.234.567; 1 234 567); a small group's "fewer than 5"."""
-    if isinstance(n, counts.FewerThan):
-        return n.label(lang)
-    return numbers.format_decimal(n, locale=lang)
-
-
 @bp.get("/embed/<slug>")
 @frameable
 def widget(slug: str) -> Response:
-    """A small live counter card for an <iframe>: no cookies, no third-party requests."""
+    """A small live counter card for an <iframe>: no cookies, no third-party requests.
+
+    In the language of its `?lang=`, else of the reader's Accept-Language (and then it says
+    `Vary: Accept-Language`): web/i18n.py's selector decides, and its docstring says why.
+    """
     petition = public_petition_or_404(slug)
-    lang = request.args.get("lang", "en")
-    lang = lang if lang in LABELS else "en"
     theme = "dark" if request.args.get("theme") == "dark" else "light"
+    locale = get_locale()
     html = render_template(
         "press/widget.html",
         petition=petition,
         status=petition.effective_status(utcnow()),
         groups=counts.public_groups(petition.id),
-        labels=LABELS[lang],
-        lang=lang,
         theme=theme,
-        grouped=grouped,
+        # What widget.js puts between groups of digits when the count moves (1,234; 1.234; 1 234).
+        group_symbol=numbers.get_group_symbol(locale) if locale is not None else ",",
         petition_url=external_url("public.petition", slug=petition.slug),
         log=log_status(petition.id, petition.slug),
         verify_url=receipts.verify_url(petition.slug),
@@ -151,7 +99,8 @@ def badge(slug: str) -> Response:
     doc = cached_count(slug)
     if doc is None:
         abort(404, description=N_("No petition has that slug."))
-    # In DEFAULT_LOCALE (web/i18n.py: a shared answer's language comes from its URL only).
+    # In the language of its ?lang=, else DEFAULT_LOCALE, never Accept-Language: the micro-cache replays
+    # it by its path alone (web/i18n.py).
     label = request.args.get("label", "")[:30] or gettext("signatures")
     value = format_decimal(doc["signature_count"])
     lw, vw = _text_width(label), _text_width(value)
@@ -166,7 +115,8 @@ def badge(slug: str) -> Response:
 
 @bp.get("/oembed")
 def oembed() -> Response:
-    """oEmbed (rich type) for a petition URL of this site: the widget's iframe."""
+    """oEmbed (rich type) for a petition URL of this site: the widget's iframe, in the language of `lang`
+    (of the oEmbed URL, else of the petition URL given), or without one each reader's."""
     fmt = request.args.get("format", "json")
     if fmt != "json":
         return json_response({"error": "Only format=json is supported."}, 501)
@@ -192,13 +142,14 @@ def oembed() -> Response:
     except ValueError:
         return json_response({"error": "maxwidth and maxheight must be whole numbers."}, 400)
     width, height = max(200, width), max(120, height)
+    lang = supported(request.args.get("lang")) or supported(next(iter(parse_qs(parts.query).get("lang", [])), None))
     doc = {
         "version": "1.0",
         "type": "rich",
         "provider_name": "Petitions",
         "provider_url": current_app.config["BASE_URL"],
         "title": petition.title,
-        "html": widget_code(petition, width, height),
+        "html": widget_code(petition, width, height, lang=lang),
         "width": width,
         "height": height,
         "cache_age": 3600,

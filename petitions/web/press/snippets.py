@@ -9,6 +9,8 @@ Written straight into a template as markup, a title's `"` would end the attribut
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from markupsafe import escape
 
 from petitions.infra.mail import external_url
@@ -30,6 +32,13 @@ def iframe(src: str, title: str, width: int = WIDGET_WIDTH, height: int = WIDGET
     )
 
 
-def widget_code(petition: Petition, width: int = WIDGET_WIDTH, height: int = WIDGET_HEIGHT) -> str:
-    """The embed code of a petition's live counter: its widget's <iframe> on BASE_URL, titled by the petition."""
-    return iframe(external_url("press.widget", slug=petition.slug), petition.title, width, height)
+def widget_code(
+    petition: Petition, width: int = WIDGET_WIDTH, height: int = WIDGET_HEIGHT, lang: str | None = None
+) -> str:
+    """The embed code of a petition's live counter: its widget's <iframe> on BASE_URL, titled by the petition;
+    with `lang` (a code of LANGUAGES), the widget's ?lang=, so that every reader of the press site
+    sees that language and caches keep one copy of it (web/i18n.py)."""
+    src = external_url("press.widget", slug=petition.slug)
+    if lang:
+        src += "?" + urlencode({"lang": lang})
+    return iframe(src, petition.title, width, height)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, TextAreaField
@@ -57,7 +58,8 @@ class SignForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Fill the country list."""
         super().__init__(*args, **kwargs)
-        self.country.choices = [("", _("Choose your country"))] + countries()
+        # Named in the page's language and sorted by those names (Babel's CLDR names).
+        self.country.choices = [("", _("Choose your country"))] + countries(str(get_locale() or "en"))
 
     def validate_email(self, field: EmailField) -> None:
         """Throwaway mailboxes cannot confirm anything lasting; ask for a real one."""

@@ -6,8 +6,8 @@ import contextlib
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -133,6 +133,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
         comment=form.comment.data,
         show_name=form.show_name.data,
         updates=form.updates.data,
+        locale=str(get_locale()),  # the emails to the signer are written in the language they signed in
     )
     verdict = abuse.judge(
         petition_id=brief.id,

@@ -16,6 +16,7 @@ import shlex
 from dataclasses import dataclass
 
 from flask import render_template, session
+from flask_babel import get_locale
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -52,7 +53,7 @@ def log_verify(slug: str) -> str:
         log=status,
         key=key,
         retired_keys=[str(k) for k in keys.retired()],
-        country_names=countries.country_names(),
+        country_names=countries.country_names(str(get_locale() or "en")),
         command=command,
         autostart=status is not None and status.size <= AUTOSTART_ENTRIES,
     )
