@@ -8,9 +8,9 @@ FLASK := $(VENV)/bin/flask --app app
 # pytest-xdist processes for `make test`, at most 4 (each has its own PostgreSQL database, SQLite files,
 # SMTP server and browser); TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= auto
-LINT_PATHS := petitions tests bench app.py gunicorn.conf.py
+LINT_PATHS := petitions tests bench tools app.py gunicorn.conf.py
 
-.PHONY: run worker test lint bench chromium clean translations
+.PHONY: run worker test lint bench chromium world-map clean translations
 
 $(VENV)/.run-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
 node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The map's country shapes, from the world-atlas package (Natural Earth) in package.json; the result is committed.
+world-map: $(VENV)/.run-installed node_modules/axe-core/axe.min.js
+	$(PY) tools/worldmap.py node_modules/world-atlas > petitions/web/press/world.json.new
+	mv petitions/web/press/world.json.new petitions/web/press/world.json
 
 # Debian's Chromium drives the browser tests (Playwright's own download is not reachable).
 chromium:
@@ -73,7 +78,7 @@ bench: $(VENV)/.dev-installed
 	  echo "See docs/SCALING.md for what the figures mean for a deployment."; echo; echo '```'; \
 	  $(PY) bench/run.py && echo && $(PY) bench/press.py && echo && $(PY) bench/load.py && echo && $(PY) bench/export.py \
 	    && echo && $(PY) bench/mail.py && echo && $(PY) bench/caches.py && echo && $(PY) bench/sequence.py && echo && $(PY) bench/tlog.py \
-	    && echo && $(PY) bench/history.py; \
+	    && echo && $(PY) bench/history.py && echo && $(PY) bench/map.py; \
 	  status=$$?; echo '```'; exit $$status; } 2> >(grep -v 'INFO ' >&2) | tee docs/PERFORMANCE.md
 
 clean:

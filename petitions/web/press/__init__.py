@@ -10,4 +10,10 @@ from flask import Blueprint
 bp = Blueprint("press", __name__)
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from petitions.web.press import api, embed, history, log  # noqa: E402,F401  (registers the views on the blueprints)
+from petitions.web.press import (  # noqa: E402,F401  (registers the views on the blueprints)
+    api,
+    embed,
+    history,
+    log,
+    maps,
+)
