@@ -49,7 +49,9 @@ def test_counts_by_country_and_the_verify_page_name_countries_in_the_readers_lan
         db.session.commit()
         slug = petition.slug
     page = client.get(f"/petitions/{slug}?lang=fr").text
-    assert "<li>Espagne: 2</li>" in page and "<li>Royaume-Uni: 1</li>" in page
+    # The table beside the map (templates/public/_map.html).
+    assert '<th scope="row">Espagne</th><td class="num">2</td>' in page
+    assert '<th scope="row">Royaume-Uni</th><td class="num">1</td>' in page
     verify = client.get(f"/petitions/{slug}/verify?lang=es").text
     match = re.search(r"data-country-names='([^']+)'", verify)
     assert match
