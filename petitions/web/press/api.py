@@ -19,7 +19,7 @@ from petitions.transparency import reading
 from petitions.web.http import cacheable, json_response
 from petitions.web.press import api_bp, bp
 from petitions.web.press.openapi import spec
-from petitions.web.press.snippets import iframe
+from petitions.web.press.snippets import CHART_HEIGHT, CHART_WIDTH, iframe
 from petitions.web.queries import public_petition_or_404, public_petitions
 
 SORTS = {"popular": "popular", "count": "popular", "new": "new", "date": "new"}
@@ -120,4 +120,10 @@ def api_docs() -> str:
         max_age=max_age,
         stale=stale,
         widget_example=iframe(f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang=en", "Petition"),
+        chart_example=iframe(
+            f"{current_app.config['BASE_URL']}/embed/SLUG/chart",
+            "Petition: signatures over time",
+            CHART_WIDTH,
+            CHART_HEIGHT,
+        ),
     )

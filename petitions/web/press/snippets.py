@@ -15,6 +15,7 @@ from petitions.infra.mail import external_url
 from petitions.models import Petition
 
 WIDGET_WIDTH, WIDGET_HEIGHT = 400, 200
+CHART_WIDTH, CHART_HEIGHT = 600, 400
 
 
 def attribute(value: object) -> str:
@@ -33,3 +34,9 @@ def iframe(src: str, title: str, width: int = WIDGET_WIDTH, height: int = WIDGET
 def widget_code(petition: Petition, width: int = WIDGET_WIDTH, height: int = WIDGET_HEIGHT) -> str:
     """The embed code of a petition's live counter: its widget's <iframe> on BASE_URL, titled by the petition."""
     return iframe(external_url("press.widget", slug=petition.slug), petition.title, width, height)
+
+
+def chart_code(petition: Petition, width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> str:
+    """The embed code of a petition's chart of signatures over time: its <iframe> on BASE_URL."""
+    title = f"{petition.title}: signatures over time"
+    return iframe(external_url("press.chart", slug=petition.slug), title, width, height)
