@@ -107,7 +107,9 @@ def draw(petition: Petition, found: histories.History, now: datetime) -> Chart:
     d = "".join(line)
     title = f"Signatures over time: {petition.title}"
     summary = f"{total:,} {'signature' if total == 1 else 'signatures'} from {day(start)} to {day(min(end, now))}."
-    marks, words, labelled = [], [], []
+    marks: list[str] = []
+    words: list[str] = []
+    labelled: list[float] = []
     # The latest (largest) first: a label too close to one already placed is left out, its dot kept.
     for threshold, at, goal in reversed(found.milestones):
         name = f"{threshold:,}" + (" (the goal)" if goal else "")
