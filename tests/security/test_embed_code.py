@@ -157,9 +157,9 @@ def test_the_press_pages_example_is_one_iframe(client) -> None:
 
     parser = Codes()
     parser.feed(client.get("/api").text)
-    (example,) = [code for code in parser.codes if code.startswith("<iframe")]
-    attrs = the_one_iframe(example)
-    assert attrs["src"] == "http://localhost/embed/SLUG?theme=light&lang=en"
+    widget, chart = [code for code in parser.codes if code.startswith("<iframe")]
+    assert the_one_iframe(widget)["src"] == "http://localhost/embed/SLUG?theme=light&lang=en"
+    assert the_one_iframe(chart)["src"] == "http://localhost/embed/SLUG/chart"
 
 
 # --- in a real browser: press the button, paste into another site -------------------------

@@ -1,5 +1,6 @@
 """For the press and other sites: the JSON API, the embeddable widget, the SVG badge, oEmbed, live events,
-the API's page for people, and each petition's public log (log.py).
+the API's page for people, each petition's public log (log.py), history (history.py), chart over time
+(charts.py) and world map (maps.py).
 
 Two blueprints: `press` for the pages at the site's root, and `api` for the JSON under /api/v1, which
 takes no form and so is exempt from CSRF as a whole.
@@ -12,6 +13,7 @@ api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from petitions.web.press import (  # noqa: E402,F401  (registers the views on the blueprints)
     api,
+    charts,
     embed,
     history,
     log,

@@ -21,7 +21,7 @@ from petitions.web.http import cacheable, json_response
 from petitions.web.i18n import html_lang, languages
 from petitions.web.press import api_bp, bp
 from petitions.web.press.openapi import spec
-from petitions.web.press.snippets import iframe
+from petitions.web.press.snippets import CHART_HEIGHT, CHART_WIDTH, iframe
 from petitions.web.queries import public_petition_or_404, public_petitions
 
 SORTS = {"popular": "popular", "count": "popular", "new": "new", "date": "new"}
@@ -125,4 +125,10 @@ def api_docs() -> str:
             f"{current_app.config['BASE_URL']}/embed/SLUG?theme=light&lang={html_lang()}", gettext("Petition")
         ),
         languages=", ".join(code.replace("_", "-") for code in languages()),
+        chart_example=iframe(
+            f"{current_app.config['BASE_URL']}/embed/SLUG/chart",
+            gettext("Petition: signatures over time"),
+            CHART_WIDTH,
+            CHART_HEIGHT,
+        ),
     )

@@ -22,7 +22,7 @@ from petitions.transparency import receipts
 from petitions.web.http import cacheable, json_response
 from petitions.web.i18n import supported
 from petitions.web.press import bp
-from petitions.web.press.snippets import WIDGET_HEIGHT, WIDGET_WIDTH, widget_code
+from petitions.web.press.snippets import CHART_HEIGHT, CHART_WIDTH, WIDGET_HEIGHT, WIDGET_WIDTH, chart_code, widget_code
 from petitions.web.queries import public_petition_or_404
 from petitions.web.security import frameable
 from petitions.web.verifiable import cached_log_status, log_status
@@ -116,7 +116,8 @@ def badge(slug: str) -> Response:
 @bp.get("/oembed")
 def oembed() -> Response:
     """oEmbed (rich type) for a petition URL of this site: the widget's iframe, in the language of `lang`
-    (of the oEmbed URL, else of the petition URL given), or without one each reader's."""
+    (of the oEmbed URL, else of the petition URL given), or without one each reader's; the chart's
+    iframe for a chart URL."""
     fmt = request.args.get("format", "json")
     if fmt != "json":
         return json_response({"error": "Only format=json is supported."}, 501)
@@ -127,18 +128,18 @@ def oembed() -> Response:
     except ValueError:
         return json_response({"error": "That is not a URL."}, 404)
     segments = [s for s in parts.path.split("/") if s]
-    if (
-        (parts.scheme, parts.netloc) != (base.scheme, base.netloc)
-        or len(segments) != 2
-        or segments[0] not in ("petitions", "embed")
+    is_chart = len(segments) == 3 and segments[0] == "embed" and segments[2] == "chart"
+    if (parts.scheme, parts.netloc) != (base.scheme, base.netloc) or not (
+        is_chart or (len(segments) == 2 and segments[0] in ("petitions", "embed"))
     ):
         return json_response({"error": "That URL is not a petition of this site."}, 404)
     petition = db.session.scalar(select(Petition).where(Petition.slug == segments[1]))
     if petition is None or not petition.is_public():
         return json_response({"error": "No petition has that URL."}, 404)
+    full_width, full_height = (CHART_WIDTH, CHART_HEIGHT) if is_chart else (WIDGET_WIDTH, WIDGET_HEIGHT)
     try:
-        width = min(WIDGET_WIDTH, int(request.args.get("maxwidth", WIDGET_WIDTH)))
-        height = min(WIDGET_HEIGHT, int(request.args.get("maxheight", WIDGET_HEIGHT)))
+        width = min(full_width, int(request.args.get("maxwidth", full_width)))
+        height = min(full_height, int(request.args.get("maxheight", full_height)))
     except ValueError:
         return json_response({"error": "maxwidth and maxheight must be whole numbers."}, 400)
     width, height = max(200, width), max(120, height)
@@ -148,8 +149,8 @@ def oembed() -> Response:
         "type": "rich",
         "provider_name": "Petitions",
         "provider_url": current_app.config["BASE_URL"],
-        "title": petition.title,
-        "html": widget_code(petition, width, height, lang=lang),
+        "title": gettext("%(title)s: signatures over time", title=petition.title) if is_chart else petition.title,
+        "html": chart_code(petition, width, height) if is_chart else widget_code(petition, width, height, lang=lang),
         "width": width,
         "height": height,
         "cache_age": 3600,

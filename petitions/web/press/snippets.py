@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from flask_babel import gettext
 from markupsafe import escape
 
 from petitions.infra.mail import external_url
 from petitions.models import Petition
 
 WIDGET_WIDTH, WIDGET_HEIGHT = 400, 200
+CHART_WIDTH, CHART_HEIGHT = 600, 400
 
 
 def attribute(value: object) -> str:
@@ -42,3 +44,9 @@ def widget_code(
     if lang:
         src += "?" + urlencode({"lang": lang})
     return iframe(src, petition.title, width, height)
+
+
+def chart_code(petition: Petition, width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> str:
+    """The embed code of a petition's chart of signatures over time: its <iframe> on BASE_URL."""
+    title = gettext("%(title)s: signatures over time", title=petition.title)
+    return iframe(external_url("press.chart", slug=petition.slug), title, width, height)
