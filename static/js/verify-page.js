@@ -171,10 +171,10 @@
     container.textContent = "";
     var keys = Object.keys(counts);
     if (!keys.length) return;
-    var t = document.createElement("table");
-    t.className = "table";
-    t.createCaption().textContent = caption;
-    var row = t.createTHead().insertRow();
+    var tbl = document.createElement("table");
+    tbl.className = "table";
+    tbl.createCaption().textContent = caption;
+    var row = tbl.createTHead().insertRow();
     [heading, t("signatures")].forEach(function (label, i) {
       var th = document.createElement("th");
       th.scope = "col";
@@ -182,7 +182,7 @@
       if (i) th.className = "num";
       row.appendChild(th);
     });
-    var body = t.createTBody();
+    var body = tbl.createTBody();
     keys.forEach(function (k) {
       var r = body.insertRow();
       var th = document.createElement("th");
@@ -193,7 +193,7 @@
       td.className = "num";
       td.textContent = number(counts[k]);
     });
-    container.appendChild(t);
+    container.appendChild(tbl);
   }
 
   function onProgress(p) {
