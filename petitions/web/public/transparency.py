@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import cache
 
 from babel import Locale, UnknownLocaleError
-
 from flask import render_template, session
 from flask_babel import get_locale
 from sqlalchemy import select
