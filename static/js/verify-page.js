@@ -99,13 +99,19 @@
     strings = ENGLISH;
   }
   var lang = document.documentElement.lang || "en";
-  var numbers, plurals;
+  var numbers = null;
+  var plurals = null;
   try {
     numbers = new Intl.NumberFormat(lang);
     plurals = new Intl.PluralRules(lang);
-  } catch (e) { // a lang attribute Intl does not know
-    numbers = new Intl.NumberFormat("en");
-    plurals = new Intl.PluralRules("en");
+  } catch (e) { // a lang attribute Intl does not know, or a browser without Intl.PluralRules
+    numbers = numbers || new Intl.NumberFormat("en");
+  }
+
+  // The CLDR category of `count` whose form to use: the page's language's, when the page gave its forms.
+  function category(count) {
+    if (strings === ENGLISH || !plurals) return count === 1 ? "one" : "other";
+    return plurals.select(count);
   }
 
   function fill(text, values) {
@@ -124,8 +130,7 @@
   // uses for it; "other" when the page has no form for that category.
   function tn(key, count, values) {
     var forms = strings.plurals || {};
-    var category = plurals.select(count);
-    var text = (forms[category] || {})[key] || (forms.other || {})[key];
+    var text = (forms[category(count)] || {})[key] || (forms.other || {})[key];
     if (typeof text !== "string") {
       // An English form, chosen by English's own rule (the page's categories are not English's).
       text = ENGLISH.plurals[count === 1 ? "one" : "other"][key];

@@ -8,11 +8,12 @@ address must not. The check runs under the site's real CSP (scripts from files o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, expect
 from sqlalchemy import select, update
 
 from petitions.extensions import db
@@ -213,6 +214,31 @@ def test_the_verify_page_is_accessible(live: LiveServer, logged: tuple[str, int]
     page.get_by_role("button", name="Check my signature").tap()
     expect(page.locator("#receipt-result")).to_contain_text("It matches")
     assert_accessible(page, "the verify page with its results")
+
+
+def test_without_its_messages_the_script_still_verifies_in_english(
+    live: LiveServer, logged: tuple[str, int], desktop: BrowserContext
+) -> None:
+    """A page that hands the script no messages (a cached copy of an older page, say) still works."""
+    slug, count = logged
+    url = f"{live.url}/petitions/{slug}/verify?lang=de"
+    page = desktop.new_page()
+    problems = watch(page)
+
+    def without_messages(route: Route) -> None:
+        html = route.fetch().text()
+        stripped = re.sub(r'<script type="application/json" id="verify-strings">.*?</script>', "", html, flags=re.S)
+        assert stripped != html
+        route.fulfill(status=200, content_type="text/html; charset=utf-8", body=stripped)
+
+    page.route(url, without_messages)
+    page.goto(url)
+    expect(page.locator("#verified-count")).to_have_text(str(count))
+    expect(page.get_by_role("status").filter(has_text="Done")).to_have_text("Done: the log checks out.")
+    expect(page.locator("#verified-detail")).to_contain_text("The log has 3 entries, and every one leads to")
+    expect(page.locator("#verified-compare")).to_have_text("This is the count the site shows.")
+    expect(page.locator("#verified-countries caption")).to_have_text("By country")
+    assert problems == []
 
 
 def test_in_spanish_the_page_verifies_and_says_so_in_spanish(
