@@ -23,9 +23,15 @@
   var encoder = new TextEncoder();
   var verified = new WeakMap(); // verifyLog's result -> what the receipt checks need
 
-  function fail(message) {
+  // A VerifyError; `code` (with `params`) names the errors a signer's typing causes, so that a page
+  // can say them in its own language (static/js/verify-page.js).
+  function fail(message, code, params) {
     var error = new Error(message);
     error.name = "VerifyError";
+    if (code) {
+      error.code = code;
+      error.params = params || {};
+    }
     throw error;
   }
 
@@ -486,9 +492,11 @@
   async function checkEntry(result, index) {
     var log = stateOf(result);
     index = Number(index);
-    if (!Number.isInteger(index) || index < 0) fail("receipt: the entry number is not a whole number");
+    if (!Number.isInteger(index) || index < 0) fail("receipt: the entry number is not a whole number", "entry-not-number");
     if (index >= log.size) {
-      fail("receipt: entry " + index + " is not in the log yet (it has " + log.size + " entries)");
+      fail("receipt: entry " + index + " is not in the log yet (it has " + log.size + " entries)", "entry-not-in-log", {
+        entry: index, size: log.size,
+      });
     }
     var data = await readEntry(log, index);
     var leaf = await leafHash(data);
@@ -497,7 +505,7 @@
       fail("receipt: entry " + index + " is not included in the signed log: its inclusion proof does not lead to the signed root");
     }
     var add = log.tally.adds[index];
-    if (!add) fail("receipt: entry " + index + " is not a signature: it changes another entry");
+    if (!add) fail("receipt: entry " + index + " is not a signature: it changes another entry", "entry-not-signature", { entry: index });
     var live = log.tally.states[index] === 1;
     return {
       entry: index,
@@ -520,7 +528,7 @@
   function commitmentAddresses(address) {
     var a = String(address).trim().normalize("NFC").toLowerCase();
     var at = a.lastIndexOf("@");
-    if (at <= 0 || at === a.length - 1) fail("that is not an email address");
+    if (at <= 0 || at === a.length - 1) fail("that is not an email address", "email-invalid");
     var local = a.slice(0, at);
     var domain = a.slice(at + 1);
     if (/^[\x00-\x7f]*$/.test(domain)) return [local + "@" + domain];
@@ -534,13 +542,13 @@
       }
       if (host && out.indexOf(local + "@" + host) < 0) out.push(local + "@" + host);
     });
-    if (!out.length) fail("the domain " + domain + " is not a valid domain");
+    if (!out.length) fail("the domain " + domain + " is not a valid domain", "domain-invalid", { domain: domain });
     return out;
   }
 
   function checkNonce(nonce) {
     var n = String(nonce || "").trim().toLowerCase();
-    if (!/^[0-9a-f]{32,128}$/.test(n)) fail("a nonce is 32 to 128 hex digits, as in your receipt");
+    if (!/^[0-9a-f]{32,128}$/.test(n)) fail("a nonce is 32 to 128 hex digits, as in your receipt", "nonce-invalid");
     return n;
   }
 
@@ -581,7 +589,7 @@
     if (email) mine = await commitments(log.site.slug, email, receipt.nonce);
     else if (receipt.nonce) checkNonce(receipt.nonce);
     if (!hasEntry) {
-      if (!mine) fail("receipt: without the entry number, your email address is needed to find your entry");
+      if (!mine) fail("receipt: without the entry number, your email address is needed to find your entry", "email-needed");
       var index = await findCommitment(result, mine);
       if (index < 0) return { found: false, entry: null, size: log.size, matches: false };
       return Object.assign(await checkEntry(result, index), { found: true, matches: true });

@@ -8,12 +8,13 @@ address must not. The check runs under the site's real CSP (scripts from files o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
-from sqlalchemy import select
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, expect
+from sqlalchemy import select, update
 
 from petitions.extensions import db
 from petitions.models import Petition, Signature
@@ -213,3 +214,104 @@ def test_the_verify_page_is_accessible(live: LiveServer, logged: tuple[str, int]
     page.get_by_role("button", name="Check my signature").tap()
     expect(page.locator("#receipt-result")).to_contain_text("It matches")
     assert_accessible(page, "the verify page with its results")
+
+
+def test_without_its_messages_the_script_still_verifies_in_english(
+    live: LiveServer, logged: tuple[str, int], desktop: BrowserContext
+) -> None:
+    """A page that hands the script no messages (a cached copy of an older page, say) still works."""
+    slug, count = logged
+    url = f"{live.url}/petitions/{slug}/verify?lang=de"
+    page = desktop.new_page()
+    problems = watch(page)
+
+    def without_messages(route: Route) -> None:
+        html = route.fetch().text()
+        stripped = re.sub(r'<script type="application/json" id="verify-strings">.*?</script>', "", html, flags=re.S)
+        assert stripped != html
+        route.fulfill(status=200, content_type="text/html; charset=utf-8", body=stripped)
+
+    page.route(url, without_messages)
+    page.goto(url)
+    expect(page.locator("#verified-count")).to_have_text(str(count))
+    expect(page.get_by_role("status").filter(has_text="Done")).to_have_text("Done: the log checks out.")
+    expect(page.locator("#verified-detail")).to_contain_text("The log has 3 entries, and every one leads to")
+    expect(page.locator("#verified-compare")).to_have_text("This is the count the site shows.")
+    expect(page.locator("#verified-countries caption")).to_have_text("By country")
+    assert problems == []
+
+
+def test_in_spanish_the_page_verifies_and_says_so_in_spanish(
+    live: LiveServer, logged: tuple[str, int], desktop: BrowserContext, phone: BrowserContext
+) -> None:
+    """Every word the script writes is the page's language's, and its numbers are written the Spanish way.
+
+    Under the site's CSP (desktop); axe, which must be injected, then runs on the same page in the
+    phone's context (which bypasses the CSP for that alone).
+    """
+    slug, count = logged
+    # The site's count runs ahead of its log's, as between two checkpoints: 12.345 signatures shown,
+    # 3 in the log (a number this large is the one whose Spanish form differs from the English).
+    with live.app.app_context():
+        db.session.execute(update(Petition).where(Petition.slug == slug).values(signature_count=12_345))
+        db.session.commit()
+    entry, nonce = receipt_of(live, "cy@example.org")
+    page = desktop.new_page()
+    problems = watch(page)
+    page.goto(f"{live.url}/petitions/{slug}/verify?lang=es#entry={entry}&nonce={nonce}")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+
+    expect(page.get_by_role("status").filter(has_text="Hecho")).to_have_text("Hecho: el registro es correcto.")
+    expect(page.locator("#verified-count")).to_have_text(str(count))
+    expect(page.locator("#verified-detail")).to_contain_text(
+        "El registro tiene 3 entradas, y todas llevan a su raíz firmada"
+    )
+    expect(page.locator("#verified-detail")).to_contain_text(
+        "La firma del punto de control con la clave del sitio es válida."
+    )
+    expect(page.locator("#site-count")).to_have_text("12.345")
+    expect(page.locator("#verified-compare")).to_have_text(
+        "El sitio muestra ahora 12.345; el registro contaba 3 en su último punto de control. "
+        "El registro se pone al día en un plazo de 10 segundos: vuelva a comprobarlo en un momento."
+    )
+    countries = page.locator("#verified-countries table")
+    expect(countries.locator("caption")).to_have_text("Por país")
+    assert countries.locator("thead th").all_inner_texts() == ["País", "Firmas"]
+    assert countries.locator("tbody tr").all_inner_texts() == ["Francia (FR)\t1", "Reino Unido (GB)\t2"]
+    expect(page.get_by_role("button", name="Verificar de nuevo")).to_be_enabled()
+
+    # The receipt from the fragment, then with the signer's address: plural forms by the count.
+    result = page.locator("#receipt-result")
+    hashes = "1 hash" if entry == 2 else "2 hashes"  # the inclusion proof of a leaf of a 3-entry tree
+    expect(result).to_contain_text(
+        f"La entrada {entry} está incluida en el registro firmado de 3 entradas: su prueba de inclusión "
+        f"({hashes}, formada a partir de las teselas del registro) lleva a la raíz firmada."
+    )
+    expect(result).to_contain_text(
+        f"Escriba su dirección de correo electrónico para comprobar que la entrada {entry} es suya."
+    )
+    page.get_by_label("Su dirección de correo electrónico").fill("cy@example.org")
+    page.get_by_role("button", name="Comprobar mi firma").click()
+    expect(result).to_contain_text(
+        f"Coincide con su dirección de correo electrónico y su nonce: la entrada {entry} es su firma."
+    )
+    expect(result).to_contain_text(f"La entrada {entry} cuenta.")
+
+    # What a signer may mistype is said in Spanish too.
+    page.get_by_label("Número de entrada").fill("12345678")
+    page.get_by_role("button", name="Comprobar mi firma").click()
+    expect(result).to_have_text("La entrada 12345678 aún no está en el registro: tiene 3 entradas.")
+    page.get_by_label("Nonce").fill("xyz")
+    page.get_by_role("button", name="Comprobar mi firma").click()
+    expect(result).to_have_text(
+        "Un nonce tiene de 32 a 128 dígitos hexadecimales (de 0 a 9 y de a a f), como en su comprobante."
+    )
+    assert problems == []
+
+    page = phone.new_page()
+    page.goto(f"{live.url}/petitions/{slug}/verify?lang=es#entry={entry}&nonce={nonce}")
+    expect(page.get_by_role("status").filter(has_text="Hecho")).to_have_text("Hecho: el registro es correcto.")
+    page.get_by_label("Su dirección de correo electrónico").fill("cy@example.org")
+    page.get_by_role("button", name="Comprobar mi firma").tap()
+    expect(page.locator("#receipt-result")).to_contain_text(f"La entrada {entry} cuenta.")
+    assert_accessible(page, "the verify page in Spanish with its results")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 
 import pytest
@@ -109,10 +110,12 @@ def test_the_verify_page_before_and_after_the_first_checkpoint(
     assert 'id="verify-start" class="primary" disabled' in text
     assert "does not check that every signature is a different, real person" in text
     assert "It stays in this browser" in text and "sends the address nowhere" in text
-    # Scripts are files of the site (the CSP allows no inline script), never inline.
+    # Scripts are files of the site (the CSP allows no inline script), never inline; the one block is
+    # data (the script's messages), which no browser runs.
     assert re.findall(r"<script[^>]*>", text) == [
         '<script src="/static/verify.js" defer>',
         '<script src="/static/js/verify-page.js" defer>',
+        '<script type="application/json" id="verify-strings">',
     ]
     with app.app_context():
         key = str(keys.verifier())
@@ -134,6 +137,55 @@ def test_the_verify_page_before_and_after_the_first_checkpoint(
     assert '<strong id="log-size">2</strong>\n         entries' in text
     assert f'<code class="root" title="{root}">{root[:16]}…</code>' in text
     assert 'data-autostart="true"' in text and 'data-site-count="2"' in text
+
+
+def script_strings(text: str) -> dict:
+    """The messages the verify page hands its script (static/js/verify-page.js)."""
+    block = re.search(r'<script type="application/json" id="verify-strings">(.*?)</script>', text, re.S)
+    assert block is not None
+    return json.loads(block.group(1))
+
+
+def test_the_verify_pages_script_gets_its_words_in_the_pages_language(client: FlaskClient, petition: str) -> None:
+    english = script_strings(client.get(f"/petitions/{petition}/verify?lang=en").text)
+    assert english["messages"]["done"] == "Done: the log checks out."
+    # Values the script fills in stay placeholders; the interval is the server's to say.
+    assert english["messages"]["counts"] == "Entry %(entry)s counts."
+    assert english["messages"]["no_entries_yet"] == "The public log has no entries yet: check again in 10 seconds."
+    assert english["plurals"] == {
+        "one": {
+            "log_size": "The log has %(num)s entry, and every one leads to its signed root %(root)s.",
+            "signed_log": "the signed log of %(num)s entry",
+            "hashes": "%(num)s hash",
+            "no_entry": "No entry of the log (%(num)s entry) holds the code made from this email address and nonce.",
+            "not_in_log": "Entry %(entry)s is not in the log yet: it has %(num)s entry.",
+        },
+        "other": {
+            "log_size": "The log has %(num)s entries, and every one leads to its signed root %(root)s.",
+            "signed_log": "the signed log of %(num)s entries",
+            "hashes": "%(num)s hashes",
+            "no_entry": "No entry of the log (%(num)s entries) holds the code made from this email address and nonce.",
+            "not_in_log": "Entry %(entry)s is not in the log yet: it has %(num)s entries.",
+        },
+    }
+
+    spanish = script_strings(client.get(f"/petitions/{petition}/verify?lang=es").text)
+    assert spanish["messages"]["done"] == "Hecho: el registro es correcto."
+    assert spanish["messages"]["no_entries_yet"] == (
+        "El registro público aún no tiene entradas: vuelva a comprobarlo dentro de 10 segundos."
+    )
+    # Spanish has a third form, for a million and its multiples (CLDR's "many"): the script's
+    # Intl.PluralRules("es") names it, and the page renders it.
+    signed_log = {category: forms["signed_log"] for category, forms in spanish["plurals"].items()}
+    assert signed_log == {
+        "one": "el registro firmado de %(num)s entrada",
+        "many": "el registro firmado de %(num)s de entradas",
+        "other": "el registro firmado de %(num)s entradas",
+    }
+    # French has the same three categories, each with its own words.
+    french = script_strings(client.get(f"/petitions/{petition}/verify?lang=fr").text)
+    assert set(french["plurals"]) == {"one", "many", "other"}
+    assert french["plurals"]["one"]["hashes"] == "%(num)s hachage"
 
 
 def test_only_a_public_petition_has_a_verify_page(app: Flask, client: FlaskClient, petition: str) -> None:

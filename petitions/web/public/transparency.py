@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from functools import cache
 
+from babel import Locale, UnknownLocaleError
 from flask import render_template, session
 from flask_babel import get_locale
 from sqlalchemy import select
@@ -36,7 +38,33 @@ AUTOSTART_ENTRIES = 100_000
 # The session key under which the confirming view leaves the signature whose receipt to show.
 RECEIPT_KEY = "receipt"
 
+# Whole numbers among which each plural category of a language has a first member: the categories
+# whole numbers reach (CLDR's "many" of Spanish and French starts at a million).
+_PLURAL_CANDIDATES = (*range(201), 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+
 bp.add_app_template_global(log_interval, "log_interval")
+
+
+@cache
+def _plural_samples(locale: str) -> tuple[tuple[str, int], ...]:
+    try:
+        rule = Locale.parse(locale).plural_form
+    except (UnknownLocaleError, ValueError):
+        rule = Locale.parse("en").plural_form
+    first: dict[str, int] = {}
+    for n in _PLURAL_CANDIDATES:
+        first.setdefault(rule(n), n)
+    return tuple(sorted(first.items()))
+
+
+@bp.app_template_global("plural_samples")
+def plural_samples() -> tuple[tuple[str, int], ...]:
+    """(CLDR plural category, a whole number in it) for the page's language: one of each, for the verify page's script.
+
+    The script picks a message's form by Intl.PluralRules, which names CLDR categories; the catalogue's
+    ngettext, given a number of that category, gives the form gettext would use for it.
+    """
+    return _plural_samples(str(get_locale() or "en"))
 
 
 @bp.get("/petitions/<slug>/verify")
