@@ -28,6 +28,7 @@ from petitions.web.queries import public_petition_or_404
 QR_MAX_AGE = 86_400
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_USER = re.compile(r"^[a-z0-9_.-]{1,64}$")
 _TOP_LEVEL = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 
 
@@ -87,7 +88,10 @@ def mastodon_host(typed: str) -> str | None:
     """
     host = typed.strip().lower().removeprefix("https://").removeprefix("http://")
     host = host.partition("/")[0]  # a profile's address: only its server counts
-    host = host.rpartition("@")[2]  # a handle: the server is after the last @
+    if "@" in host:  # a handle, @name@server or name@server: the server is after the name
+        user, _at, host = host.removeprefix("@").partition("@")
+        if not _USER.match(user):
+            return None
     if not host or len(host) > 253:
         return None
     try:
