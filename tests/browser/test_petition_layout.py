@@ -230,9 +230,7 @@ def test_check_your_email_names_the_address_and_offers_sharing(
         expect(page.get_by_role("heading", level=1, name="Check your email")).to_be_visible()
         expect(page.locator(".signed-address")).to_have_text("sam.signer@example.org")
         expect(page.get_by_text("It usually arrives within a minute or two.")).to_be_visible()
-        expect(page.get_by_role("link", name="Sign again")).to_have_attribute(
-            "href", f"/petitions/{petition}#name"
-        )
+        expect(page.get_by_role("link", name="Sign again")).to_have_attribute("href", f"/petitions/{petition}#name")
         share = page.get_by_role("region", name="Share the petition while you wait")
         expect(share.get_by_role("link", name="WhatsApp")).to_be_visible()
         shifts = settle(page)
@@ -249,7 +247,9 @@ def test_the_poster_prints_on_one_a4_page(live: LiveServer, browser: Browser, pe
         page = context.new_page()
         page.goto(f"{live.url}/petitions/{petition}/poster")
         expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
-        expect(page.get_by_role("img", name=f"A QR code of the petition's address: {live.url}/petitions/{petition}")).to_be_visible()
+        expect(
+            page.get_by_role("img", name=f"A QR code of the petition's address: {live.url}/petitions/{petition}")
+        ).to_be_visible()
         assert_accessible(page, "the poster")
         page.emulate_media(media="print")
         expect(page.locator(".site-header")).to_be_hidden()

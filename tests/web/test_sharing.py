@@ -218,8 +218,10 @@ def test_the_poster_has_the_title_target_summary_qr_code_and_address(app, client
     assert "The &lt;Council&gt; &amp; Mayor" in html and "Fees hurt &amp; divide." in html
     assert f'<span class="poster-url">{url}</span>' in html
     svg = re.search(r"<svg [^>]*>.*?</svg>", html, re.S)
-    assert svg and 'role="img"' in svg.group(0) and f'aria-label="A QR code of the petition&#39;s address: {url}"' in (
-        svg.group(0)
+    assert (
+        svg
+        and 'role="img"' in svg.group(0)
+        and f'aria-label="A QR code of the petition&#39;s address: {url}"' in (svg.group(0))
     )
     assert 'viewBox="0 0 ' in svg.group(0)  # scalable: the print stylesheet sizes it for A4
     assert 'href="/static/css/poster.css"' in html

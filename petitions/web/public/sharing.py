@@ -43,7 +43,8 @@ class ShareLink:
 
 def petition_url(petition: Petition) -> str:
     """The petition's public address, as shared and as the QR code holds it."""
-    return current_app.config["BASE_URL"] + url_for("public.petition", slug=petition.slug)
+    base: str = current_app.config["BASE_URL"]
+    return base + url_for("public.petition", slug=petition.slug)
 
 
 def _q(value: str) -> str:
@@ -59,13 +60,17 @@ def links_for(url: str, title: str) -> list[ShareLink]:
         ShareLink("whatsapp", "WhatsApp", "https://wa.me/?" + urlencode({"text": text}, quote_via=quote)),
         ShareLink("facebook", "Facebook", "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url})),
         ShareLink("x", "X", "https://x.com/intent/tweet?" + urlencode({"text": title, "url": url}, quote_via=quote)),
-        ShareLink("bluesky", "Bluesky", "https://bsky.app/intent/compose?" + urlencode({"text": text}, quote_via=quote)),
+        ShareLink(
+            "bluesky", "Bluesky", "https://bsky.app/intent/compose?" + urlencode({"text": text}, quote_via=quote)
+        ),
         ShareLink(
             "telegram", "Telegram", "https://t.me/share/url?" + urlencode({"url": url, "text": title}, quote_via=quote)
         ),
         ShareLink("linkedin", "LinkedIn", "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": url})),
         ShareLink(
-            "reddit", "Reddit", "https://www.reddit.com/submit?" + urlencode({"url": url, "title": title}, quote_via=quote)
+            "reddit",
+            "Reddit",
+            "https://www.reddit.com/submit?" + urlencode({"url": url, "title": title}, quote_via=quote),
         ),
     ]
 
