@@ -84,6 +84,7 @@ def test_the_chart_and_the_map_on_another_sites_page(
     page = desktop.new_page()
     # The press copies the chart's code from the petition page and pastes it into an article.
     page.goto(f"{live.url}/petitions/{slug}")
+    page.locator("details.embed summary").click()  # the embed codes are behind a disclosure
     page.get_by_role("button", name="Copy the chart's code").click()
     code = page.evaluate("() => navigator.clipboard.readText()")
     assert code.startswith(f'<iframe src="{live.url}/embed/{slug}/chart"')

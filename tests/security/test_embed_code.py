@@ -220,6 +220,7 @@ def test_copy_embed_code_copies_one_iframe_that_runs_nothing_where_it_is_pasted(
     for slug, title in petitions:
         page.goto(f"{live.url}/petitions/{slug}")
         page.evaluate("() => navigator.clipboard.writeText('')")
+        page.locator("details.embed summary").click()  # the embed code is behind a disclosure
         page.get_by_role("button", name="Copy embed code").click()
         expect(page.locator(".share .copied")).to_have_text("Copied.")
         copied = page.evaluate("() => navigator.clipboard.readText()")

@@ -47,6 +47,29 @@ def test_signing_answers_the_same_for_signed_unsigned_and_confirmed_addresses(ap
     same(pages[0], pages[2])
 
 
+def test_the_signers_own_check_your_email_page_is_the_same_for_new_repeated_and_confirmed(app) -> None:
+    """The page after signing names the address typed, in the signer's own session: the only difference
+    between a first signing and a repeat of a pending or confirmed one is that address."""
+    with app.app_context():
+        petition = make_petition()
+        slug = petition.slug
+        confirmed = signing.sign(
+            petition, signing.SignatureData("A", "confirmed@example.org", "GB"), now=utcnow(), ip=None
+        )
+        confirming.confirm(confirmed, now=utcnow())
+        signing.sign(petition, signing.SignatureData("B", "pending@example.org", "GB"), now=utcnow(), ip=None)
+        db.session.commit()
+    typed = ("new@example.org", "pending@example.org", "Confirmed@Example.org")
+    pages = []
+    for address in typed:
+        client = app.test_client()
+        answer = sign_form(client, slug, email=address)
+        pages.append(client.get(answer.headers["Location"]))
+        assert address in pages[-1].text and pages[-1].headers["Cache-Control"] == "private, no-store"
+    same(pages[0], pages[1], (typed[0], typed[1]))
+    same(pages[0], pages[2], (typed[0], typed[2]))
+
+
 def test_account_forms_answer_the_same_for_known_and_unknown_addresses(app) -> None:
     with app.app_context():
         make_user("known@example.org")

@@ -100,6 +100,8 @@ def test_no_payload_survives_on_any_page(app, client, hostile) -> None:
             f"/?q={payload[:50]}",
             f"/account/petitions/{slug}",
             f"/petitions/{slug}/delivery",
+            f"/petitions/{slug}/signed",
+            f"/petitions/{slug}/poster",
         ]:
             response = client.get(url)
             if response.status_code == 404 and url.startswith("/account/petitions"):
@@ -113,6 +115,13 @@ def test_no_payload_survives_on_any_page(app, client, hostile) -> None:
             if str(7919 * 7907) in response.text and "7919*7907" in payload:
                 failures.append(f"{url} evaluated a template expression from {payload!r}")
     assert not failures, "\n".join(failures[:20])
+
+
+def test_the_mastodon_form_escapes_what_was_typed(client, hostile) -> None:
+    for payload in PAYLOADS:
+        response = client.get(f"/petitions/{hostile[0]}/share/mastodon", query_string={"instance": payload[:300]})
+        assert response.status_code == 400 and "Location" not in response.headers, payload
+        assert not problems_in(response.text), (payload, problems_in(response.text))
 
 
 def test_payloads_in_urls_and_search_are_escaped(client) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -31,7 +32,7 @@ from petitions.web.forms import ButtonForm
 from petitions.web.public import bp, transparency
 from petitions.web.public.forms import ConfirmForm, MyDataForm, SignForm
 from petitions.web.queries import can_manage, public_petitions, visible_petition_brief_or_404, visible_petition_or_404
-from petitions.web.security import bounded_form
+from petitions.web.security import PRIVATE_CACHING, bounded_form
 
 
 @bp.get("/")
@@ -144,6 +145,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
         now=now,
         session_key=_session_key(),
     )
+    _remember_address(brief.slug, required_value(form.email), now)  # before any outcome: every answer the same
     if verdict.drop:  # a bot: the same answer as everyone, nothing stored
         return redirect(url_for(".signed", slug=brief.slug), 303)
     try:
@@ -181,10 +183,44 @@ def csrf_failed(exc: CSRFError) -> ResponseReturnValue:
     return render_petition(petition, form, 400)
 
 
+# The "check your email" page names the address the signer typed, in their own session only, for this long.
+SIGNED_ADDRESS_SECONDS = 3600
+_SIGNED_KEY = "signed"
+
+
+def _remember_address(slug: str, address: str, now: datetime) -> None:
+    """Keep the address just typed in this browser's session for its "check your email" page.
+
+    Kept whatever becomes of the signing (new, repeated, dropped as a bot's), so the answer is the
+    same for all; it is the signer's own typing, in their own signed cookie, shown to nobody else.
+    """
+    session[_SIGNED_KEY] = {"slug": slug, "email": address, "at": int(now.timestamp())}
+
+
+def _remembered_address(slug: str, now: datetime) -> str | None:
+    """The address this session signed `slug` with, while it is fresh; a stale one is forgotten."""
+    kept = session.get(_SIGNED_KEY)
+    if not isinstance(kept, dict):
+        return None
+    if now.timestamp() - float(kept.get("at", 0)) > SIGNED_ADDRESS_SECONDS:
+        session.pop(_SIGNED_KEY, None)
+        return None
+    return str(kept["email"]) if kept.get("slug") == slug and kept.get("email") else None
+
+
 @bp.get("/petitions/<slug>/signed")
-def signed(slug: str) -> str:
-    """'Check your email': shown after every signing, new or repeated."""
-    return render_template("public/signed.html", petition=visible_petition_or_404(slug))
+def signed(slug: str) -> Response:
+    """'Check your email': shown after every signing, new or repeated, with the address typed (to its signer only)."""
+    petition = visible_petition_or_404(slug)
+    page = render_template(
+        "public/signed.html",
+        petition=petition,
+        address=_remembered_address(slug, utcnow()),
+        max_resends=current_app.config["SIGNATURE_MAX_RESENDS"],
+    )
+    response = current_app.make_response(page)
+    response.headers["Cache-Control"] = PRIVATE_CACHING  # it may name the signer's address: no cache keeps it
+    return response
 
 
 def _verify_error(exc: Exception) -> tuple[str, int]:
