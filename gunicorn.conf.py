@@ -20,7 +20,7 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 # threads are enough because idle keep-alive and just-opened connections wait in the
 # worker's poller, not in a thread. docs/SCALING.md compares the alternatives.
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-# gevent workers: one greenlet per connection; what the event-stream instance runs (see README).
+# gevent workers: one greenlet per connection; what the event-stream instance runs (docs/DEPLOY.md).
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
