@@ -4,7 +4,10 @@ import errno
 import gc
 import multiprocessing
 import os
+import shutil
 import socket
+import sys
+import tempfile
 
 from gunicorn.util import parse_address
 
@@ -17,7 +20,7 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 # threads are enough because idle keep-alive and just-opened connections wait in the
 # worker's poller, not in a thread. docs/SCALING.md compares the alternatives.
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-# gevent workers: one greenlet per connection; what the event-stream instance runs (see README).
+# gevent workers: one greenlet per connection; what the event-stream instance runs (docs/DEPLOY.md).
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
@@ -35,6 +38,20 @@ if not control_socket_disable:
 # rate: log at the reverse proxy instead (docs/SCALING.md).
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
+# LOG_FORMAT=json: gunicorn's lines and the app's, one JSON object each (petitions/infra/logs.py).
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the app's folder, which gunicorn adds only later
+    from petitions.infra.logs import gunicorn_config
+
+    logconfig_dict = gunicorn_config(access=accesslog is not None)
+
+# Prometheus (petitions/web/metrics.py): each worker writes its counters to files in this folder,
+# and a scrape of any worker adds up all of them. Set before the app, and so prometheus-client, is
+# imported. A folder of this server's own unless PROMETHEUS_MULTIPROC_DIR names one (systemd's
+# RuntimeDirectory): two servers sharing one would count each other's requests.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="petitions-metrics-")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
@@ -95,6 +112,8 @@ def on_starting(server):
     there on purpose.
     """
     _warn_per_worker_limits(server)
+    if not server.master_pid:  # not the new master of an upgrade, whose old workers still count there
+        _clear_metrics()
     cfg = server.cfg
     if not cfg.reuse_port:
         return
@@ -125,3 +144,27 @@ def when_ready(server):
     the request rate is the same with it or without."""
     gc.collect()
     gc.freeze()
+
+
+def _clear_metrics() -> None:
+    """Start the counters from zero: files left in the folder by an earlier run would be added in."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """A worker gone: drop its live gauges' files (prometheus-client's multiprocess rule); its counters stay
+    in the sums, as a counter must never go down."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder this server made for itself, unless a new master it started for an
+    upgrade (USR2) goes on using it."""
+    if _own_metrics_dir and not getattr(server, "reexec_pid", 0):
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -38,9 +38,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_logging(app: Flask) -> None:
-    """Log at INFO to stderr unless the host set up logging already."""
+    """Log at INFO to stderr, as text or one JSON object per line (LOG_FORMAT), unless the host set up
+    logging already (gunicorn.conf.py does, in the same format)."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if app.config["LOG_FORMAT"] == "json":
+            from petitions.infra.logs import JSONFormatter
+
+            handler = logging.StreamHandler()
+            handler.setFormatter(JSONFormatter())
+            logging.basicConfig(level=logging.INFO, handlers=[handler])
+        else:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
@@ -111,12 +119,13 @@ def register_hooks(app: Flask) -> None:
     from petitions.infra.countries import country_names
     from petitions.infra.text import one_line
     from petitions.transparency import keys
-    from petitions.web import errors, security
+    from petitions.web import errors, metrics, security
     from petitions.web.forms import LogoutForm
 
     errors.init_app(app)
     live.init_app(app)
     security.init_app(app)
+    metrics.init_app(app)
     cli.init_app(app)
     keys.init_app(app)
     _ = csrf

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -21,6 +22,8 @@ from petitions.infra.tlog.note import NoteError
 from petitions.models import Petition, User
 from petitions.signatures import retention
 from petitions.transparency import audit, keys
+
+log = logging.getLogger(__name__)
 
 
 @click.command("create-admin")
@@ -67,7 +70,8 @@ def _work(once: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo("Worker running (mail, public logs, housekeeping); stop with Ctrl-C or SIGTERM.")
+    # Logged, not printed: under LOG_FORMAT=json every line the worker writes is a JSON object.
+    log.info("Worker running (mail, public logs, housekeeping); stop with Ctrl-C or SIGTERM.")
     worker.run_forever(current_app_object(), stop)
 
 

@@ -135,6 +135,11 @@ class Defaults:
     # signed before the switch (on delivery pages, in monitors' state) can still be checked.
     LOG_RETIRED_KEYS = ""
 
+    # Operations. /metrics answers only a scraper sending "Authorization: Bearer <METRICS_TOKEN>";
+    # unset, it is not served. LOG_FORMAT "json": one JSON object per log line (infra/logs.py).
+    METRICS_TOKEN: str | None = None
+    LOG_FORMAT = "text"
+
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -182,6 +187,8 @@ _ENV: dict[str, type] = {
     "WEBHOOK_RETRY_MAX_DELAY": float,
     "WEBHOOK_MAX_ATTEMPTS": int,
     "WEBHOOK_DISABLE_AFTER": int,
+    "METRICS_TOKEN": str,
+    "LOG_FORMAT": str,
 }
 
 
@@ -265,6 +272,8 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if not float(app.config["LOG_INTERVAL"]) > 0:
         raise ConfigError(f"LOG_INTERVAL must be a number of seconds above 0, not {app.config['LOG_INTERVAL']!r}")
     _load_languages(app)
+    if app.config["LOG_FORMAT"] not in {"text", "json"}:
+        raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', not {app.config['LOG_FORMAT']!r}")
     if app.config["MODERATION"] not in {"post", "pre"}:
         raise ConfigError(f"MODERATION must be 'post' or 'pre', not {app.config['MODERATION']!r}")
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")

@@ -162,26 +162,34 @@ class Server:
 
 
 def start_gunicorn(
-    stack: contextlib.ExitStack, tmp_path: Path, database_url: str, *, workers: int = 2, threads: int = 8
+    stack: contextlib.ExitStack,
+    tmp_path: Path,
+    database_url: str,
+    *,
+    workers: int = 2,
+    threads: int = 8,
+    name: str = "gunicorn",
+    port: int | None = None,
+    **settings: str,
 ) -> Server:
-    """gunicorn app:app with the production config file; stopped when the stack closes."""
-    port = free_port()
+    """gunicorn app:app with the production config file, plus `settings`; stopped when the stack closes."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    env = child_env(
-        tmp_path,
-        DATABASE_URL=database_url,
-        SECRET_KEY=secrets.token_hex(32),
-        BASE_URL=url,
-        RATELIMIT_ENABLED="false",
-        SIGN_MIN_SECONDS="0",
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        GUNICORN_ACCESS_LOG="/dev/null",
-        GUNICORN_GRACEFUL_TIMEOUT="5",
-        WEB_CONCURRENCY=str(workers),
-        GUNICORN_THREADS=str(threads),
-    )
+    defaults = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_hex(32),
+        "BASE_URL": url,
+        "RATELIMIT_ENABLED": "false",
+        "SIGN_MIN_SECONDS": "0",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_ACCESS_LOG": "/dev/null",
+        "GUNICORN_GRACEFUL_TIMEOUT": "5",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_THREADS": str(threads),
+    }
+    env = child_env(tmp_path, **{**defaults, **settings})
     proc = Proc.start(
-        "gunicorn", [str(VENV_BIN / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"], env, tmp_path / "gunicorn.log"
+        name, [str(VENV_BIN / "gunicorn"), "app:app", "-c", "gunicorn.conf.py"], env, tmp_path / f"{name}.log"
     )
     stack.callback(proc.stop)
     server = Server(url, proc)
@@ -209,19 +217,18 @@ def start_mail_worker(
     stack: contextlib.ExitStack, tmp_path: Path, name: str, database_url: str, smtp_port: int, **settings: str
 ) -> Proc:
     """`flask --app app mail-worker`, sending to 127.0.0.1:smtp_port; stopped when the stack closes."""
-    env = child_env(
-        tmp_path,
-        DATABASE_URL=database_url,
-        SECRET_KEY="faults-secret",
-        BASE_URL="http://localhost",
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=str(smtp_port),
-        MAIL_RETRY_BASE_DELAY=str(RETRY_BASE_DELAY),
-        MAIL_RETRY_MAX_DELAY=str(RETRY_MAX_DELAY),
-        MAIL_POLL_INTERVAL=str(POLL_INTERVAL),
-        MAIL_TIMEOUT="5",
-        **settings,
-    )
+    defaults = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "faults-secret",
+        "BASE_URL": "http://localhost",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+        "MAIL_RETRY_BASE_DELAY": str(RETRY_BASE_DELAY),
+        "MAIL_RETRY_MAX_DELAY": str(RETRY_MAX_DELAY),
+        "MAIL_POLL_INTERVAL": str(POLL_INTERVAL),
+        "MAIL_TIMEOUT": "5",
+    }
+    env = child_env(tmp_path, **{**defaults, **settings})
     proc = Proc.start(name, [str(VENV_BIN / "flask"), "--app", "app", "mail-worker"], env, tmp_path / f"{name}.log")
     stack.callback(proc.stop)
     return proc

@@ -26,7 +26,7 @@ from petitions.models.petition import PUBLIC_STATUSES, effective_status
 from petitions.moderation import abuse
 from petitions.signatures import confirming, links, mydata, signing, withdrawing
 from petitions.signatures.mailboxes import normalize_email
-from petitions.web import errors
+from petitions.web import errors, metrics
 from petitions.web.fields import required_value
 from petitions.web.forms import ButtonForm
 from petitions.web.public import bp, transparency
@@ -147,6 +147,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
     )
     _remember_address(brief.slug, required_value(form.email), now)  # before any outcome: every answer the same
     if verdict.drop:  # a bot: the same answer as everyone, nothing stored
+        metrics.SIGNINGS.labels("dropped").inc()
         return redirect(url_for(".signed", slug=brief.slug), 303)
     try:
         signing.record(
@@ -159,6 +160,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
         db.session.rollback()
         form.email.errors = [_("Please enter a valid email address, like name@example.org.")]
         return render_petition(visible_petition_or_404(slug), form, 422)
+    metrics.SIGNINGS.labels("suspected" if verdict.suspected else "stored").inc()
     return redirect(url_for(".signed", slug=brief.slug), 303)
 
 
@@ -258,6 +260,7 @@ def verify_post(token: str) -> Response | tuple[str, int]:
         return _verify_error(exc)
     db.session.commit()
     if newly:
+        metrics.CONFIRMATIONS.inc()
         flash(_("Thank you: your signature is confirmed and counted."), "success")
     else:
         flash(_("Your signature was already confirmed. It is counted once."), "info")
