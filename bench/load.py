@@ -138,7 +138,11 @@ def process_ticks(groups: dict[str, int]) -> dict[str, int]:
 
 def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, script: str = "signing.lua") -> Round:
     """A wrk run with one of bench/*.lua: throughput, p99, errors, and the CPU each request cost, by process."""
-    machine, processes, children = machine_ticks(), process_ticks({"server": server.pid}), resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine, processes, children = (
+        machine_ticks(),
+        process_ticks({"server": server.pid}),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     out = subprocess.run(
         ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / script), url],
         capture_output=True,

@@ -52,7 +52,13 @@ import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import create_database, drop_database, gunicorn_settings, migrate_with_owner, wrk_figures  # noqa: E402
+from bench.common import (  # noqa: E402
+    create_database,
+    drop_database,
+    gunicorn_settings,
+    migrate_with_owner,
+    wrk_figures,
+)
 from bench.load import (  # noqa: E402
     TICK_US,
     machine_ticks,
@@ -175,7 +181,9 @@ class Streams:
         async def open_all() -> None:
             ready = asyncio.Event()
             path = f"/petitions/{slug}/events"
-            self.tasks = [asyncio.create_task(open_stream(port, path, self.seen, i, ready, 10**12)) for i in range(STREAMS)]
+            self.tasks = [
+                asyncio.create_task(open_stream(port, path, self.seen, i, ready, 10**12)) for i in range(STREAMS)
+            ]
 
         asyncio.run_coroutine_threadsafe(open_all(), self.loop).result(10)
 
@@ -253,8 +261,11 @@ class Meter:
         used["other"] = max(busy - sum(used.values()), 0.0)  # other engineers' work on a shared machine
         used["all"] = busy
         total = sum(spent)
-        return used, {"busy": 100 * (busy * 1e6 / TICK_US) / total, "idle": 100 * (idle + iowait) / total,
-                      "steal": 100 * steal / total}  # fmt: skip
+        return used, {
+            "busy": 100 * (busy * 1e6 / TICK_US) / total,
+            "idle": 100 * (idle + iowait) / total,
+            "steal": 100 * steal / total,
+        }
 
 
 def _outbox(plain_url: str) -> list[int]:
@@ -318,7 +329,7 @@ def main() -> None:
         warm, surge, flood = write_stamps(
             app, env["SECRET_KEY"], slug, session_cookie, work_dir, [WARM_UP_SECONDS * 1000, STAMPS, STAMPS // 2]
         )
-        (work_dir / "no-stamp.txt").write_text("none\n" * 2)  # one for each wrk thread  # bots send the form without a stamp of the page
+        (work_dir / "no-stamp.txt").write_text("none\n" * 2)  # bots: no stamp of the page (a line per wrk thread)
         worker = subprocess.Popen(
             [str(Path(sys.executable).parent / "flask"), "--app", "app", "mail-worker"],
             cwd=ROOT,
@@ -349,20 +360,42 @@ def main() -> None:
             return rps, 1000 * (used["all"] - used["other"]) / requests
 
         def readers(load: Load, seconds: int) -> None:
-            load.start("count", seconds, f"http://127.0.0.1:{web_port}/api/v1/petitions/{slug}/count", "reader.lua",
-                       {"BENCH_INTERVAL_MS": "1000"}, COUNT_READERS, threads=1)  # fmt: skip
-            load.start("page", seconds, f"http://127.0.0.1:{web_port}/petitions/{slug}", "reader.lua",
-                       {"BENCH_INTERVAL_MS": "2000"}, PAGE_READERS, threads=1)  # fmt: skip
+            load.start(
+                "count",
+                seconds,
+                f"http://127.0.0.1:{web_port}/api/v1/petitions/{slug}/count",
+                "reader.lua",
+                {"BENCH_INTERVAL_MS": "1000"},
+                COUNT_READERS,
+                threads=1,
+            )
+            load.start(
+                "page",
+                seconds,
+                f"http://127.0.0.1:{web_port}/petitions/{slug}",
+                "reader.lua",
+                {"BENCH_INTERVAL_MS": "2000"},
+                PAGE_READERS,
+                threads=1,
+            )
 
         bare_run(WARM_UP_SECONDS)
         bare_before = bare_run(BARE_SECONDS)
         warm_up = Load()
-        warm_up.start("people", WARM_UP_SECONDS, sign, "signing.lua", {**form, "BENCH_STAMPS": str(warm), "BENCH_RUN": "person-w-"}, 32)  # fmt: skip
+        warm_up.start(
+            "people",
+            WARM_UP_SECONDS,
+            sign,
+            "signing.lua",
+            {**form, "BENCH_STAMPS": str(warm), "BENCH_RUN": "person-w-"},
+            32,
+        )
         warm_up_errors = warm_up.results()["people"][3]
         problems = warm_up.problems
         streams = Streams(events_port, slug)
         opened = streams.ready(30)
 
+        load_before = os.getloadavg()
         groups = {"web": web.pid, "events": events.pid, "worker": worker.pid, "smtp": sink.pid}
         meter = Meter(groups)
         load = Load()
@@ -376,8 +409,14 @@ def main() -> None:
         load_avg = os.getloadavg()
 
         load = Load()
-        load.start("people", FLOOD_SECONDS, sign, "signing.lua",
-                   {**form, "BENCH_STAMPS": str(flood), "BENCH_RUN": "person-f-"}, 16)  # fmt: skip
+        load.start(
+            "people",
+            FLOOD_SECONDS,
+            sign,
+            "signing.lua",
+            {**form, "BENCH_STAMPS": str(flood), "BENCH_RUN": "person-f-"},
+            16,
+        )
         load.start("bots", FLOOD_SECONDS, sign, "signing.lua", bots, 16)
         readers(load, FLOOD_SECONDS)
         flood_figures = load.results()
@@ -444,9 +483,12 @@ def main() -> None:
         f" bots (no stamp) beside people, 16 connections each. PostgreSQL, Redis {'on' if redis_url else 'off'},"
         f" gunicorn gthread {env['WEB_CONCURRENCY']} workers x {env['GUNICORN_THREADS']} threads, rate limits off"
     )
-    print(f"  load average at the end of the surge {load_avg[0]:.1f} {load_avg[1]:.1f} {load_avg[2]:.1f}"
-          f" on {os.cpu_count()} cores; machine during the surge: busy {share['busy']:.0f}%, idle {share['idle']:.0f}%,"
-          f" steal {share['steal']:.0f}%")  # fmt: skip
+    print(
+        f"  load average (1, 5, 15 min) at the start of the surge {load_before[0]:.1f} {load_before[1]:.1f}"
+        f" {load_before[2]:.1f}, at its end {load_avg[0]:.1f} {load_avg[1]:.1f} {load_avg[2]:.1f}"
+        f" on {os.cpu_count()} cores; machine during the surge: busy {share['busy']:.0f}%, idle {share['idle']:.0f}%,"
+        f" steal {share['steal']:.0f}%"
+    )
     print(f"{'measure':<58}{'figure':>22}  target")
     rows = [
         ("bare Flask POST, ceiling (before, after)", f"{bare_before[0]:.0f}, {bare_after[0]:.0f} /s", ""),
@@ -470,15 +512,18 @@ def main() -> None:
         ("flood: bots / people", f"{bots_ratio:.2f}", _target(bots_ratio >= TARGETS["bots"], f">= {TARGETS['bots']}")),
         ("flood: p99 people, bots", f"{flood_people[1]:.0f}, {flood_bots[1]:.0f} ms", ""),
         (
-            "errors (" + ", ".join(f"{k} {v}" for k, v in errors.items() if v) + ")" if any(errors.values()) else "errors",
+            "errors"
+            + (" (" + ", ".join(f"{k} {v}" for k, v in errors.items() if v) + ")" if any(errors.values()) else ""),
             f"{sum(errors.values())}",
             _target(not any(errors.values()), "0"),
         ),
     ]
     for label, figure, target in rows:
         print(f"{label:<58}{figure:>22}  {target}")
-    print(f"CPU per person's signing in the surge, ms by process ({people_n} signings; other: the machine's other"
-          f" work; bare POST: {bare_cpu:.2f} ms a request):")  # fmt: skip
+    print(
+        f"CPU per person's signing in the surge, ms by process ({people_n} signings; other: the machine's other"
+        f" work; bare POST: {bare_cpu:.2f} ms a request):"
+    )
     print("  " + "  ".join(f"{k} {1000 * v / max(people_n, 1):.2f}" for k, v in cpu.items()))
     for problem in problems + confirmers.errors[:5]:
         print(f"  errors: {problem}")
@@ -513,7 +558,8 @@ class _Backlog:
         """Sample until stopped."""
         with psycopg.connect(plain_url, autocommit=True) as conn:
             while not self.done.wait(2):
-                self.samples.append(conn.execute("SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL").fetchone()[0])
+                unsent = conn.execute("SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL").fetchone()
+                self.samples.append(unsent[0])
 
     def stop(self) -> tuple[int, int]:
         """Stop; return (the most, the last)."""
