@@ -107,7 +107,7 @@ def _sent_a_full_batch(sent: int, failed: int) -> bool:
     paid once per batch instead of nearly once per message, which is CPU the web needs then.
     A message waits at most the interval longer, as it does when the worker is idle.
     """
-    return sent + failed >= current_app.config["MAIL_BATCH_SIZE"]
+    return sent + failed >= int(current_app.config["MAIL_BATCH_SIZE"])
 
 
 def _sequence() -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
-from psycopg import RawCursor
+from psycopg import Connection, RawCursor
 from psycopg.rows import namedtuple_row
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
@@ -24,7 +24,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from petitions.extensions import db
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,12 @@ class AutocommitStatement:
             dbapi_connection = cast("DBAPIConnection", connection.dbapi_connection)
             # A raw cursor takes the SQL as PostgreSQL reads it ($1, $2, ...): psycopg has nothing to
             # convert (it would parse a statement over 4 kB, as signing's is, on every run).
-            cursor = RawCursor(dbapi_connection, row_factory=namedtuple_row)
+            # (The psycopg dialect's driver connection is psycopg's own Connection.)
+            cursor = RawCursor(cast("Connection[Any]", dbapi_connection), row_factory=namedtuple_row)
             cursor.execute(compiled.query, [args[name] for name in compiled.order])
             return cursor.fetchone()
         except dbapi_error as exc:
-            dropped = engine.dialect.is_disconnect(exc, dbapi_connection, cursor)
+            dropped = engine.dialect.is_disconnect(exc, dbapi_connection, cast("DBAPICursor | None", cursor))
             if dropped:
                 # What SQLAlchemy's Connection does on a disconnect, with the same private call: this
                 # connection is closed, and every one the pool made before it is replaced at its next
