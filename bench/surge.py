@@ -152,15 +152,21 @@ class Confirmers:
         body = f"csrf_token={self.form['BENCH_CSRF']}"
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": self.form["BENCH_COOKIE"]}
         while (path := self.links.get()) is not None:
-            try:
-                conn.request("POST", path, body, headers)
-                answer = conn.getresponse()
-                answer.read()
-                ok = answer.status == 303
-                problem = f"{path}: {answer.status}"
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                ok, problem = False, f"{path}: {type(exc).__name__}: {exc}"
+            for attempt in (1, 2):
+                try:
+                    conn.request("POST", path, body, headers)
+                    answer = conn.getresponse()
+                    answer.read()
+                    ok, problem = answer.status == 303, f"{path}: {answer.status}"
+                    break
+                except (OSError, http.client.HTTPException) as exc:
+                    conn.close()
+                    ok, problem = False, f"{path}: {type(exc).__name__}: {exc}"
+                    # The server closes a keep-alive connection idle for its keepalive (5 s), as between two
+                    # emails after the surge: a browser then sends the request again, once, on a new one
+                    # (http.client's RemoteDisconnected is a ConnectionResetError).
+                    if attempt == 2 or not isinstance(exc, ConnectionResetError | BrokenPipeError):
+                        break
             with self.lock:
                 self.pressed += 1
                 if not ok:
