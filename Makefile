@@ -78,7 +78,7 @@ bench: $(VENV)/.dev-installed
 	  echo "See docs/SCALING.md for what the figures mean for a deployment."; echo; echo '```'; \
 	  $(PY) bench/run.py && echo && $(PY) bench/press.py && echo && $(PY) bench/load.py && echo && $(PY) bench/export.py \
 	    && echo && $(PY) bench/mail.py && echo && $(PY) bench/caches.py && echo && $(PY) bench/sequence.py && echo && $(PY) bench/tlog.py \
-	    && echo && $(PY) bench/history.py && echo && $(PY) bench/map.py; \
+	    && echo && $(PY) bench/history.py && echo && $(PY) bench/map.py && echo && $(PY) bench/surge.py; \
 	  status=$$?; echo '```'; exit $$status; } 2> >(grep -v 'INFO ' >&2) | tee docs/PERFORMANCE.md
 
 clean:

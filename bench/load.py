@@ -99,10 +99,10 @@ class Round:
     repeats: int = 0  # confirm.lua: presses of a link this run had pressed before
 
 
-_TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 
 
-def _machine() -> list[int]:
+def machine_ticks() -> list[int]:
     """/proc/stat's first line: user nice system idle iowait irq softirq steal (in ticks)."""
     with open("/proc/stat") as f:
         return [int(x) for x in f.readline().split()[1:9]]
@@ -115,10 +115,12 @@ def _postmaster() -> int:
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
-def _process_ticks(server_group: int) -> dict[str, int]:
-    """CPU ticks used so far by the server's process group (its master and workers) and by the
-    benchmark's PostgreSQL server (the postmaster and its children, not other clusters')."""
-    ticks = {"server": 0, "postgres": 0}
+def process_ticks(groups: dict[str, int]) -> dict[str, int]:
+    """CPU ticks used so far by each named process group (a server's master and workers, started
+    in a session of its own) and by the benchmark's PostgreSQL server (the postmaster and its
+    children, not other clusters'), as {name: ticks, "postgres": ticks}."""
+    ticks = dict.fromkeys([*groups, "postgres"], 0)
+    names = {group: name for name, group in groups.items()}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as f:
@@ -127,8 +129,8 @@ def _process_ticks(server_group: int) -> dict[str, int]:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
         used = int(fields[11]) + int(fields[12])  # utime + stime
-        if int(fields[2]) == server_group:
-            ticks["server"] += used
+        if int(fields[2]) in names:
+            ticks[names[int(fields[2])]] += used
         elif _postmaster() in (int(pid), int(fields[1])):
             ticks["postgres"] += used
     return ticks
@@ -136,7 +138,11 @@ def _process_ticks(server_group: int) -> dict[str, int]:
 
 def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, script: str = "signing.lua") -> Round:
     """A wrk run with one of bench/*.lua: throughput, p99, errors, and the CPU each request cost, by process."""
-    machine, processes, children = _machine(), _process_ticks(server.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine, processes, children = (
+        machine_ticks(),
+        process_ticks({"server": server.pid}),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     out = subprocess.run(
         ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / script), url],
         capture_output=True,
@@ -145,11 +151,11 @@ def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, 
         env={**os.environ, **env},
     ).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child waited for meanwhile
-    spent = [b - a for a, b in zip(machine, _machine(), strict=True)]
-    used = {k: (v - processes[k]) * _TICK_US for k, v in _process_ticks(server.pid).items()}
+    spent = [b - a for a, b in zip(machine, machine_ticks(), strict=True)]
+    used = {k: (v - processes[k]) * TICK_US for k, v in process_ticks({"server": server.pid}).items()}
     rps, p99, total, errors = wrk_figures(out)
     user, nice, system, idle, iowait, irq, softirq, steal = spent
-    busy = (user + nice + system + irq + softirq) * _TICK_US
+    busy = (user + nice + system + irq + softirq) * TICK_US
     used["wrk"] = (after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime) * 1e6
     # Processes' times and the machine's are accounted differently (run time against ticks), so
     # in some runs, above all under steal, the processes add up to a little more than the
@@ -164,7 +170,7 @@ def wrk(side: str, seconds: int, url: str, env: dict, server: subprocess.Popen, 
         {k: v / max(total, 1) for k, v in used.items()},
         busy / max(total, 1),
         {
-            "busy": 100 * busy / _TICK_US / sum(spent),
+            "busy": 100 * busy / TICK_US / sum(spent),
             "idle": 100 * (idle + iowait) / sum(spent),
             "steal": 100 * steal / sum(spent),
         },
@@ -263,18 +269,9 @@ def main() -> None:
 
         app_port, bare_port = free_port(), free_port()
         procs.append(start("app:app", app_port, env))
-        (bare_dir / "bare_sign.py").write_text(BARE)
-        procs.append(start("bare_sign:app", bare_port, {**env, "PYTHONPATH": str(bare_dir)}))
-
-        session = requests.Session()
-        page = session.get(f"http://127.0.0.1:{app_port}/petitions/{slug}", timeout=10).text
-        wrk_env = {
-            "BENCH_THREADS": "2",
-            "BENCH_CSRF": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
-            "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
-        }
-        stamps = write_stamps(app, env["SECRET_KEY"], slug, session.cookies.get("session"), bare_dir)
-        session.close()
+        procs.append(start_bare(bare_port, env, bare_dir))
+        wrk_env, session_cookie = signing_session(app_port, slug)
+        stamps = write_stamps(app, env["SECRET_KEY"], slug, session_cookie, bare_dir)
         warm_up, pairs = alternated(
             lambda seconds: wrk(
                 "bare",
@@ -338,7 +335,7 @@ def main() -> None:
             sys.exit("FAILED: a signing answered with an error, or a signature lost, or an email lost or sent twice")
         # Confirmations: CONFIRMATIONS pending signatures on the same petition, each link pressed once.
         procs.append(start("app:app", app_port, env))
-        procs.append(start("bare_sign:app", bare_port, {**env, "PYTHONPATH": str(bare_dir)}))
+        procs.append(start_bare(bare_port, env, bare_dir))
         confirm_stage(app, env["SECRET_KEY"], url, slug, procs, app_port, bare_port, bare_dir)
         with app.app_context():
             db.engine.dispose()
@@ -353,9 +350,33 @@ def main() -> None:
         drop_database(name)
 
 
-def write_stamps(app, secret_key: str, slug: str, session_cookie: str | None, work_dir: Path) -> list[Path]:
-    """A file of fresh form stamps for each run (the warm-up's too), bound to the benchmark's session,
-    as the petition page gives each person who opens it: a stamp used twice would be suspected."""
+def start_bare(port: int, env: dict, work_dir: Path) -> subprocess.Popen:
+    """The ceiling: a bare Flask app answering the signing POST (and confirmations) with the same
+    redirect, under the same gunicorn settings, its module written in `work_dir`."""
+    (work_dir / "bare_sign.py").write_text(BARE)
+    return start("bare_sign:app", port, {**env, "PYTHONPATH": str(work_dir)})
+
+
+def signing_session(port: int, slug: str) -> tuple[dict[str, str], str | None]:
+    """Open the petition's page as a person would: the signing form's CSRF token and the session
+    cookie as signing.lua sends them (BENCH_CSRF, BENCH_COOKIE, with BENCH_THREADS for wrk -t2),
+    and the session cookie's value (what write_stamps binds the form stamps to)."""
+    with requests.Session() as session:
+        page = session.get(f"http://127.0.0.1:{port}/petitions/{slug}", timeout=10).text
+        wrk_env = {
+            "BENCH_THREADS": "2",
+            "BENCH_CSRF": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
+            "BENCH_COOKIE": "; ".join(f"{c.name}={c.value}" for c in session.cookies),
+        }
+        return wrk_env, session.cookies.get("session")
+
+
+def write_stamps(
+    app, secret_key: str, slug: str, session_cookie: str | None, work_dir: Path, sizes: list[int] | None = None
+) -> list[Path]:
+    """A file of fresh form stamps for each run (by default PAIRS + 1 files of STAMPS: the warm-up's
+    too; else one file per size given), bound to the benchmark's session, as the petition page gives
+    each person who opens it: a stamp used twice would be suspected."""
     from petitions.extensions import db
     from petitions.models import Petition
     from petitions.moderation import abuse
@@ -365,9 +386,9 @@ def write_stamps(app, secret_key: str, slug: str, session_cookie: str | None, wo
         csrf_secret = app.session_interface.get_signing_serializer(app).loads(session_cookie)["csrf_token"]
         petition_id = db.session.scalar(db.select(Petition.id).where(Petition.slug == slug))
         files = []
-        for n in range(PAIRS + 1):
+        for n, size in enumerate(sizes or [STAMPS] * (PAIRS + 1)):
             path = work_dir / f"stamps-{n}.txt"
-            path.write_text("".join(abuse.form_started_token(petition_id, csrf_secret) + "\n" for _ in range(STAMPS)))
+            path.write_text("".join(abuse.form_started_token(petition_id, csrf_secret) + "\n" for _ in range(size)))
             files.append(path)
     return files
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import select
 import sys
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
+from psycopg import Connection, RawCursor
 from psycopg.rows import namedtuple_row
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
@@ -22,7 +24,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from petitions.extensions import db
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +99,14 @@ class AutocommitStatement:
         try:
             # A connection just checked out of the pool always has its driver connection.
             dbapi_connection = cast("DBAPIConnection", connection.dbapi_connection)
-            cursor = dbapi_connection.cursor(row_factory=namedtuple_row)
-            cursor.execute(compiled.query, args)
+            # A raw cursor takes the SQL as PostgreSQL reads it ($1, $2, ...): psycopg has nothing to
+            # convert (it would parse a statement over 4 kB, as signing's is, on every run).
+            # (The psycopg dialect's driver connection is psycopg's own Connection.)
+            cursor = RawCursor(cast("Connection[Any]", dbapi_connection), row_factory=namedtuple_row)
+            cursor.execute(compiled.query, [args[name] for name in compiled.order])
             return cursor.fetchone()
         except dbapi_error as exc:
-            dropped = engine.dialect.is_disconnect(exc, dbapi_connection, cursor)
+            dropped = engine.dialect.is_disconnect(exc, dbapi_connection, cast("DBAPICursor | None", cursor))
             if dropped:
                 # What SQLAlchemy's Connection does on a disconnect, with the same private call: this
                 # connection is closed, and every one the pool made before it is replaced at its next
@@ -138,21 +143,27 @@ class AutocommitStatement:
 
 @dataclass(frozen=True)
 class _Compiled:
-    """What running an AutocommitStatement needs: its SQL, constant values, required names, bind processors.
+    """What running an AutocommitStatement needs: its SQL, the names of its values in order, constant
+    values, required names, bind processors.
 
-    The SQL is kept encoded (psycopg would otherwise encode the text, and look its parsed form
-    up by the new bytes, on every run), and the constants already processed (a JSON literal is
-    wrapped for the driver once, not on every run).
+    The SQL is in PostgreSQL's own form, with numbered placeholders, and kept encoded: psycopg
+    then sends it as it is. Given SQLAlchemy's named placeholders it would turn them into
+    numbered ones on every run, and above 4 kB or 50 values it parses the statement each time
+    instead of once. The constants are already processed (a JSON literal is wrapped for the
+    driver once, not on every run).
     """
 
     query: bytes
+    order: tuple[str, ...]  # the value of each placeholder, $1 first; a name standing in several places is one
     constants: dict[str, Any]
     required: frozenset[str]
     processors: dict[str, Callable[[Any], Any]]
 
     @classmethod
     def of(cls, statement: ClauseElement, dialect: Dialect) -> _Compiled:
-        compiled = statement.compile(dialect=dialect)
+        numbered = copy.copy(dialect)  # the engine's dialect, writing $1, $2, ... (SQLAlchemy's "numeric_dollar")
+        numbered.paramstyle, numbered.positional = "numeric_dollar", True
+        compiled = statement.compile(dialect=numbered)
         # Only plain parameters: nothing rendered at execution time, no names the dialect escapes.
         if not isinstance(compiled, SQLCompiler):
             raise ValueError("an AutocommitStatement takes a SQL statement")
@@ -170,7 +181,9 @@ class _Compiled:
             if name not in required
         }
         # ASCII (names and placeholders; values are parameters): the same bytes in any client encoding.
-        return cls(compiled.string.encode("ascii"), constants, required, processors)
+        if compiled.positiontup is None:
+            raise ValueError("an AutocommitStatement's SQL must be compiled with numbered placeholders")
+        return cls(compiled.string.encode("ascii"), tuple(compiled.positiontup), constants, required, processors)
 
 
 def _statement_engine() -> Engine:

@@ -7,7 +7,7 @@ index and the nonce in its fragment (`#entry=N&nonce=...`), which a browser neve
 the server.
 
 The receipt is queued by the sequencer as a template name and a small context, one outbox row
-per add, and rendered by the worker when it sends it (mail.rendered_late). The nonce is not
+per add, and rendered by the worker when it sends it (mail.rendered_late_filled). The nonce is not
 stored in the outbox: it is read from the signature row when the message is rendered, so a
 signature erased before its receipt went out takes its nonce with it, and the receipt is
 dropped (mail.Unsendable).
@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, select, text
 from petitions.extensions import N_, db
 from petitions.infra.database import is_postgresql
 from petitions.infra.mail import (
+    Fill,
     LateEmail,
     OutboxRow,
     Unsendable,
@@ -33,7 +34,7 @@ from petitions.infra.mail import (
     mail_text,
     mail_texts,
     queue_late_emails,
-    rendered_late,
+    rendered_late_filled,
 )
 from petitions.models import Signature
 from petitions.models.types import UTCDateTime
@@ -112,9 +113,14 @@ def verify_url(slug: str, entry: int | None = None, nonce: str | None = None) ->
     return url
 
 
-@rendered_late(RECEIPT_EMAIL)
-def _receipt_context(message: OutboxRow) -> dict[str, Any]:
-    """The receipt's context, made by the mail worker: the nonce is read from the signature now."""
+@rendered_late_filled(RECEIPT_EMAIL)
+def _receipt_fill(message: OutboxRow) -> Fill:
+    """The receipt's context, made by the mail worker: the nonce is read from the signature now.
+
+    Every confirmed signer gets one, so it is sent in a prepared form (mail/prepared.py), as the
+    confirmation is: built once per petition and language, with the entry, the nonce and the
+    verify link filled in.
+    """
     context = message.context or {}
     row = None
     if message.signature_id is not None:
@@ -123,12 +129,16 @@ def _receipt_context(message: OutboxRow) -> dict[str, Any]:
         ).one_or_none()
     if row is None or row.log_nonce is None or row.log_entry != context.get("entry"):
         raise Unsendable("the signature was withdrawn or erased before its receipt was sent")
-    entry, slug = row.log_entry, context["slug"]
-    return {
-        "petition": {"title": context["title"]},
-        "entry": entry,
-        "nonce": row.log_nonce,
-        "petition_url": external_url("public.petition", slug=slug),
-        "verify_url": verify_url(slug, entry, row.log_nonce),
-        "log_url": external_url("public.petition", slug=slug) + "/log/checkpoint",
-    }
+    entry, slug, title = row.log_entry, context["slug"], context["title"]
+    petition_url = external_url("public.petition", slug=slug)
+
+    def make(slots: dict[str, str]) -> dict[str, Any]:
+        return {
+            "petition": {"title": title},
+            "petition_url": petition_url,
+            "log_url": petition_url + "/log/checkpoint",
+            **slots,
+        }
+
+    slots = {"entry": str(entry), "nonce": row.log_nonce, "verify_url": verify_url(slug, entry, row.log_nonce)}
+    return Fill(key=(title, slug, context.get("locale")), slots=slots, context=make)

@@ -268,3 +268,42 @@ def test_the_running_worker_sends_over_its_senders_and_stops_with_them(app, ctx,
     ids = [m["Message-ID"] for m in mailbox.messages]
     assert len(ids) == 12 and len(set(ids)) == 12
     assert mailbox.most_at_once > 1 if postgres else mailbox.most_at_once == 1
+
+
+def test_a_steady_stream_is_sent_promptly_in_a_few_full_batches(app, ctx, mailbox) -> None:
+    """Messages queued one at a time, as signings come in, while `mail-worker` runs: each arrives
+    within the poll interval of being queued (and a bound for a broken worker), and a sender that
+    finds a part batch waits the interval before claiming again, so the stream goes out in a few
+    batches, one SMTP connection each, not in a batch and a connection per message or two."""
+    interval, n = 0.5, 60
+    app.config.update(MAIL_BATCH_SIZE=50, MAIL_POLL_INTERVAL=interval, MAIL_SENDERS=1)
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run_forever, args=(app, stop))
+    runner.start()
+    queued: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+
+    def look() -> None:
+        with mailbox.lock:
+            to = [m["To"] for m in mailbox.messages]
+        for address in to:
+            arrived.setdefault(address, time.monotonic())
+
+    try:
+        for i in range(n):  # about 2 s of a steady stream
+            queue(1, to=f"stream{i}@example.org")
+            queued[f"stream{i}@example.org"] = time.monotonic()
+            look()
+            time.sleep(0.03)
+        deadline = time.monotonic() + 30  # a bound for a broken worker, not a measure of speed
+        while len(arrived) < n and time.monotonic() < deadline:
+            look()
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        runner.join(30)
+
+    ids = [m["Message-ID"] for m in mailbox.messages]
+    assert len(ids) == n and len(set(ids)) == n
+    assert max(arrived[a] - queued[a] for a in queued) < interval + 5.0
+    assert len(mailbox.sessions) <= n // 6

@@ -8,7 +8,7 @@ from email.generator import BytesGenerator
 
 import pytest
 from itsdangerous.timed import TimestampSigner
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from petitions.clock import utcnow
 from petitions.extensions import db
@@ -16,8 +16,9 @@ from petitions.infra import mail
 from petitions.infra.mail import prepared
 from petitions.infra.mail.message import build_message
 from petitions.models import OutboxMessage, Signature
-from petitions.signatures import signing
+from petitions.signatures import confirming, signing
 from petitions.signatures.repeats import answer_repeat
+from petitions.transparency import sequencer
 from tests.helpers import body_of, link_in, make_petition
 
 SENDER = "Pétitions <no-reply@example.org>"
@@ -123,3 +124,32 @@ def test_a_name_carrying_the_boundary_cannot_add_a_part(app, ctx, mailbox) -> No
     (victim,) = mailbox.to("victim@example.org")
     assert [part.get_content_type() for part in victim.walk()] == ["multipart/alternative", "text/plain", "text/html"]
     assert "<a href='https://evil.example'>" not in victim.get_body(("html",)).get_content()
+
+
+def test_a_prepared_receipt_is_the_plain_receipt_byte_for_byte(app, ctx, mailbox) -> None:
+    """The public log's receipts, one per confirmed signer, go out in a prepared form too: the same
+    bytes as the plain path, each with its own entry, nonce and verify link."""
+    app.config["MAIL_DEFAULT_SENDER"] = SENDER
+    now = utcnow()
+    for t, title in enumerate(TITLES):
+        petition = make_petition(title=title)
+        for i, name in enumerate(NAMES[:3]):
+            data = signing.SignatureData(name=name, email=f"r{t}-{i}@example.org", country="GB")
+            confirming.confirm(signing.sign(petition, data, now=now, ip=None), now=now)
+    db.session.commit()
+    db.session.execute(delete(OutboxMessage))  # the confirmations: only the receipts are compared
+    db.session.commit()
+    sequencer.sequence_all(now=utcnow())
+    rows = db.session.execute(select(OutboxMessage.__table__)).all()
+    assert {row.template for row in rows} == {"log_receipt"} and len(rows) == 3 * len(TITLES)
+    for row in rows:
+        fast = prepared.message_bytes(row, SENDER, "example.org")
+        assert fast is not None
+        assert fast == _plain(row, "example.org"), row.context
+    assert len(app.extensions["mail_prepared"]) == len(TITLES)  # one form per petition (and language)
+
+    assert mail.drain() == (len(rows), 0)
+    nonces = dict(db.session.execute(select(Signature.email, Signature.log_nonce)).all())
+    for address, nonce in nonces.items():
+        (message,) = mailbox.to(address)
+        assert f"nonce: {nonce}" in body_of(message) and f"nonce={nonce}" in body_of(message)
