@@ -222,6 +222,7 @@ def init_app(app: Flask) -> None:
             "html_lang": html_lang,
             "text_direction": text_direction,
             "language_links": language_links,
+            "language_name": language_name,
             "status_name": status_name,
             "share": share,
         }
