@@ -152,7 +152,7 @@ def test_under_pre_moderation_a_translation_waits_for_a_moderator(app, client) -
     admin = app.test_client()
     login(admin, "admin@example.org")
     admin_page = admin.get(f"/admin/petitions/{slug}")
-    assert "A translation into Español waits for review" in admin_page.text
+    assert "A translation into Spanish waits for review" in admin_page.text
     with app.app_context():
         row_id = db.session.scalar(select(PetitionTranslation.id))
     # A reason is required to turn it down.

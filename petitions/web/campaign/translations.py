@@ -16,7 +16,7 @@ from petitions.web.campaign.forms import LanguageForm, TranslationForm
 from petitions.web.campaign.routes import _managed_or_403
 from petitions.web.fields import required_value
 from petitions.web.forms import ButtonForm
-from petitions.web.i18n import language_name, languages, supported
+from petitions.web.i18n import language_in_page, language_name, languages, supported
 
 
 def _page(petition: Petition, form: TranslationForm, language_form: LanguageForm, status: int) -> tuple[str, int]:
@@ -91,7 +91,7 @@ def petition_translations(slug: str) -> Response | tuple[str, int]:
         form.language.errors = [_(str(exc))]
         return _page(petition, form, language_form, 422)
     db.session.commit()
-    name = language_name(code)
+    name = language_in_page(code)
     if waits:
         flash(_("The text in %(language)s waits for a moderator before readers see it.", language=name), "info")
     else:
@@ -109,7 +109,7 @@ def delete_translation(slug: str, language: str) -> Response:
         abort(404)
     if ButtonForm().validate_on_submit() and translations.remove(petition, code, now=utcnow()):
         db.session.commit()
-        flash(_("The text in %(language)s is removed.", language=language_name(code)), "success")
+        flash(_("The text in %(language)s is removed.", language=language_in_page(code)), "success")
     return redirect(url_for(".petition_translations", slug=slug), 303)
 
 
@@ -133,5 +133,5 @@ def petition_language(slug: str) -> Response | tuple[str, int]:
         language_form.language.errors = [_(str(exc))]
         return _page(petition, form, language_form, 422)
     db.session.commit()
-    flash(_("The petition is written in %(language)s.", language=language_name(code)), "success")
+    flash(_("The petition is written in %(language)s.", language=language_in_page(code)), "success")
     return redirect(url_for(".petition_translations", slug=slug), 303)
