@@ -132,7 +132,7 @@ def api_docs() -> str:
         ),
         languages=", ".join(code.replace("_", "-") for code in languages()),
         chart_example=iframe(
-            f"{current_app.config['BASE_URL']}/embed/SLUG/chart",
+            f"{current_app.config['BASE_URL']}/embed/SLUG/chart?lang={html_lang()}",
             gettext("Petition: signatures over time"),
             CHART_WIDTH,
             CHART_HEIGHT,
