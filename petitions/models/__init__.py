@@ -15,6 +15,7 @@ from petitions.models.outbox import OutboxMessage
 from petitions.models.petition import STATUSES, CountryCount, GroupDomain, HourlyCount, Petition, SupporterGroup
 from petitions.models.revision import PetitionRevision
 from petitions.models.signature import FormStamp, Signature
+from petitions.models.translation import PetitionTranslation
 from petitions.models.user import User
 from petitions.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -36,6 +37,7 @@ __all__ = [
     "Petition",
     "PetitionLog",
     "PetitionRevision",
+    "PetitionTranslation",
     "PetitionUpdate",
     "Report",
     "Signature",

@@ -66,6 +66,10 @@ class Petition(Model):
     summary: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
+    # The language the campaigner wrote it in (a code of LANGUAGES); NULL: DEFAULT_LOCALE, the
+    # language every petition was written in before the site knew others. Translations of
+    # the text into other languages are PetitionTranslation rows.
+    language: Mapped[str | None] = mapped_column(String(16))
     goal: Mapped[int]
     # The campaigner's choice: once the goal is reached, the worker raises it to the next round
     # number (campaigns/milestones.next_goal).

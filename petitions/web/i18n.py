@@ -7,10 +7,10 @@ codes in LANGUAGES are ever chosen; anything else is ignored.
 The responses that caches share (the widget, the badge, oEmbed, the JSON API) never depend on
 a cookie or an account: their language comes from the URL (`?lang=`), so a CDN or the
 micro-cache (web/microcache.py), which key on the URL, can hand the same bytes to everyone.
-Without `?lang=` the badge, oEmbed and the JSON are in DEFAULT_LOCALE: the micro-cache replays
+Without `?lang=` the badge, the map, oEmbed and the JSON are in DEFAULT_LOCALE: the micro-cache replays
 the badge by its path alone, whatever the request's headers, so it must never vary by them.
-The widget alone, framed on a press site for readers of every language, follows the reader's
-Accept-Language when its URL names no language, and then says so (`Vary: Accept-Language`): a
+The widget and the chart, framed on press sites for readers of every language, follow the reader's
+Accept-Language when their URL names no language, and then say so (`Vary: Accept-Language`): a
 cache that honours Vary keeps one copy per header value, one that does not will not store it.
 The copied embed code names a language (press/snippets.py), so most widgets are keyed on the
 URL anyway. Every other page says what it varies on (`Vary: Accept-Language, Cookie`); those
@@ -39,9 +39,10 @@ from petitions.infra import dates
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 # Endpoints whose answers are shared by caches keyed on the URL alone (see the module's docstring).
-SHARED = frozenset({"press.widget", "press.badge", "press.oembed", "press.events"})
-# The one shared answer that follows Accept-Language when its URL names no language (and says Vary).
-BY_BROWSER = "press.widget"
+SHARED = frozenset({"press.widget", "press.chart", "press.badge", "press.world_map", "press.oembed", "press.events"})
+# The shared answers framed on press sites, which follow Accept-Language when their URL names no language
+# (and say Vary).
+BY_BROWSER = frozenset({"press.widget", "press.chart"})
 
 
 def languages() -> tuple[str, ...]:
@@ -65,7 +66,7 @@ def select_locale() -> str:
         return default  # the worker and the CLI: an email says its own language (infra/mail/render.email_language)
     if request.endpoint in SHARED or request.blueprint == "api":
         chosen = supported(request.args.get("lang"))
-        if chosen is None and request.endpoint == BY_BROWSER:
+        if chosen is None and request.endpoint in BY_BROWSER:
             g.locale_by_browser = True
             return request.accept_languages.best_match(languages()) or default
         return chosen or default
@@ -134,6 +135,11 @@ def language_name(code: str) -> str:
     """A language named in itself: English, Español, Français, Deutsch."""
     name = Locale.parse(code).get_display_name(code) or code
     return name[:1].upper() + name[1:]
+
+
+def language_in_page(code: str) -> str:
+    """A language named in the page's language, for a sentence: "Spanish", "espagnol", "Spanisch"."""
+    return Locale.parse(code).get_display_name(get_locale() or "en") or code
 
 
 def language_links() -> list[tuple[str, str, str, bool]]:
@@ -222,6 +228,8 @@ def init_app(app: Flask) -> None:
             "html_lang": html_lang,
             "text_direction": text_direction,
             "language_links": language_links,
+            "language_name": language_name,
+            "language_in_page": language_in_page,
             "status_name": status_name,
             "share": share,
         }

@@ -1,11 +1,10 @@
-// The chart follows the count: on every change (the count's event stream, or polling the count
-// JSON when streams are not available), this same page is fetched again and its chart swapped in,
-// so the drawing is made by the server only.
+// The chart follows the count (live.js): on every change this same page is fetched again and its
+// chart swapped in, so the drawing is made by the server only.
 (function () {
   "use strict";
   var card = document.querySelector(".card");
   var chart = document.getElementById("chart");
-  if (!card || !chart || !window.fetch || !window.DOMParser) return;
+  if (!card || !chart || !window.fetch || !window.DOMParser || !window.followCount) return;
   var shown = parseInt(card.dataset.count, 10);
   var fetching = false;
   var again = false;
@@ -40,31 +39,5 @@
     redraw();
   }
 
-  var POLL_MS = 15000;
-  var polling = false;
-  function poll() {
-    fetch(card.dataset.countUrl, { credentials: "omit" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(show)
-      .catch(function () {})
-      .then(function () { setTimeout(poll, POLL_MS); });
-  }
-  function startPolling(delay) {
-    if (polling) return;
-    polling = true;
-    setTimeout(poll, delay);
-  }
-
-  if (!window.EventSource) { startPolling(0); return; }
-  var failures = 0;
-  var source = new EventSource(card.dataset.events);
-  source.addEventListener("count", function (e) {
-    failures = 0;
-    try { show(JSON.parse(e.data)); } catch (err) { /* ignore a bad event */ }
-  });
-  source.addEventListener("busy", function () { source.close(); startPolling(POLL_MS); });
-  source.onerror = function () {
-    failures += 1;
-    if (source.readyState === EventSource.CLOSED || failures >= 3) { source.close(); startPolling(0); }
-  };
+  window.followCount(card, show, 15000);
 })();

@@ -87,7 +87,7 @@ def test_the_chart_and_the_map_on_another_sites_page(
     page.locator("details.embed summary").click()  # the embed codes are behind a disclosure
     page.get_by_role("button", name="Copy the chart's code").click()
     code = page.evaluate("() => navigator.clipboard.readText()")
-    assert code.startswith(f'<iframe src="{live.url}/embed/{slug}/chart"')
+    assert code.startswith(f'<iframe src="{live.url}/embed/{slug}/chart?lang=en"')
     (folder / "article.html").write_text(PRESS_PAGE.format(chart=code, base=live.url, slug=slug), encoding="utf-8")
 
     page.goto(f"{origin}/article.html")
@@ -99,7 +99,7 @@ def test_the_chart_and_the_map_on_another_sites_page(
     expect(image).to_be_visible()
     assert image.evaluate("img => img.complete && img.naturalWidth") > 0
     assert_accessible(page, "a press page with the chart and the map")
-    frame = next(f for f in page.frames if f.url.endswith(f"/embed/{slug}/chart"))
+    frame = next(f for f in page.frames if f.url.endswith(f"/embed/{slug}/chart?lang=en"))
     assert_accessible(frame, "the framed chart")  # type: ignore[arg-type]  (a Frame has what axe needs)
 
     # Live: a new confirmation reaches the framed chart through the count's event stream.

@@ -48,7 +48,7 @@ def _problems(lang: str) -> list[str]:
         if not wanted.id:
             continue
         key = _key(wanted)
-        message = catalog.get(wanted.id)
+        message = catalog.get(wanted.id, context=wanted.context)
         if message is None:
             problems.append(f"missing from {lang}: {key!r}")
             continue

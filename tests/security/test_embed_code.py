@@ -159,7 +159,7 @@ def test_the_press_pages_example_is_one_iframe(client) -> None:
     parser.feed(client.get("/api").text)
     widget, chart = [code for code in parser.codes if code.startswith("<iframe")]
     assert the_one_iframe(widget)["src"] == "http://localhost/embed/SLUG?theme=light&lang=en"
-    assert the_one_iframe(chart)["src"] == "http://localhost/embed/SLUG/chart"
+    assert the_one_iframe(chart)["src"] == "http://localhost/embed/SLUG/chart?lang=en"
 
 
 # --- in a real browser: press the button, paste into another site -------------------------

@@ -14,7 +14,7 @@ from sqlalchemy import event, func, select
 from petitions.campaigns.lifecycle import PetitionData, create_petition
 from petitions.clock import utcnow
 from petitions.extensions import db
-from petitions.models import AuditEntry, Invalidation, Petition, PetitionRevision, Report, User
+from petitions.models import AuditEntry, Invalidation, Petition, PetitionRevision, PetitionTranslation, Report, User
 from petitions.moderation import audit, reports, review
 from tests.helpers import body_of, csrf_from, deliver, login, make_petition, make_user
 
@@ -70,6 +70,19 @@ def setup_site(app: Flask) -> dict:
             created_at=utcnow(),
         )
         db.session.add(revision)
+        translation = PetitionTranslation(
+            petition_id=petition.id,
+            locale="es",
+            status="pending",
+            title="Una petición",
+            target=petition.target,
+            summary="Un resumen.",
+            body="Un texto.",
+            body_html="<p>Un texto.</p>",
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        db.session.add(translation)
         db.session.commit()
         return {
             "slug": petition.slug,
@@ -78,6 +91,7 @@ def setup_site(app: Flask) -> dict:
             "batch_id": batch.id,
             "admin_id": admin.id,
             "revision_id": revision.id,
+            "translation_id": translation.id,
         }
 
 
@@ -103,6 +117,7 @@ def admin_urls(app: Flask, ids: dict) -> list[tuple[str, str]]:
         "kind": "domain",
         "block_id": 1,
         "revision_id": ids["revision_id"],
+        "translation_id": ids["translation_id"],
         "endpoint_id": 1,
     }
     found = []

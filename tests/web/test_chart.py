@@ -49,11 +49,11 @@ def test_the_line_climbs_by_the_history_to_the_count_with_the_milestone_marked(a
         return round(charts.TOP + (charts.HEIGHT - charts.TOP - charts.BOTTOM) * (1 - n / top), 1)
 
     assert ys == [y(0), y(2), y(3), y(3)]  # from none, by the hours, to the count, held until now
-    assert chart.summary == "3 signatures from 28 February 2025 to 2 March 2025."
-    assert chart.milestones == ["3 (the goal) on 2 March 2025"]
+    assert chart.summary == "3 signatures from February 28, 2025 to March 2, 2025."
+    assert chart.milestones == ["3 (the goal) on March 2, 2025"]
     assert chart.svg.count('<g class="milestone">') == 1
-    assert '<title id="chart-title">Signatures over time: Charts &amp; &#34;lines&#34; &lt;now&gt;</title>' in chart.svg
-    assert "Milestones: 3 (the goal) on 2 March 2025." in chart.svg
+    assert '<title id="chart-title">Charts &amp; &#34;lines&#34; &lt;now&gt;: signatures over time</title>' in chart.svg
+    assert "Milestones: 3 (the goal) on March 2, 2025." in chart.svg
 
 
 def test_the_chart_page_is_frameable_cacheable_and_sets_no_cookie(app, client) -> None:
@@ -66,8 +66,8 @@ def test_the_chart_page_is_frameable_cacheable_and_sets_no_cookie(app, client) -
     assert "Set-Cookie" not in response.headers and "public" in response.headers["Cache-Control"]
     html = response.text
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html and 'role="img"' in html
-    assert "3 signatures from 28 February 2025" in html
-    assert "Milestones: 3 (the goal) on 2 March 2025." in html
+    assert "3 signatures from February 28, 2025" in html
+    assert "Milestones: 3 (the goal) on March 2, 2025." in html
     assert f'data-events="/petitions/{slug}/events"' in html and "embed/chart.js" in html
     again = client.get(f"/embed/{slug}/chart", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
@@ -107,13 +107,13 @@ def test_the_petition_page_and_the_press_page_offer_the_charts_embed_code(app, c
     slug = make_signed_petition(app)
     page = client.get(f"/petitions/{slug}").text
     code = re.search(r'<textarea id="chart-embed-code"[^>]*>([^<]+)</textarea>', page).group(1)
-    assert f"src=&#34;http://localhost/embed/{slug}/chart&#34;" in code
+    assert f"src=&#34;http://localhost/embed/{slug}/chart?lang=en&#34;" in code  # in the page's language
     assert "Charts &amp;amp; &amp;#34;lines&amp;#34; &amp;lt;now&amp;gt;: signatures over time" in code
     press = client.get("/api").text
     assert "/embed/SLUG/chart" in press and "/petitions/&lt;slug&gt;/map.svg" in press
 
 
-def test_milestones_close_together_keep_their_dots_and_only_the_larger_label() -> None:
+def test_milestones_close_together_keep_their_dots_and_only_the_larger_label(app) -> None:
     start = datetime(2025, 3, 1, tzinfo=UTC)
     petition = SimpleNamespace(
         title="t",
@@ -130,7 +130,25 @@ def test_milestones_close_together_keep_their_dots_and_only_the_larger_label() -
         (10_000, start + timedelta(hours=99), False),
     )
     found = histories.History(hourly, (), reached)
-    chart = charts.draw(petition, found, start + timedelta(days=10))
+    with app.test_request_context("/"):  # numbers in the page's locale
+        chart = charts.draw(petition, found, start + timedelta(days=10))
     assert chart.svg.count("<circle") == 3
     labels = re.findall(r'<text x="[\d.]+" y="[\d.]+" text-anchor="end">([\d,]+)</text></g>', chart.svg)
     assert labels == ["1,000", "10,000"]
+
+
+def test_the_chart_speaks_the_language_of_its_url_or_of_its_reader(app, client) -> None:
+    slug = make_signed_petition(app)
+    german = client.get(f"/embed/{slug}/chart?lang=de")
+    assert '<html lang="de">' in german.text
+    assert "3 Unterschriften vom 28. Februar 2025 bis zum " in german.text
+    assert "Meilensteine: 3 (das Ziel) am 2. März 2025." in german.text
+    assert "Accept-Language" not in german.headers.get("Vary", "")  # the URL says it: one copy per URL
+    by_browser = client.get(f"/embed/{slug}/chart", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    assert '<html lang="fr">' in by_browser.text and "3 signatures du" in by_browser.text
+    assert "Accept-Language" in by_browser.headers["Vary"]
+    assert "Set-Cookie" not in by_browser.headers
+    page = client.get(f"/petitions/{slug}?lang=de").text
+    assert f"src=&#34;http://localhost/embed/{slug}/chart?lang=de&#34;" in page
+    doc = client.get("/oembed", query_string={"url": f"http://localhost/embed/{slug}/chart?lang=de"}).json
+    assert f'src="http://localhost/embed/{slug}/chart?lang=de"' in doc["html"]

@@ -58,7 +58,7 @@ def test_each_countrys_count_on_the_map_is_its_count_by_country(app, client) -> 
     assert len({found[c].get("class") for c in ("GB", "FR", "MT")}) == 1  # 1-9: one step
     assert found["US"].get("class") != found["GB"].get("class")
     root = ET.fromstring(response.text)  # noqa: S314
-    assert root.find(f"{SVG}title").text == 'Signatures by country: Maps & "borders" <now>'
+    assert root.find(f"{SVG}title").text == 'Maps & "borders" <now>: signatures by country'
     assert "6 signatures from 3 countries" in root.find(f"{SVG}desc").text
 
 
@@ -87,23 +87,24 @@ def test_the_map_stays_small_with_every_country_in_the_largest_step() -> None:
     assert len(gzip.compress(svg)) < 60_000
 
 
-def test_colour_steps_are_decades_up_to_the_largest_count() -> None:
-    assert maps.classes(0) == maps.classes(9) == [1]
-    assert maps.classes(10) == [1, 10]
-    assert maps.classes(1_234_567) == [1, 1_000, 10_000, 100_000, 1_000_000]
-    bounds = maps.classes(54_321)
-    assert bounds == [1, 10, 100, 1_000, 10_000]
-    assert [maps.step(bounds, n) for n in (0, 1, 9, 10, 999, 1_000, 54_321)] == [0, 1, 1, 2, 3, 4, 5]
-    assert [maps.label(bounds, i) for i in (0, 4)] == ["1–9", "10,000 or more"]
-    # Each step has its own colour, darker as counts grow; the legend shows them all.
-    svg = maps.render("t", {"GB": 54_321, "FR": 5})
-    assert all(f">{maps.label(bounds, i)}</text>" in svg for i in range(5)) and ">none</text>" in svg
+def test_colour_steps_are_decades_up_to_the_largest_count(app) -> None:
+    with app.test_request_context("/"):  # the legend's numbers and words are in the page's locale
+        assert maps.classes(0) == maps.classes(9) == [1]
+        assert maps.classes(10) == [1, 10]
+        assert maps.classes(1_234_567) == [1, 1_000, 10_000, 100_000, 1_000_000]
+        bounds = maps.classes(54_321)
+        assert bounds == [1, 10, 100, 1_000, 10_000]
+        assert [maps.step(bounds, n) for n in (0, 1, 9, 10, 999, 1_000, 54_321)] == [0, 1, 1, 2, 3, 4, 5]
+        assert [maps.label(bounds, i) for i in (0, 4)] == ["1–9", "10,000 or more"]
+        # Each step has its own colour, darker as counts grow; the legend shows them all.
+        svg = maps.render("t", {"GB": 54_321, "FR": 5})
+        assert all(f">{maps.label(bounds, i)}</text>" in svg for i in range(5)) and ">none</text>" in svg
 
 
 def test_the_petition_page_shows_the_map_and_the_same_counts_as_a_table(app, client) -> None:
     slug, by_country = make_signed_petition(app)
     html = client.get(f"/petitions/{slug}").text
-    assert f'<img src="/petitions/{slug}/map.svg"' in html
+    assert f'<img src="/petitions/{slug}/map.svg?lang=en"' in html
     assert 'alt="World map of signatures by country; the table below gives the numbers."' in html
     table = re.search(r'<table class="table" id="petition-countries">(.*?)</table>', html, re.S).group(1)
     rows = re.findall(r'<th scope="row">([^<]+)</th><td class="num">([\d,]+)</td>', table)
@@ -122,3 +123,18 @@ def test_past_ten_countries_the_rest_are_in_a_second_table(app, client) -> None:
     html = client.get(f"/petitions/{slug}").text
     assert "<summary>All 12 countries</summary>" in html
     assert len(re.findall(r'<th scope="row">', html)) == 12
+
+
+def test_the_maps_words_and_numbers_are_in_the_language_of_its_url(app, client) -> None:
+    slug, _ = make_signed_petition(app)
+    german = client.get(f"/petitions/{slug}/map.svg?lang=de", headers={"Accept-Language": "fr"})
+    found = shapes(german.text)
+    assert found["MT"].find(f"{SVG}title").text == "Malta: 1 Unterschrift"
+    assert found["US"].find(f"{SVG}title").text == "Vereinigte Staaten: keine Unterschriften"
+    root = ET.fromstring(german.text)  # noqa: S314
+    assert "6 Unterschriften aus 3 Ländern" in root.find(f"{SVG}desc").text
+    # Without ?lang=, DEFAULT_LOCALE whatever the browser says: caches keep one copy per URL.
+    plain = client.get(f"/petitions/{slug}/map.svg", headers={"Accept-Language": "de"})
+    assert "Malta: 1 signature" in plain.text and "Accept-Language" not in plain.headers.get("Vary", "")
+    assert "Set-Cookie" not in plain.headers
+    assert f'<img src="/petitions/{slug}/map.svg?lang=de"' in client.get(f"/petitions/{slug}?lang=de").text

@@ -14,10 +14,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from petitions.campaigns import lifecycle
+from petitions.campaigns import lifecycle, translations
 from petitions.clock import utcnow
 from petitions.extensions import db
-from petitions.models import STATUSES, Petition, PetitionRevision, Report
+from petitions.models import STATUSES, Petition, PetitionRevision, PetitionTranslation, Report
 from petitions.moderation import audit, reports, review, revisions
 from petitions.web.admin import bp
 from petitions.web.admin.common import PER_PAGE, Page, actor, petition_or_404
@@ -56,6 +56,7 @@ def index() -> str:
 
 
 def _render_petition(petition: Petition, status: int = 200, **forms: Any) -> Page:
+    failed_translation = forms.pop("translation_forms", {})
     filed = db.session.scalars(
         select(Report).where(Report.petition_id == petition.id).order_by(Report.created_at.desc()).limit(20)
     ).all()
@@ -71,11 +72,18 @@ def _render_petition(petition: Petition, status: int = 200, **forms: Any) -> Pag
         **forms,
     }
     revision = lifecycle.pending_revision(petition)
+    waiting = [t for t in translations.by_language(petition.id).values() if "pending" in t]
+    translation_forms = {
+        rows["pending"].id: ReasonForm(formdata=None, prefix=f"translation-{rows['pending'].id}") for rows in waiting
+    }
+    translation_forms.update(failed_translation)
     return (
         render_template(
             "admin/petition.html",
             petition=petition,
             revision=revision,
+            translations_waiting=waiting,
+            translation_forms=translation_forms,
             changes=revision.changes(petition) if revision is not None else [],
             reports=filed,
             history=history,
@@ -103,7 +111,7 @@ def _done(petition: Petition, message: str) -> Response:
 
 def _refused(petition: Petition, form_name: str, form: Any, exc: Exception) -> Page:
     db.session.rollback()
-    form.form_errors.append(str(exc))
+    form.form_errors.append(_(str(exc)))  # the domain's messages are msgids, or already in the page's language
     return _render_petition(petition, 409, **{form_name: form})
 
 
@@ -120,7 +128,7 @@ def _moderate(slug: str, form_name: str, form: Any, act: Callable[[Petition, Any
         return _render_petition(petition, 422, **{form_name: form})
     try:
         message = act(petition, form)
-    except review.ModerationError as exc:
+    except (review.ModerationError, translations.NotTranslatable) as exc:
         return _refused(petition, form_name, form, exc)
     return _done(petition, message)
 
@@ -209,6 +217,42 @@ def reject_revision(revision_id: int) -> Response | Page:
         return _("The change is rejected; its owner has been emailed the reason.")
 
     return _moderate(revision.petition.slug, "reject_edit_form", ReasonForm(), act)
+
+
+def _translation_or_404(translation_id: int) -> PetitionTranslation:
+    row = db.session.get(PetitionTranslation, translation_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.post("/translations/<int:translation_id>/approve")
+def approve_translation(translation_id: int) -> Response | Page:
+    """Publish a translation waiting for review (MODERATION=pre): its language's readers see it from now on."""
+    row = _translation_or_404(translation_id)
+
+    def act(petition: Petition, _form: ButtonForm) -> str:
+        translations.approve(row, actor(), now=utcnow())
+        return _("The translation is approved: readers of that language now see it.")
+
+    return _moderate(row.petition.slug, "approve_edit_form", ButtonForm(), act)
+
+
+@bp.post("/translations/<int:translation_id>/reject")
+def reject_translation(translation_id: int) -> Response | Page:
+    """Turn a translation down with a reason its campaigner sees; readers keep what they had."""
+    row = _translation_or_404(translation_id)
+    form = ReasonForm(prefix=f"translation-{row.id}")
+    petition = row.petition
+    if not form.validate_on_submit():
+        return _render_petition(petition, 422, translation_forms={row.id: form})
+    try:
+        translations.reject(row, actor(), reason=review.reason_text(required_value(form.reason)), now=utcnow())
+    except (review.ModerationError, translations.NotTranslatable) as exc:
+        db.session.rollback()
+        form.form_errors.append(_(str(exc)))
+        return _render_petition(petition, 409, translation_forms={row.id: form})
+    return _done(petition, _("The translation is turned down; its campaigner sees the reason."))
 
 
 # --- the pre-moderation queue -----------------------------------------------------------------

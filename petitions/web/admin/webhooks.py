@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import WebhookEndpoint
+from petitions.web import webhook_views
 from petitions.web.admin import bp
 from petitions.web.admin.common import Page, actor
 from petitions.web.forms import ButtonForm, WebhookForm
@@ -19,27 +19,10 @@ from petitions.webhooks import endpoints
 def webhooks() -> Response | Page:
     """The site-wide endpoints and the form to add one."""
     form = WebhookForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            endpoints.register(
-                form.url.data or "",
-                list(form.events.data or []),
-                petition_id=None,
-                owner_id=actor().id,
-                now=utcnow(),
-                allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
-            )
-        except endpoints.BadEndpoint as exc:
-            db.session.rollback()
-            form.url.errors = [str(exc)]
-            status = 422
-        else:
-            db.session.commit()
-            flash(_("The endpoint is added."), "success")
-            return redirect(url_for("admin.webhooks"), 303)
-    elif form.is_submitted():
-        status = 422
+    status = webhook_views.add_from(form, petition_id=None, owner_id=actor().id)
+    if status is None:
+        flash(_("The endpoint is added."), "success")
+        return redirect(url_for("admin.webhooks"), 303)
     page = render_template("admin/webhooks.html", endpoints=endpoints.of(None), form=form, button_form=ButtonForm())
     return page, status
 
@@ -58,6 +41,7 @@ def remove_webhook(endpoint_id: int) -> Response:
     """Remove a site-wide endpoint."""
     endpoints.remove(_endpoint(endpoint_id))
     db.session.commit()
+    flash(_("The endpoint is removed."), "success")
     return redirect(url_for("admin.webhooks"), 303)
 
 
@@ -66,4 +50,5 @@ def enable_webhook(endpoint_id: int) -> Response:
     """Turn a disabled site-wide endpoint back on."""
     endpoints.enable(_endpoint(endpoint_id))
     db.session.commit()
+    flash(_("The endpoint is on again."), "success")
     return redirect(url_for("admin.webhooks"), 303)

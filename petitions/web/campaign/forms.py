@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, time
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from petitions.clock import utcnow
@@ -12,8 +12,8 @@ from petitions.extensions import lazy_text as _l
 from petitions.web.fields import LineField, strip
 
 
-class PetitionForm(FlaskForm):
-    """title, target, summary, body (Markdown), goal, closes_at."""
+class PetitionTextForm(FlaskForm):
+    """title, target, summary, body (Markdown): what readers read, in any language."""
 
     title = LineField(
         _l("Title"),
@@ -50,6 +50,11 @@ class PetitionForm(FlaskForm):
         ],
         description=_l("Markdown: **bold**, *italic*, [links](https://example.org), lists."),
     )
+
+
+class PetitionForm(PetitionTextForm):
+    """The text, with the goal and the closing date."""
+
     goal = IntegerField(
         _l("Signature goal"),
         default=1000,
@@ -124,3 +129,15 @@ class GroupForm(FlaskForm):
         validators=[DataRequired(_l("Please give at least one email domain.")), Length(max=5000)],
         description=_l("Separated by commas or new lines, e.g. amazon.com, aws.com. Subdomains count too."),
     )
+
+
+class TranslationForm(PetitionTextForm):
+    """The petition's text in another language (campaigns/translations)."""
+
+    language = SelectField(_l("Language"), choices=[], validate_choice=True)
+
+
+class LanguageForm(FlaskForm):
+    """The language the petition is written in."""
+
+    language = SelectField(_l("The petition is written in"), choices=[], validate_choice=True)

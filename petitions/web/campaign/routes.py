@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -47,6 +47,8 @@ def new_petition() -> Response | tuple[str, int] | str:
     petition = lifecycle.create_petition(
         current_user, _petition_data(form), now=utcnow(), moderation=current_app.config["MODERATION"]
     )
+    # Taken to be written in the language of the page it was written on; its translations page changes it.
+    petition.language = str(get_locale())
     db.session.commit()
     if petition.status == "draft":
         flash(_("Saved. Confirm your email address (see your inbox) and the petition opens at once."), "info")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.models import WebhookEndpoint
+from petitions.web import webhook_views
 from petitions.web.campaign import bp
 from petitions.web.campaign.dashboard import managed_or_abort
 from petitions.web.forms import ButtonForm, WebhookForm
@@ -22,27 +22,10 @@ def webhooks(slug: str) -> Response | tuple[str, int]:
     """The petition's endpoints and the form to add one."""
     petition = managed_or_abort(slug)
     form = WebhookForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            endpoints.register(
-                form.url.data or "",
-                list(form.events.data or []),
-                petition_id=petition.id,
-                owner_id=current_user.id,
-                now=utcnow(),
-                allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
-            )
-        except endpoints.BadEndpoint as exc:
-            db.session.rollback()
-            form.url.errors = [str(exc)]
-            status = 422
-        else:
-            db.session.commit()
-            flash(_("The endpoint is added. Copy its secret to check the signatures."), "success")
-            return redirect(url_for("campaign.webhooks", slug=slug), 303)
-    elif form.is_submitted():
-        status = 422
+    status = webhook_views.add_from(form, petition_id=petition.id, owner_id=current_user.id)
+    if status is None:
+        flash(_("The endpoint is added. Copy its secret to check the signatures."), "success")
+        return redirect(url_for("campaign.webhooks", slug=slug), 303)
     page = render_template(
         "campaign/webhooks.html",
         petition=petition,

@@ -9,6 +9,7 @@ from flask import abort, current_app, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
+from petitions.campaigns import translations
 from petitions.clock import iso, utcnow
 from petitions.config import cache_budget
 from petitions.counting import counts
@@ -43,6 +44,11 @@ def petition_json(petition: Petition, now: datetime, *, full: bool = True) -> di
         "updated_at": iso(max(petition.updated_at, petition.count_updated_at)),
     }
     if full:
+        doc["language"] = translations.original_language(petition, current_app.config["DEFAULT_LOCALE"])
+        doc["translations"] = {
+            code: {"title": row.title, "target": row.target, "summary": row.summary, "body_html": row.body_html}
+            for code, row in translations.published(petition.id).items()
+        }
         doc["signatures_by_country"] = counts.by_country(petition.id)
         doc["supporter_groups"] = counts.public_groups_json(petition.id)
         doc["log"] = reading.summary(petition.id, petition.slug)
@@ -126,7 +132,7 @@ def api_docs() -> str:
         ),
         languages=", ".join(code.replace("_", "-") for code in languages()),
         chart_example=iframe(
-            f"{current_app.config['BASE_URL']}/embed/SLUG/chart",
+            f"{current_app.config['BASE_URL']}/embed/SLUG/chart?lang={html_lang()}",
             gettext("Petition: signatures over time"),
             CHART_WIDTH,
             CHART_HEIGHT,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, render_template
+from flask_babel import gettext, ngettext
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
@@ -21,6 +22,7 @@ from petitions.clock import utcnow
 from petitions.infra.mail import external_url
 from petitions.models import Petition
 from petitions.web.http import cacheable
+from petitions.web.i18n import day, thousands
 from petitions.web.press import bp
 from petitions.web.press.snippets import chart_code
 from petitions.web.queries import public_petition_or_404
@@ -52,11 +54,6 @@ def nice_ceiling(n: int) -> int:
         return 10
     power: int = 10 ** int(math.log10(n))
     return next(m * power for m in (1, 2, 5, 10) if m * power >= n)
-
-
-def day(moment: datetime) -> str:
-    """1 March 2025."""
-    return moment.strftime("%-d %B %Y")
 
 
 def _hour_up(moment: datetime) -> datetime:
@@ -105,29 +102,38 @@ def draw(petition: Petition, found: histories.History, now: datetime) -> Chart:
         line.append(f"L{x(t)} {y(n)}")
     line.append(f"L{x(end)} {y(total)}")
     d = "".join(line)
-    title = f"Signatures over time: {petition.title}"
-    summary = f"{total:,} {'signature' if total == 1 else 'signatures'} from {day(start)} to {day(min(end, now))}."
+    title = gettext("%(title)s: signatures over time", title=petition.title)
+    summary = ngettext(
+        "%(count)s signature from %(start)s to %(end)s.",
+        "%(count)s signatures from %(start)s to %(end)s.",
+        total,
+        count=thousands(total),
+        start=day(start),
+        end=day(min(end, now)),
+    )
     marks: list[str] = []
     words: list[str] = []
     labelled: list[float] = []
     # The latest (largest) first: a label too close to one already placed is left out, its dot kept.
     for threshold, at, goal in reversed(found.milestones):
-        name = f"{threshold:,}" + (" (the goal)" if goal else "")
-        words.insert(0, f"{name} on {day(at)}")
+        if goal:
+            words.insert(0, gettext("%(num)s (the goal) on %(day)s", num=thousands(threshold), day=day(at)))
+        else:
+            words.insert(0, gettext("%(num)s on %(day)s", num=thousands(threshold), day=day(at)))
         cx, cy = x(min(max(at, start), end)), y(min(threshold, top))
         text = ""
         if all(abs(cx - other) >= LABEL_GAP for other in labelled):
             labelled.append(cx)
-            text = f'<text x="{cx - 6}" y="{max(cy - 8, TOP + 8)}" text-anchor="end">{threshold:,}</text>'
+            text = f'<text x="{cx - 6}" y="{max(cy - 8, TOP + 8)}" text-anchor="end">{thousands(threshold)}</text>'
         marks.insert(
             0,
             f'<g class="milestone"><line x1="{cx}" y1="{y(0)}" x2="{cx}" y2="{cy}"/>'
             f'<circle cx="{cx}" cy="{cy}" r="4"/>{text}</g>',
         )
-    desc = summary + (f" Milestones: {', '.join(words)}." if words else "")
+    desc = summary + (" " + gettext("Milestones: %(list)s.", list=", ".join(words)) if words else "")
     grid = "".join(
         f'<line class="grid" x1="{LEFT}" y1="{y(n)}" x2="{WIDTH - RIGHT}" y2="{y(n)}"/>'
-        f'<text x="{LEFT - 6}" y="{y(n) + 4}" text-anchor="end">{n:,}</text>'
+        f'<text x="{LEFT - 6}" y="{y(n) + 4}" text-anchor="end">{thousands(n)}</text>'
         for n in (0, top // 2, top)
     )
     svg = (

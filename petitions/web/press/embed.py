@@ -150,7 +150,9 @@ def oembed() -> Response:
         "provider_name": "Petitions",
         "provider_url": current_app.config["BASE_URL"],
         "title": gettext("%(title)s: signatures over time", title=petition.title) if is_chart else petition.title,
-        "html": chart_code(petition, width, height) if is_chart else widget_code(petition, width, height, lang=lang),
+        "html": chart_code(petition, width, height, lang=lang)
+        if is_chart
+        else widget_code(petition, width, height, lang=lang),
         "width": width,
         "height": height,
         "cache_age": 3600,

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import get_locale, gettext, ngettext
 from markupsafe import escape
 from werkzeug.wrappers import Response
 
 from petitions.counting import counts
 from petitions.infra.countries import country_names
 from petitions.web.http import cacheable
+from petitions.web.i18n import thousands
 from petitions.web.press import bp
 from petitions.web.queries import public_petition_or_404
 
@@ -63,10 +65,10 @@ def classes(most: int) -> list[int]:
 
 
 def label(bounds: list[int], i: int) -> str:
-    """The legend's words for step i: "1–999", "1,000–9,999", "1,000,000 or more"."""
+    """The legend's words for step i: "1–999", "1,000–9,999", "1,000,000 or more" (in the page's locale)."""
     if i == len(bounds) - 1:
-        return f"{bounds[i]:,} or more"
-    return f"{bounds[i]:,}–{bounds[i + 1] - 1:,}"
+        return gettext("%(num)s or more", num=thousands(bounds[i]))
+    return f"{thousands(bounds[i])}–{thousands(bounds[i + 1] - 1)}"
 
 
 def step(bounds: list[int], n: int) -> int:
@@ -75,7 +77,7 @@ def step(bounds: list[int], n: int) -> int:
 
 
 def _plural(n: int) -> str:
-    return f"{n:,} signature" if n == 1 else f"{n:,} signatures"
+    return ngettext("%(count)s signature", "%(count)s signatures", n, count=thousands(n))
 
 
 def render(title: str, by_country: dict[str, int]) -> str:
@@ -83,16 +85,23 @@ def render(title: str, by_country: dict[str, int]) -> str:
     data = world()
     width, height = data["width"], data["height"]
     shown_width, shown_height = size()
-    names = country_names()
+    names = country_names(str(get_locale() or "en"))
     bounds = classes(max(by_country.values(), default=0))
     colours = (NONE, *PALETTE[len(PALETTE) - len(bounds) :])
     total = sum(by_country.values())
-    top = ", ".join(f"{names.get(code, code)} {n:,}" for code, n in list(by_country.items())[:5])
-    summary = f"{_plural(total)} from {len(by_country):,} {'country' if len(by_country) == 1 else 'countries'}"
+    none = gettext("no signatures")
+    top = ", ".join(f"{names.get(code, code)} {thousands(n)}" for code, n in list(by_country.items())[:5])
+    summary = ngettext(
+        "%(signatures)s from %(count)s country",
+        "%(signatures)s from %(count)s countries",
+        len(by_country),
+        signatures=_plural(total),
+        count=thousands(len(by_country)),
+    )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height + LEGEND_HEIGHT}" '
         f'width="{shown_width}" height="{shown_height}" aria-labelledby="map-title map-desc">',
-        f'<title id="map-title">Signatures by country: {escape(title)}</title>',
+        f'<title id="map-title">{escape(gettext("%(title)s: signatures by country", title=title))}</title>',
         f'<desc id="map-desc">{summary}{": " + escape(top) if top else ""}.</desc>',
         "<style>path{stroke:#fff;stroke-width:.8}text{font:26px system-ui,sans-serif;fill:#1a1a1a}"
         + "".join(f".c{i}{{fill:{c}}}" for i, c in enumerate(colours))
@@ -103,15 +112,17 @@ def render(title: str, by_country: dict[str, int]) -> str:
     for code, d in data["shapes"].items():
         n = by_country.get(code, 0)
         name = escape(names.get(code, code))
+        said = _plural(n) if n else none
         out.append(
             f'<path data-country="{code}" data-count="{n}" class="c{step(bounds, n)}" d="{d}">'
-            f"<title>{name}: {_plural(n) if n else 'no signatures'}</title></path>"
+            f"<title>{name}: {escape(said)}</title></path>"
         )
     out.append(f'</g><g transform="translate(20 {height + 20})">')
     x = 0
-    for i, words in enumerate(["none", *(label(bounds, i) for i in range(len(bounds)))]):
+    # TRANSLATORS: the map's legend for the countries with no signatures.
+    for i, words in enumerate([gettext("none"), *(label(bounds, i) for i in range(len(bounds)))]):
         out.append(f'<rect x="{x}" width="36" height="36" class="c{i}" stroke="#767676"/>')
-        out.append(f'<text x="{x + 46}" y="27">{words}</text>')
+        out.append(f'<text x="{x + 46}" y="27">{escape(words)}</text>')
         x += 46 + 16 * len(words) + 40
     out.append("</g></svg>")
     return "\n".join(out)
@@ -119,7 +130,8 @@ def render(title: str, by_country: dict[str, int]) -> str:
 
 @bp.get("/petitions/<slug>/map.svg")
 def world_map(slug: str) -> Response:
-    """A world choropleth of the petition's signatures by country, cacheable and CORS open like the badge."""
+    """A world choropleth of the petition's signatures by country, cacheable and CORS open like the badge;
+    its words in the language of ?lang= (web/i18n.py), else DEFAULT_LOCALE."""
     petition = public_petition_or_404(slug)
     svg = render(petition.title, counts.by_country(petition.id))
     response = current_app.response_class(svg, mimetype="image/svg+xml")

@@ -51,8 +51,27 @@ _PETITION = {
         {"$ref": "#/components/schemas/PetitionSummary"},
         {
             "type": "object",
-            "required": ["signatures_by_country", "supporter_groups", "log"],
+            "required": ["language", "translations", "signatures_by_country", "supporter_groups", "log"],
             "properties": {
+                "language": {
+                    "type": "string",
+                    "description": "The language the petition is written in (a code such as en, es, pt_BR).",
+                },
+                "translations": {
+                    "type": "object",
+                    "description": "The petition's text in other languages, by language code, as its campaigner"
+                    " wrote it. People sign the petition as written in `language`.",
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["title", "target", "summary", "body_html"],
+                        "properties": {
+                            "title": {"type": "string"},
+                            "target": {"type": "string"},
+                            "summary": {"type": "string"},
+                            "body_html": {"type": "string", "description": "Sanitised HTML from the Markdown."},
+                        },
+                    },
+                },
                 "signatures_by_country": {
                     "type": "object",
                     "additionalProperties": {"type": "integer"},

@@ -46,7 +46,13 @@ def widget_code(
     return iframe(src, petition.title, width, height)
 
 
-def chart_code(petition: Petition, width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> str:
-    """The embed code of a petition's chart of signatures over time: its <iframe> on BASE_URL."""
+def chart_code(
+    petition: Petition, width: int = CHART_WIDTH, height: int = CHART_HEIGHT, lang: str | None = None
+) -> str:
+    """The embed code of a petition's chart of signatures over time: its <iframe> on BASE_URL; with
+    `lang`, the chart's ?lang=, as widget_code does."""
     title = gettext("%(title)s: signatures over time", title=petition.title)
-    return iframe(external_url("press.chart", slug=petition.slug), title, width, height)
+    src = external_url("press.chart", slug=petition.slug)
+    if lang:
+        src += "?" + urlencode({"lang": lang})
+    return iframe(src, title, width, height)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from typing import Any
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -16,6 +17,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
+from petitions.campaigns import translations
 from petitions.clock import utcnow
 from petitions.counting import counts, rules
 from petitions.exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
@@ -29,6 +31,7 @@ from petitions.signatures.mailboxes import normalize_email
 from petitions.web import errors, metrics
 from petitions.web.fields import required_value
 from petitions.web.forms import ButtonForm
+from petitions.web.i18n import languages
 from petitions.web.public import bp, transparency
 from petitions.web.public.forms import ConfirmForm, MyDataForm, SignForm
 from petitions.web.queries import can_manage, public_petitions, visible_petition_brief_or_404, visible_petition_or_404
@@ -48,15 +51,32 @@ def index() -> str:
     return render_template("public/index.html", page=page, q=q, sort=sort)
 
 
+class ReadAs:
+    """A petition as one reader reads it: its text in their language (campaigns/translations), the rest its own."""
+
+    def __init__(self, petition: Petition, text: translations.Text) -> None:
+        """Wrap the petition; title, target, summary and body_html come from `text`."""
+        self._petition = petition
+        self.text = text
+        self.title, self.target, self.summary, self.body_html = text.title, text.target, text.summary, text.body_html
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._petition, name)
+
+
 def render_petition(
     petition: Petition, form: SignForm, status: int = 200, receipt: transparency.Receipt | None = None
 ) -> tuple[str, int]:
     """The petition page with the given form (blank, or with the errors of a failed submission)."""
     now = utcnow()
+    text = translations.text_for(
+        petition, str(get_locale()), default=current_app.config["DEFAULT_LOCALE"], languages=languages()
+    )
     return (
         render_template(
             "public/petition.html",
-            petition=petition,
+            petition=ReadAs(petition, text),
+            text=text,
             form=form,
             is_open=petition.is_open(now),
             status=petition.effective_status(now),
