@@ -58,9 +58,7 @@ def scan_type(data: bytes) -> tuple[str, str] | None:
 def check(data: BatchData, *, now: datetime, max_scan_bytes: int) -> tuple[str, str] | None:
     """Refuse a batch that cannot be stored (PaperError); the scan's (media type, extension) when it has one."""
     if not 1 <= data.count <= PAPER_BATCH_MAX:
-        raise PaperError(
-            _("The number of signatures must be between 1 and %(max)s.", max=f"{PAPER_BATCH_MAX:,}")
-        )
+        raise PaperError(_("The number of signatures in one batch must be between 1 and 100,000."))
     if data.collected_on > now.date():
         raise PaperError(_("The collection date cannot be in the future."))
     if not data.scan:

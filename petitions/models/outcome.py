@@ -12,7 +12,7 @@ from petitions.models.types import UTCDateTime
 
 # The most signatures one batch of paper may claim: a stack of sheets from one event or one
 # collection. Larger totals are several batches, each with its own place, date and scan.
-PAPER_BATCH_MAX = 100_000
+PAPER_BATCH_MAX = 100_000  # the messages of campaigns/paper.py and the form name it
 
 
 class PaperBatch(Model):
