@@ -8,9 +8,8 @@ from flask import current_app
 from sqlalchemy import ColumnElement, exists, func, select
 
 from petitions.counting import rules
-from petitions.extensions import db
+from petitions.extensions import N_, db
 from petitions.infra import tokens
-from petitions.extensions import N_
 from petitions.infra.mail import external_url, mail_locale, mail_text, queue_email
 from petitions.infra.text import render_markdown
 from petitions.models import Petition, PetitionResponse, PetitionUpdate, Signature, UpdateDelivery, User

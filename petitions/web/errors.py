@@ -88,9 +88,9 @@ def handle_http(exc: HTTPException) -> ResponseReturnValue:
 
 def too_large_message() -> str:
     """What a 413 says: the limit, and that nothing was kept."""
-    limit = (upload_limit(request) if has_request_context() else None) or current_app.config.get(
-        "MAX_CONTENT_LENGTH"
-    ) or 0
+    limit = (
+        (upload_limit(request) if has_request_context() else None) or current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    )
     size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} kB"
     return _(
         "What you sent is larger than this site accepts (at most %(size)s), so nothing was saved."

@@ -150,10 +150,11 @@ class Request(FlaskRequest):
 
     A body sent in chunks has no Content-Length to check up front; Werkzeug reads it up to
     the limit and stops there without a word, so the form would be parsed from the first
-    megabyte of a hundred. Reaching the limit is taken as going past it: 413.
+    megabyte of a hundred. Reaching the limit is taken as going past it: 413. The limit is the
+    view's own for a view that accepts an upload (accepts_upload).
     """
 
-    @property  # type: ignore[override]
+    @property
     def max_content_length(self) -> int | None:
         """MAX_CONTENT_LENGTH, or for a view that accepts an upload its own limit (accepts_upload)."""
         limit = upload_limit(self)

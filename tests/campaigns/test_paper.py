@@ -82,7 +82,11 @@ def test_a_batch_with_a_scan_shows_beside_the_online_count_never_in_it(app, clie
         petition = db.session.get_one(Petition, petition_id)
         assert (petition.signature_count, petition.paper_signature_count) == (3, 1147)
         batch = db.session.scalar(select(PaperBatch))
-        assert (batch.count, batch.location, batch.collected_on) == (1147, "Town hall meeting, Leeds", date(2026, 11, 30))
+        assert (batch.count, batch.location, batch.collected_on) == (
+            1147,
+            "Town hall meeting, Leeds",
+            date(2026, 11, 30),
+        )
         assert batch.scan_type == "application/pdf" and batch.scan_file.endswith(".pdf")
         assert "sheets" not in batch.scan_file
         # recount knows nothing of paper: the online counters stay as the rows say
@@ -92,7 +96,7 @@ def test_a_batch_with_a_scan_shows_beside_the_online_count_never_in_it(app, clie
     assert (count["signature_count"], count["paper_signature_count"]) == (3, 1147)
     doc = client.get(f"/api/v1/petitions/{slug}").get_json()
     assert (doc["signature_count"], doc["paper_signature_count"]) == (3, 1147)
-    assert client.get(f"/api/v1/petitions?status=all").get_json()["petitions"][0]["paper_signature_count"] == 1147
+    assert client.get("/api/v1/petitions?status=all").get_json()["petitions"][0]["paper_signature_count"] == 1147
     assert "1,147 on paper" in client.get(f"/embed/{slug}").text
 
     dashboard = client.get(f"/account/petitions/{slug}").text

@@ -133,13 +133,19 @@ def test_a_response_without_victory_and_taking_the_victory_back(app, client, mai
     assert sam["Subject"] == f"The target responded: {TITLE}"
 
     form = client.get(f"/account/petitions/{slug}/response").text
-    assert client.post(
-        f"/account/petitions/{slug}/outcome", data={"outcome": "won", "csrf_token": csrf_from(form)}
-    ).status_code == 303
+    assert (
+        client.post(
+            f"/account/petitions/{slug}/outcome", data={"outcome": "won", "csrf_token": csrf_from(form)}
+        ).status_code
+        == 303
+    )
     assert client.get(f"/api/v1/petitions/{slug}/count").get_json()["outcome"] == "won"
-    assert client.post(
-        f"/account/petitions/{slug}/outcome", data={"outcome": "", "csrf_token": csrf_from(form)}
-    ).status_code == 303
+    assert (
+        client.post(
+            f"/account/petitions/{slug}/outcome", data={"outcome": "", "csrf_token": csrf_from(form)}
+        ).status_code
+        == 303
+    )
     assert client.get(f"/api/v1/petitions/{slug}/count").get_json()["outcome"] is None
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == 0  # the owner's own acts
@@ -184,7 +190,10 @@ def test_another_campaigner_and_anonymous_visitors_are_kept_out_an_admin_may_pos
         f"/account/petitions/{slug}/response", data={"text": "Fake", "responded_on": "2026-12-01", "csrf_token": token}
     )
     assert posted.status_code == 403
-    assert other.post(f"/account/petitions/{slug}/outcome", data={"outcome": "won", "csrf_token": token}).status_code == 403
+    assert (
+        other.post(f"/account/petitions/{slug}/outcome", data={"outcome": "won", "csrf_token": token}).status_code
+        == 403
+    )
     assert nothing_stored(app)
 
     admin = app.test_client()
@@ -192,7 +201,11 @@ def test_another_campaigner_and_anonymous_visitors_are_kept_out_an_admin_may_pos
     assert post_response(admin, slug, won="y").status_code == 303
     with app.app_context():
         entry = db.session.scalar(select(AuditEntry))
-        assert (entry.action, entry.actor_email, entry.details["won"]) == ("petition.respond", "admin@example.org", True)
+        assert (entry.action, entry.actor_email, entry.details["won"]) == (
+            "petition.respond",
+            "admin@example.org",
+            True,
+        )
         assert db.session.scalar(select(Petition.outcome)) == "won"
 
 
@@ -214,6 +227,9 @@ def test_each_response_is_its_own_event(ctx) -> None:
     for text in ("We will look at it.", "We agree."):
         responses.post_response(petition, owner, responses.ResponseData(text, date(2026, 12, 1)), now=utcnow())
     db.session.commit()
-    texts = [e.payload["data"]["response"]["text"] for e in db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))]
+    texts = [
+        e.payload["data"]["response"]["text"]
+        for e in db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))
+    ]
     assert texts == ["We will look at it.", "We agree."]
     assert [r.text for r in db.session.get_one(Petition, petition.id).responses] == ["We agree.", "We will look at it."]

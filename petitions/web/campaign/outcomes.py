@@ -70,9 +70,7 @@ def paper_batches(slug: str) -> Response | tuple[str, int]:
                 paper.discard_scan(batch, folder)
                 raise
             flash(
-                ngettext(
-                    "%(num)s paper signature recorded.", "%(num)s paper signatures recorded.", batch.count
-                ),
+                ngettext("%(num)s paper signature recorded.", "%(num)s paper signatures recorded.", batch.count),
                 "success",
             )
             return redirect(url_for(".paper_batches", slug=slug), 303)
@@ -157,15 +155,11 @@ def petition_response(slug: str) -> Response | tuple[str, int]:
             status = 422
         else:
             db.session.commit()
-            flash(
-                _("The response is posted; the signers who asked for updates will get it by email."), "success"
-            )
+            flash(_("The response is posted; the signers who asked for updates will get it by email."), "success")
             return redirect(url_for("public.petition", slug=slug), 303)
     elif request.method == "POST":
         status = 422
-    return render_template(
-        "campaign/response.html", petition=petition, form=form, outcome_form=ButtonForm()
-    ), status
+    return render_template("campaign/response.html", petition=petition, form=form, outcome_form=ButtonForm()), status
 
 
 @bp.post("/account/petitions/<slug>/outcome")
@@ -182,5 +176,8 @@ def petition_outcome(slug: str) -> Response:
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash(_("The petition is marked as won.") if outcome else _("The petition is no longer marked as won."), "success")
+            flash(
+                _("The petition is marked as won.") if outcome else _("The petition is no longer marked as won."),
+                "success",
+            )
     return redirect(url_for(".petition_response", slug=slug), 303)

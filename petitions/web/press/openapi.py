@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 _PAPER = {
-            "type": "integer",
-            "minimum": 0,
-            "description": "Signatures the campaign collected on paper, as the campaigner states them (batches an"
-            " administrator rejected left out); not verified by the site, never part of signature_count or the log.",
-        }
+    "type": "integer",
+    "minimum": 0,
+    "description": "Signatures the campaign collected on paper, as the campaigner states them (batches an"
+    " administrator rejected left out); not verified by the site, never part of signature_count or the log.",
+}
 _OUTCOME = {
-            "type": ["string", "null"],
-            "enum": ["won", None],
-            "description": "What the petition achieved: won, or null. Independent of status, which says only"
-            " whether it takes signatures.",
-        }
+    "type": ["string", "null"],
+    "enum": ["won", None],
+    "description": "What the petition achieved: won, or null. Independent of status, which says only"
+    " whether it takes signatures.",
+}
 
 _COUNT = {
     "type": "object",
