@@ -102,16 +102,16 @@ def record_batch(
         collected_on=data.collected_on,
         created_at=now,
     )
-    if kind is not None and data.scan is not None:
+    if kind is not None:
         media_type, extension = kind
-        target = folder / SCAN_FOLDER
-        target.mkdir(parents=True, exist_ok=True)
-        name = secrets.token_hex(16) + extension
-        (target / name).write_bytes(data.scan)
-        batch.scan_file, batch.scan_type = name, media_type
+        batch.scan_file, batch.scan_type = secrets.token_hex(16) + extension, media_type
     db.session.add(batch)
     db.session.flush()
     _move_count(petition, data.count)
+    path = scan_path(batch, folder)
+    if path is not None and data.scan is not None:  # last: a failure before it leaves no file behind
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.scan)
     return batch
 
 
