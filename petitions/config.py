@@ -124,6 +124,10 @@ class Defaults:
     # A supporter group's count is public from this many confirmed signatures; below, "fewer
     # than 5": a group of one signer's domain must not say that they signed.
     GROUP_MIN_COUNT = 5
+    # Uploads (scans of paper signatures) are kept here; unset, in the instance folder's uploads/.
+    # Never served as static files: only their petition's campaigner and administrators get them.
+    UPLOAD_DIR: str | None = None
+    PAPER_SCAN_MAX_BYTES = 10 * 1024 * 1024  # the largest scan of a paper batch (PDF, JPEG or PNG)
 
     # The public logs (transparency/). The key that signs their checkpoints, in C2SP note
     # signer-key format; unset, development makes one in the instance folder (log-signing.key)
@@ -178,6 +182,8 @@ _ENV: dict[str, type] = {
     "SSE_MAX_STREAMS": int,
     "MAX_CONTENT_LENGTH": int,
     "GROUP_MIN_COUNT": int,
+    "UPLOAD_DIR": str,
+    "PAPER_SCAN_MAX_BYTES": int,
     "LOG_SIGNING_KEY": str,
     "LOG_INTERVAL": float,
     "LOG_RETIRED_KEYS": str,
@@ -342,6 +348,11 @@ def _patched_for_greenlets() -> bool:
         return True
     eventlet = sys.modules.get("eventlet.patcher")
     return eventlet is not None and eventlet.is_monkey_patched("socket")
+
+
+def upload_dir(app: Flask) -> Path:
+    """Where uploaded files are kept: UPLOAD_DIR, else uploads/ in the instance folder."""
+    return Path(app.config.get("UPLOAD_DIR") or Path(app.instance_path) / "uploads")
 
 
 def development_secret(instance: Path) -> str:

@@ -8,11 +8,11 @@ from flask import current_app
 from sqlalchemy import ColumnElement, exists, func, select
 
 from petitions.counting import rules
-from petitions.extensions import db
+from petitions.extensions import N_, db
 from petitions.infra import tokens
-from petitions.infra.mail import external_url, queue_email
+from petitions.infra.mail import external_url, mail_locale, mail_text, queue_email
 from petitions.infra.text import render_markdown
-from petitions.models import Petition, PetitionUpdate, Signature, UpdateDelivery, User
+from petitions.models import Petition, PetitionResponse, PetitionUpdate, Signature, UpdateDelivery, User
 from petitions.signatures.links import signature_token
 
 
@@ -37,6 +37,29 @@ def create_update(petition: Petition, author: User, *, subject: str, body: str, 
         recipient_count=0,
     )
     db.session.add(update)
+    db.session.flush()
+    return update
+
+
+# The subjects of the update that announces a response, in each signer's language.
+RESPONSE_SUBJECT = N_("The target responded: %(title)s")
+WON_SUBJECT = N_("Victory: %(title)s")
+
+
+def announce_response(petition: Petition, response: PetitionResponse, author: User, *, now: datetime) -> PetitionUpdate:
+    """The update that tells signers of the target's response (and the victory), sent like every update.
+
+    Its subject and body stay in the row for the campaigner's list of updates; each signer's email
+    is written in their own language around the response's text (queue_batch).
+    """
+    update = create_update(
+        petition,
+        author,
+        subject=mail_text(WON_SUBJECT if response.won else RESPONSE_SUBJECT, None, title=petition.title)[:150],
+        body=response.text,
+        now=now,
+    )
+    update.response_id = response.id
     db.session.flush()
     return update
 
@@ -76,12 +99,18 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
     ).all()
     petition_url = external_url("public.petition", slug=petition.slug)
     body_html = render_markdown(update.body)
+    response = db.session.get(PetitionResponse, update.response_id) if update.response_id else None
     for signature in batch:
         unsubscribe_url = external_url("public.unsubscribe", token=signature_token(signature, tokens.UNSUBSCRIBE))
+        subject = update.subject
+        if response is not None:
+            subject = mail_text(
+                WON_SUBJECT if response.won else RESPONSE_SUBJECT, signature.locale, title=petition.title
+            )[:255]
         message_id = queue_email(
             signature.email,
-            update.subject,
-            "update",
+            subject,
+            "response" if response is not None else "update",
             now=now,
             locale=signature.locale,
             headers={
@@ -89,6 +118,8 @@ def queue_batch(*, now: datetime, limit: int | None = None) -> int | None:
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
             update=update,
+            response=response,
+            lang=mail_locale(signature.locale),
             petition=petition,
             body_html=body_html,
             unsubscribe_url=unsubscribe_url,

@@ -37,8 +37,11 @@ def count_doc(row: Any, now: Any) -> dict[str, Any]:
     return {
         "slug": row.slug,
         "signature_count": row.signature_count,
+        # The campaigner's statement of signatures on paper, never part of signature_count.
+        "paper_signature_count": row.paper_signature_count,
         "goal": row.goal,
         "status": status,
+        "outcome": row.outcome,
         "updated_at": iso(row.count_updated_at),
     }
 
@@ -172,6 +175,8 @@ class CountHub:
                         Petition.status,
                         Petition.closes_at,
                         Petition.count_updated_at,
+                        Petition.paper_signature_count,
+                        Petition.outcome,
                     ).where(Petition.id.in_(ids))
                 ).all()
             finally:
@@ -338,6 +343,8 @@ def load_count(slug: str) -> dict[str, Any] | None:
             Petition.status,
             Petition.closes_at,
             Petition.count_updated_at,
+            Petition.paper_signature_count,
+            Petition.outcome,
         ).where(Petition.slug == slug, Petition.status.in_(("open", "closed")))
     ).first()
     return None if row is None else count_doc(row, utcnow())

@@ -1,6 +1,7 @@
 """User text turned into safe HTML, and into one line where one line is all it may take."""
 
 import re
+from html.parser import HTMLParser
 
 import markdown
 import nh3
@@ -63,3 +64,48 @@ def render_markdown(source: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer ugc",
     )
+
+
+_URL_SCHEMES = {"http", "https", "mailto"}
+
+
+class _MarkupCheck(HTMLParser):
+    """Collects what render_markdown's allow-list would take out of Markdown's raw output."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.refused: list[str] = []
+
+    def _refuse(self, what: str) -> None:
+        if what not in self.refused:
+            self.refused.append(what)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _TAGS:
+            self._refuse(f"<{tag}>")
+            return
+        for name, value in attrs:
+            # Other attributes the allow-list drops (Markdown's own table alignment styles) change nothing.
+            if name.startswith("on"):
+                self._refuse(f"{name}=")
+            elif name == "href" and value:
+                scheme = value.strip().partition(":")[0].lower() if ":" in value.split("/", 1)[0] else ""
+                if scheme and scheme not in _URL_SCHEMES:
+                    self._refuse(f"{scheme}:")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+
+def refused_markup(source: str) -> list[str]:
+    """What render_markdown would silently remove from this Markdown: tags, attributes, link schemes.
+
+    Empty for plain Markdown. Where a silent clean-up would change what someone else's words say
+    (the target's response), the form refuses such text instead, naming what it found.
+    """
+    html = markdown.markdown(source, extensions=["sane_lists", "tables"], output_format="html")
+    html = html.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
+    check = _MarkupCheck()
+    check.feed(html)
+    check.close()
+    return check.refused

@@ -12,6 +12,7 @@ from petitions.models.operations import (
     UpdateDelivery,
 )
 from petitions.models.outbox import OutboxMessage
+from petitions.models.outcome import PaperBatch, PetitionResponse
 from petitions.models.petition import STATUSES, CountryCount, GroupDomain, HourlyCount, Petition, SupporterGroup
 from petitions.models.revision import PetitionRevision
 from petitions.models.signature import FormStamp, Signature
@@ -34,8 +35,10 @@ __all__ = [
     "LogTile",
     "Milestone",
     "OutboxMessage",
+    "PaperBatch",
     "Petition",
     "PetitionLog",
+    "PetitionResponse",
     "PetitionRevision",
     "PetitionTranslation",
     "PetitionUpdate",

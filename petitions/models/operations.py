@@ -26,6 +26,9 @@ class PetitionUpdate(Model):
     # Set once every recipient has an outbox message; until then the worker queues batches.
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recipient_count: Mapped[int] = mapped_column(default=0)
+    # Set when the update announces the target's response: each signer's email is then written
+    # in their own language around the response (campaigns/updates.py), not in the author's words.
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("petition_responses.id", ondelete="CASCADE"))
 
 
 class UpdateDelivery(Model):

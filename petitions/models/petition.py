@@ -23,6 +23,7 @@ from petitions.extensions import Model
 from petitions.models.types import UTCDateTime
 
 if TYPE_CHECKING:
+    from petitions.models.outcome import PetitionResponse
     from petitions.models.user import User
 
 # Statuses a petition can be in. 'draft': waiting for its campaigner to confirm their email;
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 STATUSES = ("draft", "pending", "open", "closed", "hidden")
 # The statuses in which anyone may see a petition.
 PUBLIC_STATUSES = ("open", "closed")
+# What a petition achieved, apart from its status (which says only whether it takes signatures):
+# NULL while nothing is declared, 'won' once its campaigner or an administrator says so.
+OUTCOMES = ("won",)
 # The longest address (slug) a petition can have.
 SLUG_MAX = 80
 
@@ -53,6 +57,7 @@ class Petition(Model):
     __table_args__ = (
         CheckConstraint("signature_count >= 0", name="count_not_negative"),
         CheckConstraint("goal > 0", name="goal_positive"),
+        CheckConstraint("paper_signature_count >= 0", name="paper_count_not_negative"),
         Index("ix_petitions_status_count", "status", "signature_count"),
         Index("ix_petitions_status_created", "status", "created_at"),
     )
@@ -89,10 +94,21 @@ class Petition(Model):
     # transaction as each confirmation, so reading it costs one row whatever the size.
     signature_count: Mapped[int] = mapped_column(default=0)
     count_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Signatures collected on paper, the sum of the batches not rejected (campaigns/paper.py):
+    # the campaigner's statement, shown beside signature_count and never added to it.
+    paper_signature_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # 'won' or NULL (OUTCOMES); independent of status, so an open petition can win and go on.
+    outcome: Mapped[str | None] = mapped_column(String(16))
 
     owner: Mapped[User | None] = relationship(back_populates="petitions")
     groups: Mapped[list[SupporterGroup]] = relationship(
         back_populates="petition", order_by="SupporterGroup.id", cascade="all, delete-orphan"
+    )
+    # The target's responses, the latest posted first (what the petition page shows at its top).
+    responses: Mapped[list[PetitionResponse]] = relationship(
+        order_by="PetitionResponse.id.desc()",
+        lazy="select",
+        viewonly=True,
     )
 
     def effective_status(self, now: datetime) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from functools import cached_property, lru_cache
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 from babel.support import Translations
 from flask import Flask, current_app, request
@@ -125,12 +126,41 @@ class SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+# What an upload form carries beside its file (its other fields, the multipart framing).
+UPLOAD_FORM_ALLOWANCE = 64 * 1024
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def accepts_upload(setting: str) -> Callable[[_View], _View]:
+    """Let a view take a body of up to the setting's bytes (plus its form) instead of MAX_CONTENT_LENGTH.
+
+    Put it under the route decorator. The limit applies from the first read of the body, CSRF's
+    included, because the request looks it up by the matched endpoint (Request.max_content_length).
+    """
+
+    def mark(view: _View) -> _View:
+        view.upload_setting = setting  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def upload_limit(req: FlaskRequest) -> int | None:
+    """The largest file the matched view accepts (accepts_upload), or None when it takes none."""
+    if req.url_rule is None or req.url_rule.endpoint is None:
+        return None
+    view = current_app.view_functions.get(req.url_rule.endpoint)
+    setting = getattr(view, "upload_setting", None)
+    return int(current_app.config[setting]) if setting else None
+
+
 class Request(FlaskRequest):
     """Flask's request, which also refuses a body without a length that runs past MAX_CONTENT_LENGTH.
 
     A body sent in chunks has no Content-Length to check up front; Werkzeug reads it up to
     the limit and stops there without a word, so the form would be parsed from the first
-    megabyte of a hundred. Reaching the limit is taken as going past it: 413.
+    megabyte of a hundred. Reaching the limit is taken as going past it: 413. The limit is the
+    view's own for a view that accepts an upload (accepts_upload).
     """
 
     @cached_property
@@ -142,6 +172,19 @@ class Request(FlaskRequest):
         confirmation), about a sixth of a signing's CPU.
         """
         return _wtforms_catalogue(str(get_locale()))
+
+    @property
+    def max_content_length(self) -> int | None:
+        """MAX_CONTENT_LENGTH, or for a view that accepts an upload its own limit (accepts_upload)."""
+        limit = upload_limit(self)
+        if limit is not None:
+            return limit + UPLOAD_FORM_ALLOWANCE
+        value: int | None = FlaskRequest.max_content_length.fget(self)  # type: ignore[attr-defined]
+        return value
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        FlaskRequest.max_content_length.fset(self, value)  # type: ignore[attr-defined]
 
     def _load_form_data(self) -> None:
         """Parse the form as Werkzeug does, then refuse a body cut at the limit."""

@@ -4,8 +4,8 @@ The three types (CONTRACT.md, "Webhooks"):
 - `milestone`: the count reached a threshold or the goal (campaigns/milestones.py);
 - `petition.closed`: the petition stopped taking signatures, closed by its campaigner or at its
   closing date (campaigns/lifecycle.py);
-- `petition.responded`: the petition's target answered it. Defined, with its payload, for
-  when the site records responses; nothing produces it yet.
+- `petition.responded`: the petition's target answered it, posted by its campaigner or an
+  administrator (campaigns/responses.py).
 
 An event's `key` names its cause ("milestone:12:1000"): the unique constraint on it makes a
 cause announced twice one event, and the unique (event, endpoint) pair one delivery each.
@@ -25,7 +25,7 @@ from petitions.clock import iso
 from petitions.extensions import db
 from petitions.infra.database import is_postgresql
 from petitions.infra.mail import external_url
-from petitions.models import Petition, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from petitions.models import Petition, PetitionResponse, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 MILESTONE = "milestone"
 CLOSED = "petition.closed"
@@ -41,6 +41,7 @@ def petition_data(petition: Petition, now: datetime) -> dict[str, Any]:
         "title": petition.title,
         "url": external_url("public.petition", slug=petition.slug),
         "status": petition.effective_status(now),
+        "outcome": petition.outcome,
         "signature_count": petition.signature_count,
         "goal": petition.goal,
     }
@@ -104,12 +105,13 @@ def closed(petition: Petition, *, now: datetime) -> bool:
     return emit(CLOSED, f"closed:{petition.id}:{iso(closed_at)}", petition, {"closed_at": iso(closed_at)}, now=now)
 
 
-def responded(petition: Petition, response: str, responded_at: datetime, *, now: datetime) -> bool:
-    """The `petition.responded` event: data {"petition", "response": {"text", "responded_at"}}; no producer yet."""
+def responded(petition: Petition, response: PetitionResponse, *, now: datetime) -> bool:
+    """The `petition.responded` event: data {"petition", "response": {"text", "responded_at", "won"}}, one per
+    response; `text` is the Markdown as posted, `responded_at` the day the target answered (YYYY-MM-DD)."""
     return emit(
         RESPONDED,
-        f"responded:{petition.id}:{iso(responded_at)}",
+        f"responded:{petition.id}:{response.id}",
         petition,
-        {"response": {"text": response, "responded_at": iso(responded_at)}},
+        {"response": {"text": response.text, "responded_at": response.responded_on.isoformat(), "won": response.won}},
         now=now,
     )

@@ -24,7 +24,15 @@ def test_count_and_petition_documents(app, client) -> None:
     assert count.status_code == 200
     assert count.headers["Access-Control-Allow-Origin"] == "*"
     assert "max-age=" in count.headers["Cache-Control"]
-    assert set(count.json) == {"slug", "signature_count", "goal", "status", "updated_at"}
+    assert set(count.json) == {
+        "slug",
+        "signature_count",
+        "paper_signature_count",
+        "goal",
+        "status",
+        "outcome",
+        "updated_at",
+    }
     assert count.json["signature_count"] == 3 and count.json["goal"] == 500 and count.json["status"] == "open"
     assert datetime.fromisoformat(count.json["updated_at"]).tzinfo is not None
 
@@ -39,7 +47,9 @@ def test_count_and_petition_documents(app, client) -> None:
         "url",
         "status",
         "signature_count",
+        "paper_signature_count",
         "goal",
+        "outcome",
         "created_at",
         "closes_at",
         "updated_at",

@@ -24,6 +24,7 @@ from petitions.web.admin import (  # noqa: E402,F401  (registers the views on th
     audit_log,
     blocks,
     moderation,
+    paper,
     reports,
     signatures,
     webhooks,

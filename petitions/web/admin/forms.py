@@ -189,3 +189,9 @@ class BlockForm(FlaskForm):
         filters=[strip],
         validators=[DataRequired(_l("Please give the reason for the block.")), Length(max=500)],
     )
+
+
+class PaperRejectForm(FlaskForm):
+    """Why a batch of paper signatures is rejected (shown to the campaigner, kept in the audit log)."""
+
+    reason = TextAreaField(_l("Reason"), filters=[strip], validators=_REASON)

@@ -4,11 +4,13 @@ from datetime import UTC, date, datetime, time
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, IntegerField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from petitions.clock import utcnow
 from petitions.extensions import lazy_text as _l
+from petitions.models.outcome import PAPER_BATCH_MAX
 from petitions.web.fields import LineField, strip
 
 
@@ -141,3 +143,59 @@ class LanguageForm(FlaskForm):
     """The language the petition is written in."""
 
     language = SelectField(_l("The petition is written in"), choices=[], validate_choice=True)
+
+
+class PaperBatchForm(FlaskForm):
+    """A batch of signatures collected on paper: how many, where, when, and a scan if there is one."""
+
+    count = IntegerField(
+        _l("Number of signatures"),
+        validators=[
+            # 0 is an answer (a wrong one), not a missing one: the range says what is wrong with it.
+            InputRequired(_l("Please give the number of signatures.")),
+            NumberRange(
+                min=1,
+                max=PAPER_BATCH_MAX,
+                message=_l("The number of signatures in one batch must be between 1 and 100,000."),
+            ),
+        ],
+        description=_l("Count the signatures on the sheets of this batch."),
+    )
+    location = LineField(
+        _l("Where they were collected"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Please say where the signatures were collected.")),
+            Length(max=200, message=_l("Please keep this under 200 characters.")),
+        ],
+        description=_l('For example "Town hall meeting, Leeds".'),
+    )
+    collected_on = DateField(
+        _l("When they were collected"),
+        validators=[DataRequired(_l("Please give the date the signatures were collected."))],
+    )
+    scan = FileField(
+        _l("Scan of the sheets (optional)"),
+        description=_l("A PDF, JPEG or PNG file. Only you and the site's administrators can open it."),
+    )
+
+
+class ResponseForm(FlaskForm):
+    """The target's response, the day it came, and whether the petition won."""
+
+    text = TextAreaField(
+        _l("The response"),
+        validators=[
+            DataRequired(_l("Please write the response.")),
+            Length(max=20000, message=_l("Please keep the response under 20,000 characters.")),
+        ],
+        description=_l("Markdown: **bold**, *italic*, [links](https://example.org), lists. No HTML."),
+    )
+    responded_on = DateField(
+        _l("Date of the response"),
+        validators=[DataRequired(_l("Please give the date of the response."))],
+    )
+    won = BooleanField(
+        _l("The petition has won"),
+        description=_l("Shows the petition as won and tells the signers who asked for updates."),
+    )

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+_PAPER = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "Signatures the campaign collected on paper, as the campaigner states them (batches an"
+    " administrator rejected left out); not verified by the site, never part of signature_count or the log.",
+}
+_OUTCOME = {
+    "type": ["string", "null"],
+    "enum": ["won", None],
+    "description": "What the petition achieved: won, or null. Independent of status, which says only"
+    " whether it takes signatures.",
+}
+
 _COUNT = {
     "type": "object",
-    "required": ["slug", "signature_count", "goal", "status", "updated_at"],
+    "required": ["slug", "signature_count", "paper_signature_count", "goal", "status", "outcome", "updated_at"],
     "properties": {
         "slug": {"type": "string"},
         "signature_count": {"type": "integer", "minimum": 0, "description": "Confirmed, valid signatures only."},
+        "paper_signature_count": _PAPER,
         "goal": {"type": "integer", "minimum": 1},
         "status": {"type": "string", "enum": ["open", "closed"]},
+        "outcome": _OUTCOME,
         "updated_at": {"type": "string", "format": "date-time", "description": "When the count last changed (UTC)."},
     },
 }
@@ -26,7 +41,9 @@ _SUMMARY = {
         "url",
         "status",
         "signature_count",
+        "paper_signature_count",
         "goal",
+        "outcome",
         "created_at",
         "closes_at",
         "updated_at",
@@ -39,7 +56,9 @@ _SUMMARY = {
         "url": {"type": "string", "format": "uri"},
         "status": {"type": "string", "enum": ["open", "closed"]},
         "signature_count": {"type": "integer", "minimum": 0},
+        "paper_signature_count": _PAPER,
         "goal": {"type": "integer", "minimum": 1},
+        "outcome": _OUTCOME,
         "created_at": {"type": "string", "format": "date-time"},
         "closes_at": {"type": ["string", "null"], "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
