@@ -7,5 +7,6 @@ bp = Blueprint("campaign", __name__)
 from petitions.web.campaign import (  # noqa: E402,F401  (registers the views on the blueprint)
     dashboard,
     routes,
+    signers,
     webhooks,
 )

@@ -4,16 +4,33 @@ from datetime import UTC, date, datetime, time
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms import BooleanField, DateField, IntegerField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, ValidationError
 
 from petitions.clock import utcnow
 from petitions.extensions import lazy_text as _l
+from petitions.models.petition import FIELD_MODES
 from petitions.web.fields import LineField, strip
 
 
+def _ask_field(label: str) -> SelectField:
+    """Whether the signing form asks for an extra field: not at all, optionally, or required."""
+    return SelectField(
+        label,
+        choices=[
+            SelectChoice("off", _l("Do not ask")),
+            SelectChoice("optional", _l("Ask, optional")),
+            SelectChoice("required", _l("Ask, required")),
+        ],
+        default="off",
+        validate_choice=False,
+        validators=[AnyOf(FIELD_MODES, message=_l("Please choose one of the options."))],
+    )
+
+
 class PetitionForm(FlaskForm):
-    """title, target, summary, body (Markdown), goal, closes_at."""
+    """title, target, summary, body (Markdown), goal, closes_at, and what the signing form asks."""
 
     title = LineField(
         _l("Title"),
@@ -70,6 +87,10 @@ class PetitionForm(FlaskForm):
         validators=[Optional()],
         description=_l("The petition closes at the end of this day (UTC). Leave empty to keep it open."),
     )
+
+    # Open letters: signers give their organisation and job title, shown beside the names they let us show.
+    ask_organisation = _ask_field(_l("Ask signers for their organisation"))
+    ask_job_title = _ask_field(_l("Ask signers for their job title"))
 
     def validate_closes_at(self, field: DateField) -> None:
         """A closing date must be in the future."""
