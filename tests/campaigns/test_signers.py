@@ -182,7 +182,7 @@ def test_the_campaigner_hides_an_entry_and_shows_it_again_each_audited(app, clie
         assert db.session.get(Signature, bea).list_hidden_at is not None
         assert db.session.scalar(select(Petition.signature_count).where(Petition.slug == slug)) == 4  # still counts
     manage = owner.get(f"/account/petitions/{slug}/signers").text
-    assert "Show again" in manage and 'aria-label="Show Bea again"' in manage
+    assert "Show again" in manage and 'aria-label="Show again: Bea"' in manage
     assert owner.post(hide_url(slug, bea, "show"), data={"csrf_token": token}).status_code == 303
     assert listed_names(client.get(f"/petitions/{slug}").text) == ["Cy", "Bea", "Ada"]
     with app.app_context():
