@@ -20,7 +20,9 @@ from petitions.counting.rules import counted
 from petitions.extensions import db
 from petitions.models import Petition, Signature
 
-COLUMNS = ("name", "country", "postcode", "comment", "confirmed_at")
+# organisation and job_title (open letters) come after the columns older files had, so a reader
+# that takes columns by position still finds those where they were; empty when not given.
+COLUMNS = ("name", "country", "postcode", "comment", "confirmed_at", "organisation", "job_title")
 EMAIL_COLUMN = "email"
 BATCH_SIZE = 2000  # rows fetched from the server-side cursor at a time
 CHUNK_SIZE = 64 * 1024  # characters buffered before a piece of the response is sent
@@ -63,7 +65,15 @@ def header(*, include_email: bool) -> tuple[str, ...]:
 
 def signature_rows(petition: Petition, *, include_email: bool, batch_size: int = BATCH_SIZE) -> Iterator[tuple]:
     """The petition's confirmed, valid signatures in confirmation order, as tuples in `header` order."""
-    columns = [Signature.name, Signature.country, Signature.postcode, Signature.comment, Signature.confirmed_at]
+    columns = [
+        Signature.name,
+        Signature.country,
+        Signature.postcode,
+        Signature.comment,
+        Signature.confirmed_at,
+        Signature.organisation,
+        Signature.job_title,
+    ]
     if include_email:
         columns.append(Signature.email)
     stmt = (
@@ -87,7 +97,7 @@ def csv_chunks(petition: Petition, *, include_email: bool, chunk_size: int = CHU
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     writer.writerow(header(include_email=include_email))
     for row in signature_rows(petition, include_email=include_email):
-        name, country, postcode, comment, confirmed_at, *email = row
+        name, country, postcode, comment, confirmed_at, organisation, job_title, *email = row
         writer.writerow(
             (
                 safe_cell(name),
@@ -95,6 +105,8 @@ def csv_chunks(petition: Petition, *, include_email: bool, chunk_size: int = CHU
                 safe_cell(postcode),
                 safe_cell(comment),
                 iso_utc(confirmed_at),
+                safe_cell(organisation),
+                safe_cell(job_title),
                 *(safe_cell(e) for e in email),
             )
         )

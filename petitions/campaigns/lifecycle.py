@@ -48,6 +48,9 @@ class PetitionData:
     goal: int
     closes_at: datetime | None = None
     auto_raise_goal: bool = False
+    # What the signing form asks for (models.petition.FIELD_MODES): an open letter's extra fields.
+    ask_organisation: str = "off"
+    ask_job_title: str = "off"
 
 
 def initial_status(owner: User, moderation: str) -> str:
@@ -106,9 +109,19 @@ def _apply(petition: Petition, data: PetitionData) -> None:
     petition.summary = data.summary.strip()
     petition.body = data.body
     petition.body_html = render_markdown(data.body)
+    _apply_settings(petition, data)
+
+
+def _apply_settings(petition: Petition, data: PetitionData) -> None:
+    """What applies at once on every edit, reviewed or not: the goal, the closing date, and which
+    extra fields the signing form asks for. Those are the site's own fields with the site's own
+    labels, not text the public reads as the petition, so a moderator has nothing to review in
+    them; a signer sees the fields before signing, and nobody's earlier signature changes."""
     petition.goal = data.goal
     petition.auto_raise_goal = data.auto_raise_goal
     petition.closes_at = data.closes_at
+    petition.ask_organisation = data.ask_organisation
+    petition.ask_job_title = data.ask_job_title
 
 
 def has_signatures(petition: Petition) -> bool:
@@ -156,7 +169,7 @@ def _close_pending(petition: Petition, status: str) -> None:
 def update_petition(
     petition: Petition, data: PetitionData, *, now: datetime, moderation: str = "post", editor: User | None = None
 ) -> bool:
-    """Change a petition's text, goal and closing date. Returns True when the text waits for review.
+    """Change a petition's text, goal, closing date and extra fields. Returns True when the text waits for review.
 
     The slug never changes: links to it live on. The title and the target are locked once
     the petition has signatures: people signed that request to that target, and it must not
@@ -166,7 +179,8 @@ def update_petition(
     summary, body) by its owner is reviewed: under MODERATION=pre it is kept as a pending
     PetitionRevision and the public keeps the approved text until a moderator approves it
     (a new proposal replaces a waiting one); under post it applies at once and the petition
-    is flagged for the moderators. The goal and the closing date apply at once. An
+    is flagged for the moderators. The goal, the closing date and the extra fields the signing
+    form asks for apply at once (see _apply_settings). An
     administrator's own edits apply at once and flag nothing.
     """
     new = _material(data)
@@ -199,9 +213,7 @@ def update_petition(
             waits = True
         else:
             waits = True  # the same proposal again: it keeps its place in the queue
-        petition.goal = data.goal
-        petition.auto_raise_goal = data.auto_raise_goal
-        petition.closes_at = data.closes_at
+        _apply_settings(petition, data)
     else:
         _apply(petition, data)
         if changed and reviewed:

@@ -39,6 +39,13 @@ class SignatureState(Protocol):
     def withdrawn_at(self) -> datetime | None: ...
 
 
+class ListedState(SignatureState, Protocol):
+    """What may_be_listed reads: a signature's state and its signer's choice to show their name."""
+
+    @property
+    def show_name(self) -> bool: ...
+
+
 def postgresql_text(conditions: list[ColumnElement[bool]]) -> str:
     """Conditions as PostgreSQL text with their columns qualified (`signatures.confirmed_at IS NULL AND ...`),
     for the statements written as text: compiled from the Core form, so the two cannot drift apart."""
@@ -125,6 +132,37 @@ LOG_OUT_OF_SYNC = Index(
     Signature.petition_id,
     postgresql_where=log_out_of_sync(),
     sqlite_where=log_out_of_sync(),
+)
+
+
+# --- the public list of signers ----------------------------------------------------------------
+
+
+def may_be_listed(signature: ListedState) -> bool:
+    """True when the signature may appear on its petition's public list of signers: it counts, and
+    its signer chose "show my name" (the campaigner may still hide it: campaigns/signers.py).
+    The Python form of listable()."""
+    return counts(signature) and signature.show_name
+
+
+def listable() -> list[ColumnElement[bool]]:
+    """The SQL form of may_be_listed(): the predicate of the partial index below, which the list's
+    queries (campaigns/signers.py) must repeat as it is for the planner to use the index."""
+    return [*counted(), Signature.show_name.is_(True)]
+
+
+# "The latest listable signers of petition X", newest confirmation first: each page of the list
+# reads one range of this index, however many signatures the petition has; a signer who did not
+# choose to show their name costs it nothing. Migration 0018 builds it with a copy of the
+# predicate of its day, CONCURRENTLY on PostgreSQL; tests/campaigns/test_signers.py checks that
+# both databases use it.
+LISTABLE = Index(
+    "ix_signatures_listable",
+    Signature.petition_id,
+    Signature.confirmed_at,
+    Signature.id,
+    postgresql_where=and_(*listable()),
+    sqlite_where=and_(*listable()),
 )
 
 

@@ -36,6 +36,9 @@ PUBLIC_STATUSES = ("open", "closed")
 OUTCOMES = ("won",)
 # The longest address (slug) a petition can have.
 SLUG_MAX = 80
+# What the signing form asks of an extra field (organisation, job title): nothing, or the field,
+# left empty or filled in as the signer likes, or the field, which must be filled in.
+FIELD_MODES = ("off", "optional", "required")
 
 
 def effective_status(status: str, closes_at: datetime | None, now: datetime) -> str:
@@ -58,6 +61,8 @@ class Petition(Model):
         CheckConstraint("signature_count >= 0", name="count_not_negative"),
         CheckConstraint("goal > 0", name="goal_positive"),
         CheckConstraint("paper_signature_count >= 0", name="paper_count_not_negative"),
+        CheckConstraint("ask_organisation IN ('off', 'optional', 'required')", name="ask_organisation_mode"),
+        CheckConstraint("ask_job_title IN ('off', 'optional', 'required')", name="ask_job_title_mode"),
         Index("ix_petitions_status_count", "status", "signature_count"),
         Index("ix_petitions_status_created", "status", "created_at"),
     )
@@ -79,6 +84,10 @@ class Petition(Model):
     # The campaigner's choice: once the goal is reached, the worker raises it to the next round
     # number (campaigns/milestones.next_goal).
     auto_raise_goal: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Open letters: whether the signing form asks for the signer's organisation and job title
+    # (a value of FIELD_MODES). Shown publicly only beside a name its signer let us show.
+    ask_organisation: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    ask_job_title: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
     status: Mapped[str] = mapped_column(String(16), default="draft")
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -12,6 +12,9 @@ from petitions.models.petition import Petition
 from petitions.models.types import UTCDateTime
 
 _UNASSIGNED = "suspected IS NOT NULL AND invalidation_id IS NULL"
+# The longest organisation and job title a signer may give.
+ORGANISATION_MAX = 100
+JOB_TITLE_MAX = 100
 
 
 class Signature(Model):
@@ -56,6 +59,9 @@ class Signature(Model):
     country: Mapped[str] = mapped_column(String(2))
     postcode: Mapped[str | None] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(String(500))
+    # Asked only when the petition asks for them (Petition.ask_organisation, ask_job_title); one line each.
+    organisation: Mapped[str | None] = mapped_column(String(ORGANISATION_MAX))
+    job_title: Mapped[str | None] = mapped_column(String(JOB_TITLE_MAX))
     show_name: Mapped[bool] = mapped_column(default=False)
     updates: Mapped[bool] = mapped_column(default=False)
     ip_address: Mapped[str | None] = mapped_column(String(45))
@@ -90,6 +96,9 @@ class Signature(Model):
     # The language of the page it was signed on (a code of LANGUAGES), which the emails to its
     # signer are written in; NULL in rows older than it (migration 0015): DEFAULT_LOCALE.
     locale: Mapped[str | None] = mapped_column(String(16))
+    # The campaigner took this entry off the petition's public list of signers (campaigns/signers.py);
+    # the signature still counts. NULL while it is listed (when its signer chose to show their name).
+    list_hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     petition: Mapped[Petition] = relationship()
 

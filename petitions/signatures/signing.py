@@ -57,6 +57,9 @@ class SignatureData:
     country: str
     postcode: str | None = None
     comment: str | None = None
+    # Given only when the petition asks for them (an open letter); None otherwise.
+    organisation: str | None = None
+    job_title: str | None = None
     show_name: bool = False
     updates: bool = False
     # The language of the page signed on (a code of LANGUAGES): the emails to the signer are in it.
@@ -78,6 +81,8 @@ _COLUMNS = (
     "country",
     "postcode",
     "comment",
+    "organisation",
+    "job_title",
     "show_name",
     "updates",
     "ip_address",
@@ -294,6 +299,8 @@ def record(
         "new_country": data.country,
         "new_postcode": (data.postcode or "").strip().upper() or None,
         "new_comment": (data.comment or "").strip() or None,
+        "new_organisation": (data.organisation or "").strip() or None,
+        "new_job_title": (data.job_title or "").strip() or None,
         "new_show_name": data.show_name,
         "new_updates": data.updates,
         "new_ip_address": ip,

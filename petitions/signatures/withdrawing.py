@@ -37,6 +37,7 @@ def withdraw(signature: Signature, *, now: datetime, reason: str = removals.WITH
     if locked.invalidated_at is not None:
         locked.withdrawn_at = now
         locked.name, locked.comment, locked.postcode = "", None, None
+        locked.organisation = locked.job_title = None
         locked.ip_address = locked.ip_key = None
         locked.show_name = locked.updates = False
         locked.log_nonce = None  # the key to its log entry goes too; the sequencer removes the entry if live

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import cached_property, lru_cache
 from typing import Any, Literal, TypeVar, overload
 
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, request
 from flask import Request as FlaskRequest
 from flask import Response as FlaskResponse
@@ -23,7 +23,7 @@ from petitions.config import cache_budget
 
 
 @lru_cache(maxsize=32)
-def _wtforms_catalogue(locale: str) -> Translations:
+def _wtforms_catalogue(locale: str) -> NullTranslations:
     return Translations.load(messages_path(), [locale], domain="wtforms")
 
 
@@ -164,7 +164,7 @@ class Request(FlaskRequest):
     """
 
     @cached_property
-    def wtforms_translations(self) -> Translations:
+    def wtforms_translations(self) -> NullTranslations:
         """WTForms' own messages in this request's language, each language's catalogue read once per process.
 
         Flask-WTF looks for this attribute first; without it, it reads the catalogue from disk

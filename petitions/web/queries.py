@@ -8,7 +8,9 @@ from flask import abort, current_app
 from flask_login import current_user
 from sqlalchemy import Row, Select, and_, bindparam, not_, or_, select
 
+from petitions.campaigns import signers
 from petitions.clock import utcnow
+from petitions.config import cache_budget
 from petitions.extensions import N_, db
 from petitions.infra.ttlcache import TTLCache
 from petitions.models import Petition
@@ -42,6 +44,8 @@ _BRIEF = select(
     _PETITIONS.c.status,
     _PETITIONS.c.closes_at,
     _PETITIONS.c.owner_id,
+    _PETITIONS.c.ask_organisation,
+    _PETITIONS.c.ask_job_title,
 ).where(_PETITIONS.c.slug == bindparam("slug"))
 
 
@@ -50,7 +54,8 @@ def _load_brief(slug: str) -> Row | None:
 
 
 def visible_petition_brief_or_404(slug: str) -> Row:
-    """What signing needs of a visible petition (id, slug, title, status, closes_at, owner_id), as one light row.
+    """What signing needs of a visible petition (id, slug, title, status, closes_at, owner_id, and what its
+    form asks: ask_organisation, ask_job_title), as one light row.
 
     The same rule as visible_petition_or_404, without loading the petition's text into the
     session. Rows are kept PETITION_CACHE_SECONDS per process (a viral petition is asked for
@@ -66,6 +71,16 @@ def visible_petition_brief_or_404(slug: str) -> Row:
     if brief is None or not _may_see(brief):
         abort(404)
     return brief
+
+
+def public_signers(petition_id: int, number: int) -> signers.Page:
+    """A page of the petition's public list of signers, kept per process for the count's in-process
+    share of COUNT_MAX_AGE (config.cache_budget): the petition page and the JSON read it on every
+    view, and a list a moment behind is as good as the count beside it."""
+    cache: TTLCache[signers.Page] | None = current_app.extensions.get("signer_pages")
+    if cache is None:
+        cache = current_app.extensions.setdefault("signer_pages", TTLCache(cache_budget(current_app.config)[0]))
+    return cache.get(f"{petition_id}:{number}", lambda _key: signers.page_of(petition_id, number))
 
 
 def public_petition_or_404(slug: str) -> Petition:

@@ -24,7 +24,7 @@ from tests.helpers import is_postgres, login, make_petition, make_user
 OWNER = "owner@example.org"
 OTHER = "other@example.org"
 ADMIN = "admin@example.org"
-HEADER = ["name", "country", "postcode", "comment", "confirmed_at"]
+HEADER = ["name", "country", "postcode", "comment", "confirmed_at", "organisation", "job_title"]
 
 
 def add_signature(petition: Petition, email: str, *, at: datetime, confirm: bool = True, **fields) -> Signature:
@@ -147,9 +147,9 @@ def test_confirmed_valid_signatures_in_confirmation_order_with_headers_for_a_dow
     iso = "%Y-%m-%dT%H:%M:%SZ"
     assert rows_of(response) == [
         HEADER,
-        ["First, with a comma", "GB", "", 'Say "no"\nTwice', base.strftime(iso)],
-        ["Second", "FR", "75001", "Merci, à bientôt", (base + timedelta(hours=2)).strftime(iso)],
-        ["Third", "GB", "SW1A 1AA", "", (base + timedelta(hours=3)).strftime(iso)],
+        ["First, with a comma", "GB", "", 'Say "no"\nTwice', base.strftime(iso), "", ""],
+        ["Second", "FR", "75001", "Merci, à bientôt", (base + timedelta(hours=2)).strftime(iso), "", ""],
+        ["Third", "GB", "SW1A 1AA", "", (base + timedelta(hours=3)).strftime(iso), "", ""],
     ]
     body = response.get_data(as_text=True)
     for never in ["Pending Person", "Invalidated Person", "@example.org"]:
@@ -216,7 +216,7 @@ def test_emails_only_when_the_site_allows_it_and_the_request_asks(app, client, s
     rows = rows_of(signed_in(client, OWNER).get(f"/petitions/{slug}/signatures.csv{query}"))
     if has_email:
         assert rows[0] == [*HEADER, "email"]
-        assert rows[1][0] == "Ada" and rows[1][3] == "'=2" and rows[1][5] == "Ada.Lovelace@example.org"
+        assert rows[1][0] == "Ada" and rows[1][3] == "'=2" and rows[1][7] == "Ada.Lovelace@example.org"
     else:
         assert rows[0] == HEADER and len(rows[1]) == len(HEADER)
         assert "@" not in "".join(rows[1])

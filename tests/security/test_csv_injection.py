@@ -26,8 +26,13 @@ SEPARATORS = (";", ",", "\t")
 
 # What an attacker types into the signing form (it accepts all of these).
 TYPED = [
-    {"name": "Bob;=1+1", "comment": "plain"},
-    {"name": "Eve", "comment": "fine; -2+3+cmd|' /C calc'!A0"},
+    {"name": "Bob;=1+1", "comment": "plain", "organisation": '=HYPERLINK("http://x.example")', "job_title": "-2+3"},
+    {
+        "name": "Eve",
+        "comment": "fine; -2+3+cmd|' /C calc'!A0",
+        "organisation": "Acme; @SUM(A1)",
+        "job_title": "+1 boss",
+    },
     {"name": "Mal,@SUM(A1:A9)", "comment": 'quote;"=HYPERLINK(""http://x.example"")'},
     {"name": "Lines", "comment": "first line\n=1+1\n  +2\n@3"},
     {"name": "Spaces", "comment": "x;   =1+1"},
@@ -50,7 +55,10 @@ def export(app) -> str:
     """The owner's export (with emails) of a petition the attacker signed through the form."""
     app.config["EXPORT_INCLUDE_EMAIL"] = True
     with app.app_context():
-        slug = make_petition(make_user(OWNER)).slug
+        petition = make_petition(make_user(OWNER))
+        petition.ask_organisation = petition.ask_job_title = "optional"  # an open letter's extra fields
+        db.session.commit()
+        slug = petition.slug
     for i, fields in enumerate(TYPED):
         assert sign_form(app.test_client(), slug, email=f"s{i}@example.org", **fields).status_code == 303
     with app.app_context():
@@ -77,15 +85,19 @@ def test_no_cell_starts_a_formula_whatever_the_separator(export, delimiter) -> N
 
 def test_every_field_is_quoted_and_the_values_survive_a_comma_reader(export) -> None:
     rows = list(csv.reader(io.StringIO(export, newline="")))
-    assert rows[0] == ["name", "country", "postcode", "comment", "confirmed_at", "email"]
-    assert export.startswith('"name","country","postcode","comment","confirmed_at","email"\r\n')
+    assert rows[0] == ["name", "country", "postcode", "comment", "confirmed_at", "organisation", "job_title", "email"]
+    assert export.startswith(
+        '"name","country","postcode","comment","confirmed_at","organisation","job_title","email"\r\n'
+    )
     assert '"Bob;\'=1+1","\'=1","\'-1;\'@2","plain"' in export
     # Read as intended, each value is what was typed, with an apostrophe before each cell start.
     assert [r[0] for r in rows[1:]] == ["Bob;'=1+1", "Eve", "Mal,'@SUM(A1:A9)", "Tab\t'=1+1", "Spaces"]
     assert rows[2][3] == "fine;' -2+3+cmd|' /C calc'!A0"
     assert rows[4][3] == "first line\n'=1+1\n'  +2\n'@3"
     assert rows[5][3] == "x;'   =1+1"
-    assert rows[1][5] == "'=x;'+y@example.org"
+    assert rows[1][7] == "'=x;'+y@example.org"
+    assert rows[1][5:7] == ['\'=HYPERLINK("http://x.example")', "'-2+3"]
+    assert rows[2][5:7] == ["Acme;' @SUM(A1)", "'+1 boss"]
 
 
 def test_safe_cell_defuses_cell_starts_after_every_separator() -> None:

@@ -8,6 +8,7 @@ from petitions.web.campaign import (  # noqa: E402,F401  (registers the views on
     dashboard,
     outcomes,
     routes,
+    signers,
     translations,
     webhooks,
 )

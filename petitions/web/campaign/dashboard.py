@@ -6,7 +6,7 @@ from flask import abort, current_app, render_template, request, stream_with_cont
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from petitions.campaigns import exports, milestones, stats
+from petitions.campaigns import exports, milestones, signers, stats
 from petitions.clock import utcnow
 from petitions.counting import counts
 from petitions.models import Petition
@@ -79,6 +79,9 @@ def delivery(slug: str) -> str:
     """A printable summary to hand to the target: the petition, its verified count, where and when signers signed."""
     petition = managed_or_abort(slug)
     first, last = stats.confirmed_range(petition)
+    # An open letter's page lists its signatories (those who let their name be shown, as on the
+    # petition page) with their job title and organisation; the CSV has every signer.
+    letter = petition.ask_organisation != "off" or petition.ask_job_title != "off"
     verify_url = receipts.verify_url(petition.slug)
     return render_template(
         "campaign/delivery.html",
@@ -91,4 +94,9 @@ def delivery(slug: str) -> str:
         log=log_status(petition.id, petition.slug),
         verify_url=verify_url,
         qr=qr_svg(verify_url, f"A QR code of the page that checks this count: {verify_url}"),
+        signatories=signers.page_of(petition.id, 1, per_page=DELIVERY_SIGNATORIES) if letter else None,
     )
+
+
+# The most signatories an open letter's delivery page lists, newest first (the CSV has them all).
+DELIVERY_SIGNATORIES = 1000

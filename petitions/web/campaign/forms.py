@@ -6,12 +6,29 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, IntegerField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # newer than the types-WTForms stubs
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from petitions.clock import utcnow
 from petitions.extensions import lazy_text as _l
 from petitions.models.outcome import PAPER_BATCH_MAX
+from petitions.models.petition import FIELD_MODES
 from petitions.web.fields import LineField, strip
+
+
+def _ask_field(label: str) -> SelectField:
+    """Whether the signing form asks for an extra field: not at all, optionally, or required."""
+    return SelectField(
+        label,
+        choices=[
+            SelectChoice("off", _l("Do not ask")),
+            SelectChoice("optional", _l("Ask, optional")),
+            SelectChoice("required", _l("Ask, required")),
+        ],
+        default="off",
+        validate_choice=False,
+        validators=[AnyOf(FIELD_MODES, message=_l("Please choose one of the options."))],
+    )
 
 
 class PetitionTextForm(FlaskForm):
@@ -55,7 +72,7 @@ class PetitionTextForm(FlaskForm):
 
 
 class PetitionForm(PetitionTextForm):
-    """The text, with the goal and the closing date."""
+    """The text, with the goal, the closing date, and what the signing form asks."""
 
     goal = IntegerField(
         _l("Signature goal"),
@@ -77,6 +94,10 @@ class PetitionForm(PetitionTextForm):
         validators=[Optional()],
         description=_l("The petition closes at the end of this day (UTC). Leave empty to keep it open."),
     )
+
+    # Open letters: signers give their organisation and job title, shown beside the names they let us show.
+    ask_organisation = _ask_field(_l("Ask signers for their organisation"))
+    ask_job_title = _ask_field(_l("Ask signers for their job title"))
 
     def validate_closes_at(self, field: DateField) -> None:
         """A closing date must be in the future."""

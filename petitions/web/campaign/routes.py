@@ -31,6 +31,8 @@ def _petition_data(form: PetitionForm) -> lifecycle.PetitionData:
         goal=required_value(form.goal),
         closes_at=form.closes_at_utc(),
         auto_raise_goal=bool(form.auto_raise_goal.data),
+        ask_organisation=required_value(form.ask_organisation),
+        ask_job_title=required_value(form.ask_job_title),
     )
 
 

@@ -1,6 +1,6 @@
 """For the press and other sites: the JSON API, the embeddable widget, the SVG badge, oEmbed, live events,
 the API's page for people, each petition's public log (log.py), history (history.py), chart over time
-(charts.py) and world map (maps.py).
+(charts.py), world map (maps.py) and list of signers (signers.py).
 
 Two blueprints: `press` for the pages at the site's root, and `api` for the JSON under /api/v1, which
 takes no form and so is exempt from CSRF as a whole.
@@ -18,4 +18,5 @@ from petitions.web.press import (  # noqa: E402,F401  (registers the views on th
     history,
     log,
     maps,
+    signers,
 )

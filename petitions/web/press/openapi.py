@@ -175,6 +175,35 @@ _HISTORY = {
     " period it was confirmed in, so the periods never go negative and add up to signature_count.",
 }
 
+_SIGNERS = {
+    "type": "object",
+    "required": ["slug", "page", "per_page", "signers", "next", "prev"],
+    "properties": {
+        "slug": {"type": "string"},
+        "page": {"type": "integer", "minimum": 1, "maximum": 500},
+        "per_page": {"type": "integer"},
+        "signers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "country", "comment", "organisation", "job_title", "confirmed_on"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "country": {"type": "string", "description": "ISO 3166-1 alpha-2."},
+                    "comment": {"type": ["string", "null"]},
+                    "organisation": {"type": ["string", "null"]},
+                    "job_title": {"type": ["string", "null"]},
+                    "confirmed_on": {"type": "string", "format": "date", "description": "The UTC day."},
+                },
+            },
+        },
+        "next": {"type": ["string", "null"], "description": "The URL of the next (older) page, if any."},
+        "prev": {"type": ["string", "null"], "description": "The URL of the previous (newer) page, if any."},
+    },
+    "description": "Confirmed, counted signers who chose to show their name, most recently confirmed first,"
+    " without those the campaigner hid; never an email address. Only the latest 10,000 are served.",
+}
+
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
@@ -284,10 +313,32 @@ def spec(base_url: str) -> dict[str, Any]:
                     "responses": {"200": _json("History", "The history."), **_ERRORS},
                 }
             },
+            "/petitions/{slug}/signers": {
+                "get": {
+                    "summary": "The public list of signers, 20 a page (cacheable)",
+                    "parameters": [
+                        _SLUG,
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 1},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("Signers", "A page of the list."),
+                        "400": {
+                            "description": "A bad page number.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                        },
+                        **_ERRORS,
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {
                 "Count": _COUNT,
+                "Signers": _SIGNERS,
                 "History": _HISTORY,
                 "PetitionSummary": _SUMMARY,
                 "Petition": _PETITION,

@@ -17,7 +17,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from petitions.campaigns import translations
+from petitions.campaigns import signers, translations
 from petitions.clock import utcnow
 from petitions.counting import counts, rules
 from petitions.exceptions import PetitionClosed, SignatureInvalidated, TokenExpired, TokenInvalid
@@ -34,7 +34,13 @@ from petitions.web.forms import ButtonForm
 from petitions.web.i18n import languages
 from petitions.web.public import bp, transparency
 from petitions.web.public.forms import ConfirmForm, MyDataForm, SignForm
-from petitions.web.queries import can_manage, public_petitions, visible_petition_brief_or_404, visible_petition_or_404
+from petitions.web.queries import (
+    can_manage,
+    public_petitions,
+    public_signers,
+    visible_petition_brief_or_404,
+    visible_petition_or_404,
+)
 from petitions.web.security import PRIVATE_CACHING, bounded_form
 
 
@@ -65,7 +71,11 @@ class ReadAs:
 
 
 def render_petition(
-    petition: Petition, form: SignForm, status: int = 200, receipt: transparency.Receipt | None = None
+    petition: Petition,
+    form: SignForm,
+    status: int = 200,
+    receipt: transparency.Receipt | None = None,
+    signers_page: int = 1,
 ) -> tuple[str, int]:
     """The petition page with the given form (blank, or with the errors of a failed submission)."""
     now = utcnow()
@@ -86,6 +96,7 @@ def render_petition(
             button_form=ButtonForm(),
             now=now,
             receipt=receipt,
+            signers=public_signers(petition.id, signers_page) if petition.is_public() else None,
         ),
         status,
     )
@@ -107,7 +118,11 @@ def petition(slug: str) -> Response | tuple[str, int]:
     """The petition, its count and progress, and the signing form; after confirming, the signer's receipt."""
     petition = visible_petition_or_404(slug)
     receipt = transparency.take_receipt(petition.id, petition.slug)
-    page = render_petition(petition, SignForm(started=form_stamp(petition.id)), receipt=receipt)
+    form = SignForm(started=form_stamp(petition.id)).ask(petition)
+    # A page of the list of signers past the first (?page=, plain links); anything else shows the first.
+    page = render_petition(
+        petition, form, receipt=receipt, signers_page=signers.page_number(request.args.get("page")) or 1
+    )
     if receipt is None:
         return page
     return transparency.private(current_app.make_response(page))
@@ -137,7 +152,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
     brief = visible_petition_brief_or_404(slug)
     if current_app.config.get("WTF_CSRF_ENABLED", True) and not current_app.config.get("WTF_CSRF_CHECK_DEFAULT", True):
         csrf.protect()  # the form does not check its token itself (see SignForm): never leave it unchecked
-    form = SignForm()
+    form = SignForm().ask(brief)
     now = utcnow()
     if effective_status(brief.status, brief.closes_at, now) != "open":
         petition = visible_petition_or_404(slug)  # the row may be a second old: ask again
@@ -152,6 +167,8 @@ def sign(slug: str) -> Response | tuple[str, int]:
         country=form.country.data,
         postcode=form.postcode.data,
         comment=form.comment.data,
+        organisation=form.asked_value(form.organisation),
+        job_title=form.asked_value(form.job_title),
         show_name=form.show_name.data,
         updates=form.updates.data,
         locale=str(get_locale()),  # the emails to the signer are written in the language they signed in
@@ -196,7 +213,7 @@ def csrf_failed(exc: CSRFError) -> ResponseReturnValue:
     except NotFound:
         return errors.handle_csrf(exc)
     # not validated: it shows what was typed (cut to each field's maximum), with a fresh CSRF token
-    form = SignForm()
+    form = SignForm().ask(petition)
     bounded_form(form)
     form.started.data = form_stamp(petition.id)
     form.form_errors.append(
