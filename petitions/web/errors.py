@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from petitions.extensions import N_, db
 from petitions.extensions import lazy_text as _l
+from petitions.web.uploads import upload_setting
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,15 @@ def handle_http(exc: HTTPException) -> ResponseReturnValue:
 
 def too_large_message() -> str:
     """What a 413 says: the limit, and that nothing was kept."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    setting = upload_setting()
+    limit = (current_app.config[setting] if setting else current_app.config.get("MAX_CONTENT_LENGTH")) or 0
     size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} kB"
+    if setting:
+        return _(
+            "The file you sent is larger than this page accepts (at most %(size)s), so nothing was saved."
+            " Please choose a smaller file, or make this one smaller, and try again.",
+            size=size,
+        )
     return _(
         "What you sent is larger than this site accepts (at most %(size)s), so nothing was saved."
         " Please shorten it and try again.",

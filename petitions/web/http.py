@@ -15,6 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from petitions.config import cache_budget
+from petitions.web.uploads import body_limit
 
 
 def cacheable(response: Response, max_age: int | None = None, stale: int | None = None) -> Response:
@@ -123,6 +124,18 @@ class Request(FlaskRequest):
     the limit and stops there without a word, so the form would be parsed from the first
     megabyte of a hundred. Reaching the limit is taken as going past it: 413.
     """
+
+    @property
+    def max_content_length(self) -> int | None:
+        """The limit set on this request, else its view's upload limit (uploads.accepts_upload), else
+        MAX_CONTENT_LENGTH."""
+        if self._max_content_length is not None or not current_app:
+            return super().max_content_length
+        return body_limit(self.url_rule.endpoint if self.url_rule is not None else None)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
 
     def _load_form_data(self) -> None:
         """Parse the form as Werkzeug does, then refuse a body cut at the limit."""

@@ -39,7 +39,7 @@ from petitions.infra import dates
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 # Endpoints whose answers are shared by caches keyed on the URL alone (see the module's docstring).
-SHARED = frozenset({"press.widget", "press.badge", "press.oembed", "press.events"})
+SHARED = frozenset({"press.widget", "press.badge", "press.card", "press.oembed", "press.events"})
 # The one shared answer that follows Accept-Language when its URL names no language (and says Vary).
 BY_BROWSER = "press.widget"
 

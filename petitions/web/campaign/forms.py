@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, time
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, IntegerField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
@@ -123,4 +124,28 @@ class GroupForm(FlaskForm):
         _l("Email domains"),
         validators=[DataRequired(_l("Please give at least one email domain.")), Length(max=5000)],
         description=_l("Separated by commas or new lines, e.g. amazon.com, aws.com. Subdomains count too."),
+    )
+
+
+class ImageForm(FlaskForm):
+    """A petition's picture and what it shows, in words (its alt text)."""
+
+    image = FileField(
+        _l("Picture"),
+        description=_l(
+            "A JPEG, PNG or WebP picture, at most %(size)s. Shown at the top of the petition and when it is shared;"
+            " a wide picture (1200 × 630 pixels or larger) looks best."
+        ),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+    alt = LineField(
+        _l("What the picture shows"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Please describe the picture in a few words, for people who cannot see it.")),
+            Length(max=300, message=_l("Please keep the description under 300 characters.")),
+        ],
+        description=_l(
+            'Read aloud to people who cannot see the picture: "Protesters holding a banner outside the town hall".'
+        ),
     )
