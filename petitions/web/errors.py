@@ -76,6 +76,10 @@ def handle_http(exc: HTTPException) -> ResponseReturnValue:
     name, description = exc.name, exc.description
     if code == 413:
         name, description = _("Too large"), too_large_message()
+        # The body is never read: the page's own forms (the header's sign-out button) see an empty one
+        # instead of asking Werkzeug to parse it again, which would raise this error once more.
+        empty = request.parameter_storage_class()
+        request.__dict__.update(form=empty, files=empty)
     if _wants_json():
         return jsonify(error=description or name), code
     # Werkzeug's words (_WERKZEUG_WORDS) in the page's language; ours come translated already.
