@@ -27,6 +27,12 @@ def _size_text() -> str:
 
 def _page(petition: Petition, form: ImageForm, status: int) -> tuple[str, int]:
     form.image.description = form.image.description % {"size": _size_text()}
+    # The browser refuses a file over the limit before sending it (static/js/image.js), in these words.
+    form.image.render_kw = {
+        **(form.image.render_kw or {}),
+        "data-max-bytes": current_app.config["IMAGE_MAX_BYTES"],
+        "data-too-large": _too_large(),
+    }
     latest = images.latest_image(petition)
     return render_template(
         "campaign/image.html",
@@ -40,12 +46,16 @@ def _page(petition: Petition, form: ImageForm, status: int) -> tuple[str, int]:
     ), status
 
 
+def _too_large() -> str:
+    return _("This file is larger than %(size)s. Please choose a smaller picture.", size=_size_text())
+
+
 def _read(upload: FileStorage) -> bytes:
     """The uploaded file's bytes; ImageRejected when it runs past IMAGE_MAX_BYTES (a body sent without a length)."""
     limit = current_app.config["IMAGE_MAX_BYTES"]
     data: bytes = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise ImageRejected(_("This file is larger than %(size)s. Please choose a smaller picture.", size=_size_text()))
+        raise ImageRejected(_too_large())
     return data
 
 
