@@ -104,6 +104,7 @@ def admin_urls(app: Flask, ids: dict) -> list[tuple[str, str]]:
         "block_id": 1,
         "revision_id": ids["revision_id"],
         "endpoint_id": 1,
+        "image_id": 1,
     }
     found = []
     with app.test_request_context():
