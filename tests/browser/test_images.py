@@ -43,13 +43,13 @@ def test_the_campaigner_adds_a_picture_and_a_file_too_large_is_refused_before_se
     uploads: list[str] = []
     page.on("request", lambda request: uploads.append(request.url) if request.method == "POST" else None)
     big = {"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": images.photo_with_gps() + b"\0" * (20 << 20)}
-    page.get_by_label("Picture").set_input_files(files=[big])
+    page.get_by_label("Picture", exact=True).set_input_files(files=[big])
     expect(page.locator("#image-size")).to_contain_text("larger than 10 MB")
-    assert page.get_by_label("Picture").evaluate("input => input.files.length") == 0
+    assert page.get_by_label("Picture", exact=True).evaluate("input => input.files.length") == 0
     assert uploads == []
 
     photo = {"name": "banner.jpg", "mimeType": "image/jpeg", "buffer": images.photo_with_gps()}
-    page.get_by_label("Picture").set_input_files(files=[photo])
+    page.get_by_label("Picture", exact=True).set_input_files(files=[photo])
     page.get_by_label("What the picture shows").fill("Our banner at the town hall")
     page.get_by_role("button", name="Save the picture").click()
     expect(page.locator("#image-live img")).to_be_visible()
