@@ -276,3 +276,13 @@ def test_the_card_of_a_petition_the_public_cannot_see_is_not_found(app, client) 
     with app.app_context():
         slug = make_petition(make_user("draft@example.org", confirmed=False)).slug
     assert client.get(f"/petitions/{slug}/card.png").status_code == 404
+
+
+def test_pictures_go_to_upload_dir_when_it_is_set(app, owner, slug, tmp_path) -> None:
+    app.config["UPLOAD_DIR"] = str(tmp_path / "pictures")
+    upload(owner, slug, images.png())
+    name, _ = shown(owner, slug)
+    assert (tmp_path / "pictures" / name[:2] / name).is_file() and stored_files(app) == []
+    served = owner.get(f"/images/{name}")
+    assert served.status_code == 200
+    served.close()
