@@ -31,7 +31,9 @@ COPY petitions ./petitions
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
-RUN mkdir instance && chown petitions:petitions instance
+# instance/uploads is UPLOAD_DIR (paper scans, petition pictures): compose mounts a volume on it, which
+# takes this folder's owner when first created.
+RUN mkdir -p instance/uploads && chown -R petitions:petitions instance
 USER petitions:petitions
 EXPOSE 8000 8001
 CMD ["gunicorn", "app:app", "-c", "gunicorn.conf.py"]

@@ -91,7 +91,8 @@ class Defaults:
     # Forms: a signing form left open on a phone for hours must still work.
     WTF_CSRF_TIME_LIMIT = 24 * 3600
     # Request bodies. The largest form (a petition's 20,000 characters of Markdown) is under
-    # 200 kB even percent-encoded; nothing is uploaded. Larger bodies get 413 unread.
+    # 200 kB even percent-encoded. Larger bodies get 413 unread; the picture upload alone takes
+    # more (IMAGE_MAX_BYTES, web/uploads.py).
     MAX_CONTENT_LENGTH = 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 200_000  # bytes of one multipart text field held in memory
     MAX_FORM_PARTS = 100  # fields of a multipart form (ours have a dozen at most)
@@ -124,10 +125,22 @@ class Defaults:
     # A supporter group's count is public from this many confirmed signatures; below, "fewer
     # than 5": a group of one signer's domain must not say that they signed.
     GROUP_MIN_COUNT = 5
-    # Uploads (scans of paper signatures) are kept here; unset, in the instance folder's uploads/.
-    # Never served as static files: only their petition's campaigner and administrators get them.
+    # Uploads (scans of paper signatures, petition pictures) are kept here; unset, in the instance
+    # folder's uploads/. Never served as static files: our views serve them, scans only to their
+    # petition's campaigner and administrators. Every web process must share it, across deploys.
     UPLOAD_DIR: str | None = None
     PAPER_SCAN_MAX_BYTES = 10 * 1024 * 1024  # the largest scan of a paper batch (PDF, JPEG or PNG)
+
+    # Petition pictures (campaigns/images.py, infra/images.py), stored in UPLOAD_DIR. A phone's photo is
+    # 2 to 8 MB; IMAGE_MAX_PIXELS refuses pictures that would take hundreds of megabytes once decoded,
+    # however small their file.
+    IMAGE_MAX_BYTES = 10 * 1024 * 1024
+    IMAGE_MAX_PIXELS = 40_000_000
+    # The generated share card (title and count) of a petition without a picture is drawn again at most
+    # this often (seconds) per process, and caches may keep it as long. CARD_FONTS: more font files
+    # (comma-separated paths, e.g. a Noto CJK font) tried after the shipped one for titles it cannot draw.
+    CARD_MAX_AGE = 300
+    CARD_FONTS = ""
 
     # The public logs (transparency/). The key that signs their checkpoints, in C2SP note
     # signer-key format; unset, development makes one in the instance folder (log-signing.key)
@@ -184,6 +197,10 @@ _ENV: dict[str, type] = {
     "GROUP_MIN_COUNT": int,
     "UPLOAD_DIR": str,
     "PAPER_SCAN_MAX_BYTES": int,
+    "IMAGE_MAX_BYTES": int,
+    "IMAGE_MAX_PIXELS": int,
+    "CARD_MAX_AGE": int,
+    "CARD_FONTS": str,
     "LOG_SIGNING_KEY": str,
     "LOG_INTERVAL": float,
     "LOG_RETIRED_KEYS": str,
@@ -280,6 +297,11 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     _load_languages(app)
     if app.config["LOG_FORMAT"] not in {"text", "json"}:
         raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', not {app.config['LOG_FORMAT']!r}")
+    for name in ("IMAGE_MAX_BYTES", "IMAGE_MAX_PIXELS"):
+        if app.config[name] < 1:
+            raise ConfigError(f"{name} must be at least 1, not {app.config[name]}")
+    if app.config["CARD_MAX_AGE"] < 0:
+        raise ConfigError(f"CARD_MAX_AGE must be 0 or more seconds, not {app.config['CARD_MAX_AGE']}")
     if app.config["MODERATION"] not in {"post", "pre"}:
         raise ConfigError(f"MODERATION must be 'post' or 'pre', not {app.config['MODERATION']!r}")
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")

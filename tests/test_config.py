@@ -142,3 +142,17 @@ def test_languages_are_checked(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("DEFAULT_LOCALE", "de")
     app = create_app(base)
     assert app.config["LANGUAGES"] == ("de", "pt_BR") and app.config["BABEL_DEFAULT_LOCALE"] == "de"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("IMAGE_MAX_BYTES", "0", "IMAGE_MAX_BYTES must be at least 1"),
+        ("IMAGE_MAX_PIXELS", "many", "IMAGE_MAX_PIXELS must be a whole number"),
+        ("CARD_MAX_AGE", "-1", "CARD_MAX_AGE must be 0 or more"),
+    ],
+)
+def test_picture_limits_that_cannot_work_are_refused(monkeypatch, tmp_path, name, value, message) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite", "SECRET_KEY": "x"})

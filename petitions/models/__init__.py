@@ -1,5 +1,6 @@
 """The data model; importing this package registers every table on the metadata."""
 
+from petitions.models.image import PetitionImage
 from petitions.models.log import LogEntry, LogRemoval, LogTile, PetitionLog
 from petitions.models.milestone import Milestone
 from petitions.models.operations import (
@@ -37,6 +38,7 @@ __all__ = [
     "OutboxMessage",
     "PaperBatch",
     "Petition",
+    "PetitionImage",
     "PetitionLog",
     "PetitionResponse",
     "PetitionRevision",

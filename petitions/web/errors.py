@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, has_request_context, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from petitions.extensions import N_, db
 from petitions.extensions import lazy_text as _l
-from petitions.web.http import upload_limit
+from petitions.web.uploads import upload_setting
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,10 @@ def handle_http(exc: HTTPException) -> ResponseReturnValue:
     name, description = exc.name, exc.description
     if code == 413:
         name, description = _("Too large"), too_large_message()
-        # Nothing of the body is read again: the page's own forms (signing out) would meet the same 413.
-        request.__dict__["form"] = request.parameter_storage_class()
-        request.__dict__["files"] = request.parameter_storage_class()
+        # The body is never read: the page's own forms (the header's sign-out button) see an empty one
+        # instead of asking Werkzeug to parse it again, which would raise this error once more.
+        empty = request.parameter_storage_class()
+        request.__dict__.update(form=empty, files=empty)
     if _wants_json():
         return jsonify(error=description or name), code
     # Werkzeug's words (_WERKZEUG_WORDS) in the page's language; ours come translated already.
@@ -88,10 +89,15 @@ def handle_http(exc: HTTPException) -> ResponseReturnValue:
 
 def too_large_message() -> str:
     """What a 413 says: the limit, and that nothing was kept."""
-    limit = (
-        (upload_limit(request) if has_request_context() else None) or current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    )
+    setting = upload_setting()
+    limit = (current_app.config[setting] if setting else current_app.config.get("MAX_CONTENT_LENGTH")) or 0
     size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} kB"
+    if setting:
+        return _(
+            "The file you sent is larger than this page accepts (at most %(size)s), so nothing was saved."
+            " Please choose a smaller file, or make this one smaller, and try again.",
+            size=size,
+        )
     return _(
         "What you sent is larger than this site accepts (at most %(size)s), so nothing was saved."
         " Please shorten it and try again.",

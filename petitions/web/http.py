@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from functools import cached_property, lru_cache
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, overload
 
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, request
@@ -20,6 +19,7 @@ from werkzeug.wrappers import Response
 from wtforms.i18n import messages_path
 
 from petitions.config import cache_budget
+from petitions.web.uploads import body_limit
 
 
 @lru_cache(maxsize=32)
@@ -126,41 +126,13 @@ class SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
-# What an upload form carries beside its file (its other fields, the multipart framing).
-UPLOAD_FORM_ALLOWANCE = 64 * 1024
-_View = TypeVar("_View", bound=Callable[..., Any])
-
-
-def accepts_upload(setting: str) -> Callable[[_View], _View]:
-    """Let a view take a body of up to the setting's bytes (plus its form) instead of MAX_CONTENT_LENGTH.
-
-    Put it under the route decorator. The limit applies from the first read of the body, CSRF's
-    included, because the request looks it up by the matched endpoint (Request.max_content_length).
-    """
-
-    def mark(view: _View) -> _View:
-        view.upload_setting = setting  # type: ignore[attr-defined]
-        return view
-
-    return mark
-
-
-def upload_limit(req: FlaskRequest) -> int | None:
-    """The largest file the matched view accepts (accepts_upload), or None when it takes none."""
-    if req.url_rule is None or req.url_rule.endpoint is None:
-        return None
-    view = current_app.view_functions.get(req.url_rule.endpoint)
-    setting = getattr(view, "upload_setting", None)
-    return int(current_app.config[setting]) if setting else None
-
-
 class Request(FlaskRequest):
     """Flask's request, which also refuses a body without a length that runs past MAX_CONTENT_LENGTH.
 
     A body sent in chunks has no Content-Length to check up front; Werkzeug reads it up to
     the limit and stops there without a word, so the form would be parsed from the first
     megabyte of a hundred. Reaching the limit is taken as going past it: 413. The limit is the
-    view's own for a view that accepts an upload (accepts_upload).
+    view's own for a view that accepts an upload (uploads.accepts_upload).
     """
 
     @cached_property
@@ -175,16 +147,15 @@ class Request(FlaskRequest):
 
     @property
     def max_content_length(self) -> int | None:
-        """MAX_CONTENT_LENGTH, or for a view that accepts an upload its own limit (accepts_upload)."""
-        limit = upload_limit(self)
-        if limit is not None:
-            return limit + UPLOAD_FORM_ALLOWANCE
-        value: int | None = FlaskRequest.max_content_length.fget(self)  # type: ignore[attr-defined]
-        return value
+        """The limit set on this request, else its view's upload limit (uploads.accepts_upload), else
+        MAX_CONTENT_LENGTH."""
+        if self._max_content_length is not None or not current_app:
+            return super().max_content_length
+        return body_limit(self.url_rule.endpoint if self.url_rule is not None else None)
 
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
-        FlaskRequest.max_content_length.fset(self, value)  # type: ignore[attr-defined]
+        self._max_content_length = value
 
     def _load_form_data(self) -> None:
         """Parse the form as Werkzeug does, then refuse a body cut at the limit."""

@@ -39,7 +39,9 @@ from petitions.infra import dates
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 # Endpoints whose answers are shared by caches keyed on the URL alone (see the module's docstring).
-SHARED = frozenset({"press.widget", "press.chart", "press.badge", "press.world_map", "press.oembed", "press.events"})
+SHARED = frozenset(
+    {"press.widget", "press.chart", "press.badge", "press.card", "press.world_map", "press.oembed", "press.events"}
+)
 # The shared answers framed on press sites, which follow Accept-Language when their URL names no language
 # (and say Vary).
 BY_BROWSER = frozenset({"press.widget", "press.chart"})

@@ -119,6 +119,7 @@ def admin_urls(app: Flask, ids: dict) -> list[tuple[str, str]]:
         "revision_id": ids["revision_id"],
         "translation_id": ids["translation_id"],
         "endpoint_id": 1,
+        "image_id": 1,
     }
     found = []
     with app.test_request_context():

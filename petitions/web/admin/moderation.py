@@ -14,16 +14,18 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from petitions.campaigns import lifecycle, translations
+from petitions.campaigns import images, lifecycle, translations
 from petitions.clock import utcnow
 from petitions.extensions import db
-from petitions.models import STATUSES, Petition, PetitionRevision, PetitionTranslation, Report
+from petitions.models import STATUSES, Petition, PetitionImage, PetitionRevision, PetitionTranslation, Report
 from petitions.moderation import audit, reports, review, revisions
+from petitions.moderation import images as image_review
 from petitions.web.admin import bp
 from petitions.web.admin.common import PER_PAGE, Page, actor, petition_or_404
 from petitions.web.admin.forms import PetitionFilterForm, ReasonForm, RestoreForm
 from petitions.web.fields import required_value
 from petitions.web.forms import ButtonForm
+from petitions.web.uploads import upload_folder
 
 # --- home: counts and every petition ----------------------------------------------------------
 
@@ -69,6 +71,8 @@ def _render_petition(petition: Petition, status: int = 200, **forms: Any) -> Pag
         "approve_edit_form": ButtonForm(formdata=None),
         "reject_edit_form": ReasonForm(formdata=None),
         "reviewed_form": ButtonForm(formdata=None),
+        "approve_image_form": ButtonForm(formdata=None),
+        "reject_image_form": ReasonForm(formdata=None, prefix="image"),
         **forms,
     }
     revision = lifecycle.pending_revision(petition)
@@ -85,6 +89,8 @@ def _render_petition(petition: Petition, status: int = 200, **forms: Any) -> Pag
             translations_waiting=waiting,
             translation_forms=translation_forms,
             changes=revision.changes(petition) if revision is not None else [],
+            live_image=images.live_image(petition),
+            pending_image=images.pending_image(petition),
             reports=filed,
             history=history,
             now=utcnow(),
@@ -255,6 +261,43 @@ def reject_translation(translation_id: int) -> Response | Page:
     return _done(petition, _("The translation is turned down; its campaigner sees the reason."))
 
 
+def _image_or_404(image_id: int) -> PetitionImage:
+    image = db.session.get(PetitionImage, image_id)
+    if image is None:
+        abort(404)
+    return image
+
+
+@bp.post("/images/<int:image_id>/approve")
+def approve_image(image_id: int) -> Response | Page:
+    """Show a new picture of a public petition that waited for review (MODERATION=pre)."""
+    image = _image_or_404(image_id)
+    replaced: list[str] = []
+
+    def act(petition: Petition, _form: ButtonForm) -> str:
+        replaced.extend(image_review.approve_image(image, actor(), now=utcnow()))
+        return _("The picture is approved: the petition shows it now.")
+
+    answer = _moderate(image.petition.slug, "approve_image_form", ButtonForm(), act)
+    images.discard_unused(upload_folder(), replaced)
+    return answer
+
+
+@bp.post("/images/<int:image_id>/reject")
+def reject_image(image_id: int) -> Response | Page:
+    """Refuse a new picture with a reason for the owner; the petition keeps what it showed."""
+    image = _image_or_404(image_id)
+    key = image.key
+
+    def act(petition: Petition, form: ReasonForm) -> str:
+        image_review.reject_image(image, actor(), reason=required_value(form.reason), now=utcnow())
+        return _("The picture is rejected; its owner has been emailed the reason.")
+
+    answer = _moderate(image.petition.slug, "reject_image_form", ReasonForm(prefix="image"), act)
+    images.discard_unused(upload_folder(), [key])
+    return answer
+
+
 # --- the pre-moderation queue -----------------------------------------------------------------
 
 
@@ -268,6 +311,7 @@ def queue() -> str:
         page=page,
         revisions=proposed,
         revision_total=revisions.pending_revision_total(),
+        images=db.session.scalars(image_review.pending_images().limit(PER_PAGE)).unique().all(),
         approve_form=ButtonForm(formdata=None),
         moderation_mode=current_app.config["MODERATION"],
     )

@@ -6,6 +6,7 @@ bp = Blueprint("campaign", __name__)
 
 from petitions.web.campaign import (  # noqa: E402,F401  (registers the views on the blueprint)
     dashboard,
+    images,
     outcomes,
     routes,
     signers,

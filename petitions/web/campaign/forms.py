@@ -220,3 +220,27 @@ class ResponseForm(FlaskForm):
         _l("The petition has won"),
         description=_l("Shows the petition as won and tells the signers who asked for updates."),
     )
+
+
+class ImageForm(FlaskForm):
+    """A petition's picture and what it shows, in words (its alt text)."""
+
+    image = FileField(
+        _l("Picture"),
+        description=_l(
+            "A JPEG, PNG or WebP picture, at most %(size)s. Shown at the top of the petition and when it is shared;"
+            " a wide picture (1200 × 630 pixels or larger) looks best."
+        ),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+    alt = LineField(
+        _l("What the picture shows"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Please describe the picture in a few words, for people who cannot see it.")),
+            Length(max=300, message=_l("Please keep the description under 300 characters.")),
+        ],
+        description=_l(
+            'Read aloud to people who cannot see the picture: "Protesters holding a banner outside the town hall".'
+        ),
+    )

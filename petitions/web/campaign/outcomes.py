@@ -19,7 +19,6 @@ from werkzeug.wrappers import Response
 from petitions.campaigns import paper, responses
 from petitions.campaigns.exports import iso_utc, safe_cell
 from petitions.clock import utcnow
-from petitions.config import upload_dir
 from petitions.extensions import db
 from petitions.models import PaperBatch
 from petitions.web.campaign import bp
@@ -27,7 +26,7 @@ from petitions.web.campaign.dashboard import managed_or_abort
 from petitions.web.campaign.forms import PaperBatchForm, ResponseForm
 from petitions.web.fields import required_value
 from petitions.web.forms import ButtonForm
-from petitions.web.http import accepts_upload
+from petitions.web.uploads import accepts_upload, upload_folder
 
 
 def _scan_bytes(storage: object, limit: int) -> bytes | None:
@@ -46,7 +45,7 @@ def paper_batches(slug: str) -> Response | tuple[str, int]:
     form = PaperBatchForm()
     status = 200
     if form.validate_on_submit():
-        folder = upload_dir(current_app)
+        folder = upload_folder()
         limit = current_app.config["PAPER_SCAN_MAX_BYTES"]
         data = paper.BatchData(
             count=required_value(form.count),
@@ -94,7 +93,7 @@ def paper_scan(slug: str, batch_id: int) -> Response:
     batch = db.session.get(PaperBatch, batch_id)
     if batch is None or batch.petition_id != petition.id or not batch.scan_file or not batch.scan_type:
         abort(404)
-    path = paper.scan_path(batch, upload_dir(current_app))
+    path = paper.scan_path(batch, upload_folder())
     if path is None or not path.is_file():
         abort(404)
     # An image is shown in the browser, sandboxed; a PDF, which a viewer could script, is downloaded.

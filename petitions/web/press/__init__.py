@@ -13,6 +13,7 @@ api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from petitions.web.press import (  # noqa: E402,F401  (registers the views on the blueprints)
     api,
+    cards,
     charts,
     embed,
     history,
