@@ -253,6 +253,28 @@ def test_the_card_is_a_1200_by_630_png_that_follows_the_count(app, client, slug)
     assert second.data != first.data and second.headers["ETag"] != first.headers["ETag"]
 
 
+def test_the_card_draws_the_title_readers_of_its_language_read(app, client, owner, slug) -> None:
+    app.config["CARD_MAX_AGE"] = 0
+    before = client.get(f"/petitions/{slug}/card.png?lang=es").data
+    english = client.get(f"/petitions/{slug}/card.png?lang=en").data
+    page = owner.get(f"/account/petitions/{slug}/translations")
+    saved = owner.post(
+        f"/account/petitions/{slug}/translations",
+        data={
+            "language": "es",
+            "title": "Dejen de vender reconocimiento facial a los gobiernos",
+            "target": "La junta directiva",
+            "summary": "Un resumen.",
+            "body": "Un texto.",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert saved.status_code == 303
+    spanish = client.get(f"/petitions/{slug}/card.png?lang=es").data
+    assert spanish != before  # the same count, another title
+    assert client.get(f"/petitions/{slug}/card.png?lang=en").data == english  # the original's readers: unchanged
+
+
 def test_the_card_is_drawn_again_at_most_every_card_max_age(app, client, slug) -> None:
     app.config["CARD_MAX_AGE"] = 300
     first = client.get(f"/petitions/{slug}/card.png")

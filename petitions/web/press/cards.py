@@ -17,8 +17,10 @@ from flask import current_app
 from flask_babel import format_decimal, get_locale, ngettext
 from werkzeug.wrappers import Response
 
+from petitions.campaigns import translations
 from petitions.infra.cards import SHIPPED_FONT, draw_card
 from petitions.web.http import cacheable
+from petitions.web.i18n import languages
 from petitions.web.press import bp
 from petitions.web.queries import public_petition_or_404
 
@@ -57,19 +59,25 @@ def fonts() -> list[Path]:
 
 @bp.get("/petitions/<slug>/card.png")
 def card(slug: str) -> Response:
-    """The petition's share card, in the language of ?lang= (else DEFAULT_LOCALE), cacheable by anyone."""
+    """The petition's share card, in the language of ?lang= (else DEFAULT_LOCALE), its title translated
+    when the campaigner translated it; cacheable by anyone."""
     petition = public_petition_or_404(slug)
+    locale = str(get_locale())
+    # The title as readers of that language read it (campaigns/translations), as the page shows it.
+    title = translations.text_for(
+        petition, locale, default=current_app.config["DEFAULT_LOCALE"], languages=languages()
+    ).title
     count = petition.signature_count
     count_line = ngettext("%(n)s signature", "%(n)s signatures", count, n=format_decimal(count))
     footer = urlsplit(current_app.config["BASE_URL"]).netloc
-    shows = (petition.title, count_line, footer)
+    shows = (title, count_line, footer)
     cache: CardCache = current_app.extensions.setdefault("share_cards", CardCache())
     max_age = current_app.config["CARD_MAX_AGE"]
     now = time.monotonic()
-    key = f"{slug} {get_locale()}"
+    key = f"{slug} {locale}"
     png = cache.get(key, shows, max_age, now)
     if png is None:
-        png = draw_card(petition.title, count_line, footer, fonts=fonts())
+        png = draw_card(title, count_line, footer, fonts=fonts())
         cache.put(key, shows, png, now)
     response = current_app.response_class(png, mimetype="image/png")
     response.headers["Content-Security-Policy"] = "default-src 'none'"
