@@ -176,7 +176,7 @@ def main() -> int:
         for stage, names in STAGES:
             print(f"  {stage:<50}{_stage_ms(stats, names):>8.3f}")
         out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(12)
+        pstats.Stats(profile, stream=out).strip_dirs().sort_stats("tottime").print_stats(12)  # no paths of this machine
         lines = [line for line in out.getvalue().splitlines() if line.strip()]
         start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
         print("  top entries by own time:")
