@@ -315,6 +315,7 @@ PHONE = {
     "device_scale_factor": 2,
     "bypass_csp": True,  # only so axe can be injected: the site's CSP forbids inline script
 }
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "bypass_csp": True}  # bypass only so axe can be injected
 
 
 @dataclass

@@ -5,11 +5,10 @@ Uses the session's browser and the live server (fixtures of conftest.py) and the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect
+from playwright.sync_api import BrowserContext, expect
 
 from petitions.clock import utcnow
 from petitions.extensions import db
@@ -20,18 +19,6 @@ pytestmark = pytest.mark.browser
 
 OWNER = "owner@example.org"
 PASSWORD = "correct horse battery"
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "bypass_csp": True}  # bypass only so axe can be injected
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh desktop-sized browser context (own cookies)."""
-    context = browser.new_context(**DESKTOP)
-    context.set_default_timeout(10_000)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def test_the_owner_sees_the_count_and_the_chart_and_both_pages_pass_axe(

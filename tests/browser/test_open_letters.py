@@ -3,11 +3,10 @@ campaigner hiding an entry; each page axe-clean."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect
+from playwright.sync_api import BrowserContext, expect
 
 from petitions.clock import utcnow
 from petitions.extensions import db
@@ -18,18 +17,6 @@ pytestmark = pytest.mark.browser
 
 OWNER = "owner@example.org"
 PASSWORD = "correct horse battery"
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "bypass_csp": True}  # bypass only so axe can be injected
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh desktop-sized browser context (own cookies)."""
-    context = browser.new_context(**DESKTOP)
-    context.set_default_timeout(10_000)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def test_the_letter_s_form_its_signers_and_hiding_one(live: LiveServer, desktop: BrowserContext) -> None:

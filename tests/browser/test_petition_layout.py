@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.helpers import PHONE, ROOT, LiveServer, assert_accessible, make_petition
+from tests.helpers import DESKTOP, PHONE, ROOT, LiveServer, assert_accessible, make_petition
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "bypass_csp": True}  # bypass only so axe can be injected
 SIZES = {"phone": PHONE, "desktop": DESKTOP}
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 

@@ -5,32 +5,18 @@ Uses the session's browser and the live server (fixtures of conftest.py) and the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect
+from playwright.sync_api import BrowserContext, expect
 
 from petitions.clock import utcnow
 from petitions.extensions import db
 from petitions.signatures import confirming, signing
-from tests.helpers import LiveServer, assert_accessible, make_petition, make_user
+from tests.helpers import DESKTOP, LiveServer, assert_accessible, make_petition, make_user
 
 pytestmark = pytest.mark.browser
 
 OWNER = "owner@example.org"
 PASSWORD = "correct horse battery"
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "bypass_csp": True}  # bypass only so axe can be injected
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh desktop-sized browser context (own cookies)."""
-    context = browser.new_context(**DESKTOP)
-    context.set_default_timeout(10_000)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def test_the_campaigner_posts_the_response_and_the_page_shows_it_at_the_top(
